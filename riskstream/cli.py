@@ -1,0 +1,34 @@
+"""The ``riskstream`` console script. Every command prints what it did and exits non-zero on failure."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from riskstream.commands import demo, kafka, run
+from riskstream.commands.common import err_console
+from riskstream.errors import RiskstreamError
+
+app = typer.Typer(
+    name="riskstream",
+    help="Real-time trade risk: Kafka/Event Hubs -> Spark -> Delta -> Snowflake.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(kafka.app, name="kafka")
+app.command("run")(run.run)
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    """Entry point: runs the CLI and turns domain errors into a clear message and an exit code."""
+    try:
+        app()
+    except RiskstreamError as error:
+        err_console.print(f"error: {error}", markup=False)
+        sys.exit(error.exit_code)
+
+
+if __name__ == "__main__":
+    main()

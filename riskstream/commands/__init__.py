@@ -1,0 +1,1 @@
+"""Command groups of the ``riskstream`` console script, one module per area."""

@@ -1,0 +1,59 @@
+"""``riskstream kafka start|stop|status``: the project's local Apache Kafka broker."""
+
+from __future__ import annotations
+
+import typer
+
+from riskstream import kafka_broker
+from riskstream.commands.common import TargetOption, console, settings_for
+from riskstream.errors import ConfigError
+
+app = typer.Typer(help="Run the local Apache Kafka broker (KRaft, 127.0.0.1).", no_args_is_help=True)
+
+
+def _require_local(target: str) -> int:
+    settings = settings_for(target)
+    if settings.kafka.mode != "local":
+        raise ConfigError(f"target {target!r} uses Event Hubs; `riskstream kafka` manages only the local broker")
+    return settings.kafka.partitions
+
+
+@app.command()
+def start(target: TargetOption = "local") -> None:
+    """Start the broker (if not running) and create the trades and alerts topics."""
+    settings = settings_for(target)
+    _require_local(target)
+    console.print("starting the local Kafka broker ...")
+    info = kafka_broker.start(
+        topics={settings.kafka.topic: settings.kafka.partitions, settings.kafka.alerts_topic: 1},
+        partitions=settings.kafka.partitions,
+    )
+    console.print(f"kafka running: pid {info.pid}, bootstrap {info.bootstrap_servers}, data {info.home}")
+
+
+@app.command()
+def stop(target: TargetOption = "local") -> None:
+    """Stop the broker this project started (by its recorded pid)."""
+    _require_local(target)
+    info = kafka_broker.stop()
+    if info is None:
+        console.print("kafka: no broker was running")
+    else:
+        console.print(f"kafka stopped (pid {info.pid})")
+
+
+@app.command()
+def status(target: TargetOption = "local") -> None:
+    """Say whether the broker runs, where, and which topics it has. Exits 1 when it is not running."""
+    _require_local(target)
+    info = kafka_broker.running_broker()
+    if info is None:
+        console.print("kafka: not running")
+        raise typer.Exit(1)
+    from confluent_kafka.admin import AdminClient
+
+    topics = AdminClient({"bootstrap.servers": info.bootstrap_servers}).list_topics(timeout=10).topics
+    names = ", ".join(
+        f"{name}({len(meta.partitions)})" for name, meta in sorted(topics.items()) if not name.startswith("__")
+    )
+    console.print(f"kafka running: pid {info.pid}, bootstrap {info.bootstrap_servers}, topics: {names or 'none'}")

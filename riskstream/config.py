@@ -1,0 +1,302 @@
+"""Typed configuration, loaded from conf/<target>.yml and validated on load.
+
+Every section is a frozen pydantic model that forbids unknown keys, so a typo fails at start-up
+naming the key (``kafka.bootstrap_server: extra inputs are not permitted``) instead of silently
+falling back to a default. Secrets are references (:class:`SecretRef`), never values; they are
+resolved late by :mod:`riskstream.secrets`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from riskstream.errors import ConfigError
+from riskstream.paths import conf_dir, state_dir
+
+TARGETS = ("local", "dev", "prod")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DURATION = re.compile(r"^\d+ (millisecond|second|minute|hour|day)s?$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Model):
+    """Where a secret lives: a Databricks secret scope and key, or an environment variable name."""
+
+    env: str | None = None
+    scope: str | None = None
+    key: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SecretRef:
+        if self.env and not (self.scope or self.key):
+            return self
+        if self.scope and self.key and not self.env:
+            return self
+        raise ValueError("a secret reference is either {env: NAME} or {scope: SCOPE, key: KEY}")
+
+    def describe(self) -> str:
+        """Where the secret comes from, for messages. Never the value."""
+        return f"env:{self.env}" if self.env else f"secret scope {self.scope}/{self.key}"
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(f"expected a Spark duration such as '10 seconds' or '5 minutes', got {value!r}")
+    return value
+
+
+SparkDuration = Annotated[str, AfterValidator(_duration)]
+"""A Spark interval string such as ``'10 seconds'``, checked on load."""
+
+
+class OAuthConfig(_Model):
+    """Entra ID client-credentials for the Event Hubs Kafka endpoint (SASL OAUTHBEARER)."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: SecretRef
+
+
+class KafkaConfig(_Model):
+    """Where trades come from. ``local`` is the project's own broker; ``eventhubs`` the Kafka endpoint."""
+
+    mode: Literal["local", "eventhubs"]
+    bootstrap_servers: str | None = None
+    topic: str = "trades"
+    alerts_topic: str = "risk-alerts"
+    auth: Literal["none", "connection_string", "oauth"] = "none"
+    connection_string: SecretRef | None = None
+    oauth: OAuthConfig | None = None
+    partitions: int = Field(default=4, ge=1, le=1024)
+    starting_offsets: Literal["earliest", "latest"] = "earliest"
+    fail_on_data_loss: bool = True
+
+    @model_validator(mode="after")
+    def _auth_matches_mode(self) -> KafkaConfig:
+        if self.mode == "local":
+            if self.auth != "none":
+                raise ValueError("kafka.auth must be 'none' for the local broker")
+            return self
+        if not self.bootstrap_servers or not self.bootstrap_servers.endswith(":9093"):
+            raise ValueError("kafka.bootstrap_servers must be '<namespace>.servicebus.windows.net:9093' for Event Hubs")
+        if self.auth == "connection_string" and self.connection_string is None:
+            raise ValueError("kafka.connection_string is required when kafka.auth is 'connection_string'")
+        if self.auth == "oauth" and self.oauth is None:
+            raise ValueError("kafka.oauth is required when kafka.auth is 'oauth'")
+        if self.auth == "none":
+            raise ValueError("kafka.auth must be 'connection_string' or 'oauth' for Event Hubs")
+        return self
+
+    @property
+    def eventhubs_namespace_host(self) -> str:
+        """``<namespace>.servicebus.windows.net``, the OAuth audience and the AMQP host."""
+        return (self.bootstrap_servers or "").rsplit(":", 1)[0]
+
+
+class SparkConfig(_Model):
+    """Session settings. ``master`` is None on Databricks, where the active session is reused."""
+
+    app_name: str = "riskstream"
+    master: str | None = None
+    shuffle_partitions: int = Field(default=4, ge=1, le=10000)
+    rocksdb_state_store: bool = True
+    ui_enabled: bool = True
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class StorageConfig(_Model):
+    """Where tables and checkpoints live.
+
+    Locally tables are path-based Delta tables under ``base_path``; on Databricks they are Unity
+    Catalog tables ``catalog.schema.table`` and checkpoints live on a UC volume.
+    """
+
+    catalog: str | None = None
+    bronze_schema: str = "bronze"
+    silver_schema: str = "silver"
+    gold_schema: str = "gold"
+    ops_schema: str = "ops"
+    reference_schema: str = "reference"
+    base_path: str | None = None
+    checkpoint_root: str
+
+    @field_validator("catalog", "bronze_schema", "silver_schema", "gold_schema", "ops_schema", "reference_schema")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        if value is not None and not _IDENTIFIER.match(value):
+            raise ValueError(f"{value!r} is not a valid identifier (letters, digits, underscore)")
+        return value
+
+    @model_validator(mode="after")
+    def _catalog_or_path(self) -> StorageConfig:
+        if (self.catalog is None) == (self.base_path is None):
+            raise ValueError("set exactly one of storage.catalog (Unity Catalog) or storage.base_path (local Delta)")
+        return self
+
+
+class TriggerConfig(_Model):
+    """A Structured Streaming trigger as data: availableNow, processingTime or continuous-looking runs."""
+
+    kind: Literal["available_now", "processing_time"] = "available_now"
+    interval: SparkDuration = "10 seconds"
+
+
+class StreamConfig(_Model):
+    """Per-query settings."""
+
+    trigger: TriggerConfig = TriggerConfig()
+    max_offsets_per_trigger: int | None = Field(default=None, ge=1)
+    max_files_per_trigger: int | None = Field(default=None, ge=1)
+
+
+class StreamsConfig(_Model):
+    bronze: StreamConfig = StreamConfig()
+    silver: StreamConfig = StreamConfig()
+    gold: StreamConfig = StreamConfig()
+
+
+class SilverConfig(_Model):
+    """Validation and state bounds for the silver stream."""
+
+    watermark: SparkDuration = "10 minutes"
+    dedupe_watermark: SparkDuration = "1 hour"
+    future_skew: SparkDuration = "5 minutes"
+    lifecycle_state_ttl: SparkDuration = "7 days"
+
+
+class GoldConfig(_Model):
+    """Windowing and alert thresholds for gold."""
+
+    watermark: SparkDuration = "10 minutes"
+    concentration_limit: float = Field(default=0.25, gt=0, le=1)
+    single_trade_limit_share: float = Field(default=0.10, gt=0, le=1)
+
+
+class SnowflakeConfig(_Model):
+    """The Snowflake side. ``emulator`` is fakesnow, in-process, for the local target."""
+
+    mode: Literal["emulator", "account"]
+    account: str | None = None
+    user: str | None = None
+    role: str | None = None
+    warehouse: str | None = None
+    database: str = "RISKSTREAM"
+    schema_name: str = Field(default="GOLD", alias="schema")
+    auth: Literal["none", "keypair", "oauth", "password"] = "none"
+    private_key: SecretRef | None = None
+    private_key_passphrase: SecretRef | None = None
+    oauth_token: SecretRef | None = None
+    password: SecretRef | None = None
+    emulator_path: str | None = None
+    allow_password_auth: bool = False
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("database", "schema_name", "role", "warehouse")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        if value is not None and not _IDENTIFIER.match(value):
+            raise ValueError(f"{value!r} is not a valid Snowflake identifier (letters, digits, underscore)")
+        return value
+
+    @model_validator(mode="after")
+    def _auth(self) -> SnowflakeConfig:
+        if self.mode == "emulator":
+            return self
+        if not (self.account and self.user):
+            raise ValueError("snowflake.account and snowflake.user are required for a real account")
+        needed = {"keypair": self.private_key, "oauth": self.oauth_token, "password": self.password}
+        if self.auth == "none" or needed.get(self.auth) is None:
+            raise ValueError(f"snowflake.auth={self.auth!r} needs its secret reference (private_key / oauth_token)")
+        if self.auth == "password" and not self.allow_password_auth:
+            raise ValueError("password auth is refused; use keypair (JWT) or oauth")
+        return self
+
+
+class Settings(_Model):
+    """The whole configuration of one target."""
+
+    target: Literal["local", "dev", "prod"]
+    kafka: KafkaConfig
+    spark: SparkConfig = SparkConfig()
+    storage: StorageConfig
+    streams: StreamsConfig = StreamsConfig()
+    silver: SilverConfig = SilverConfig()
+    gold: GoldConfig = GoldConfig()
+    snowflake: SnowflakeConfig
+
+    @model_validator(mode="after")
+    def _deployable_storage(self) -> Settings:
+        if self.target == "local":
+            return self
+        if self.storage.catalog is None:
+            raise ValueError("dev and prod keep tables in Unity Catalog: set storage.catalog")
+        root = self.storage.checkpoint_root
+        if root.startswith(("/tmp", "dbfs:/tmp", "file:")):
+            raise ValueError("storage.checkpoint_root: checkpoints under /tmp or local disk are lost; use a UC volume")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.target == "local"
+
+
+def _resolve_local_paths(raw: dict[str, Any]) -> dict[str, Any]:
+    """Relative local paths are relative to the state folder, so a checkout can live anywhere."""
+    storage = raw.get("storage")
+    if isinstance(storage, dict):
+        for key in ("base_path", "checkpoint_root"):
+            value = storage.get(key)
+            if isinstance(value, str) and "://" not in value and not value.startswith("/"):
+                storage[key] = str(state_dir() / value)
+    snowflake = raw.get("snowflake")
+    if isinstance(snowflake, dict):
+        value = snowflake.get("emulator_path")
+        if isinstance(value, str) and not value.startswith("/"):
+            snowflake["emulator_path"] = str(state_dir() / value)
+    return raw
+
+
+def _format_validation_error(source: str, error: ValidationError) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"  {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_settings(raw: dict[str, Any], source: str = "<dict>") -> Settings:
+    """Validate a raw mapping into :class:`Settings`, naming every bad key on failure."""
+    try:
+        return Settings.model_validate(_resolve_local_paths(raw))
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(source, error)) from None
+
+
+def load_settings(target: str = "local", path: Path | None = None) -> Settings:
+    """Load ``conf/<target>.yml`` (or ``path``). ``RISKSTREAM_CONF`` overrides the file for tests and CI."""
+    if target not in TARGETS:
+        raise ConfigError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+    override = os.environ.get("RISKSTREAM_CONF")
+    config_path = path or (Path(override) if override else conf_dir() / f"{target}.yml")
+    if not config_path.is_file():
+        raise ConfigError(f"configuration file {config_path} not found")
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{config_path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path} must hold a mapping at the top level")
+    raw.setdefault("target", target)
+    if raw["target"] != target:
+        raise ConfigError(f"{config_path} declares target {raw['target']!r} but was loaded as {target!r}")
+    return parse_settings(raw, str(config_path))

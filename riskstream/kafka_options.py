@@ -1,0 +1,137 @@
+"""Kafka client options for every target, for Spark's Kafka source/sink.
+
+* ``local``: plaintext to the project's broker on 127.0.0.1.
+* ``eventhubs`` + ``connection_string``: SASL_SSL / PLAIN with the literal user name
+  ``$ConnectionString`` and the namespace (or hub) connection string as password.
+* ``eventhubs`` + ``oauth``: SASL_SSL / OAUTHBEARER with Entra ID client credentials; the token
+  scope is ``https://<namespace>.servicebus.windows.net/.default``.
+
+Databricks Runtime ships a shaded Kafka client, so its JAAS login modules and callback handlers
+live under ``kafkashaded.org.apache.kafka``; open-source Spark uses the plain class names.
+
+Event Hubs settings follow Microsoft's "Recommended configurations for Apache Kafka clients":
+metadata.max.age.ms and connections.max.idle.ms 180000 (Azure closes idle TCP after 240 s),
+request.timeout.ms 60000, session.timeout.ms 30000, heartbeat 3000, max.request.size 1000000
+(the service closes connections above 1,046,528 bytes).
+"""
+
+from __future__ import annotations
+
+import os
+
+from riskstream.config import KafkaConfig
+from riskstream.errors import ConfigError
+from riskstream.secrets import Secret, resolve_secret
+
+EVENTHUBS_CLIENT_SETTINGS: dict[str, str] = {
+    "metadata.max.age.ms": "180000",
+    "connections.max.idle.ms": "180000",
+    "request.timeout.ms": "60000",
+    "session.timeout.ms": "30000",
+    "heartbeat.interval.ms": "3000",
+    "max.request.size": "1000000",
+}
+
+
+def on_databricks() -> bool:
+    """True inside a Databricks Runtime (the runtime sets this variable on every cluster)."""
+    return "DATABRICKS_RUNTIME_VERSION" in os.environ
+
+
+def _class_prefix(shaded: bool) -> str:
+    return "kafkashaded.org.apache.kafka" if shaded else "org.apache.kafka"
+
+
+def _quote_jaas(value: str) -> str:
+    if '"' in value or "\\" in value:
+        raise ConfigError("a Kafka credential contains a quote or backslash and cannot be put in a JAAS config")
+    return f'"{value}"'
+
+
+def plain_jaas_config(connection_string: Secret, *, shaded: bool) -> str:
+    """JAAS line for the Event Hubs ``$ConnectionString`` login."""
+    module = f"{_class_prefix(shaded)}.common.security.plain.PlainLoginModule"
+    return f'{module} required username="$ConnectionString" password={_quote_jaas(connection_string.reveal())};'
+
+
+def oauth_options(config: KafkaConfig, client_secret: Secret, *, shaded: bool) -> dict[str, str]:
+    """SASL OAUTHBEARER with Entra ID client credentials against the Event Hubs namespace."""
+    assert config.oauth is not None
+    prefix = _class_prefix(shaded)
+    scope = f"https://{config.eventhubs_namespace_host}/.default"
+    jaas = (
+        f"{prefix}.common.security.oauthbearer.OAuthBearerLoginModule required "
+        f"clientId={_quote_jaas(config.oauth.client_id)} clientSecret={_quote_jaas(client_secret.reveal())} "
+        f"scope={_quote_jaas(scope)};"
+    )
+    return {
+        "sasl.mechanism": "OAUTHBEARER",
+        "sasl.jaas.config": jaas,
+        "sasl.login.callback.handler.class": f"{prefix}.common.security.oauthbearer.OAuthBearerLoginCallbackHandler",
+        "sasl.oauthbearer.token.endpoint.url": (
+            f"https://login.microsoftonline.com/{config.oauth.tenant_id}/oauth2/v2.0/token"
+        ),
+    }
+
+
+def client_properties(config: KafkaConfig, bootstrap_servers: str, *, shaded: bool | None = None) -> dict[str, str]:
+    """Java Kafka client properties (without Spark's ``kafka.`` prefix) for ``config``.
+
+    Args:
+        config: the target's Kafka section.
+        bootstrap_servers: resolved ``host:port`` list (for local, the running broker's address).
+        shaded: use Databricks' ``kafkashaded`` class names; defaults to "running on Databricks".
+    """
+    shaded = on_databricks() if shaded is None else shaded
+    properties = {"bootstrap.servers": bootstrap_servers}
+    if config.mode == "local":
+        properties["security.protocol"] = "PLAINTEXT"
+        return properties
+    properties.update(EVENTHUBS_CLIENT_SETTINGS)
+    properties["security.protocol"] = "SASL_SSL"
+    if config.auth == "connection_string":
+        assert config.connection_string is not None
+        secret = resolve_secret(config.connection_string)
+        properties["sasl.mechanism"] = "PLAIN"
+        properties["sasl.jaas.config"] = plain_jaas_config(secret, shaded=shaded)
+    else:
+        assert config.oauth is not None
+        properties.update(oauth_options(config, resolve_secret(config.oauth.client_secret), shaded=shaded))
+    return properties
+
+
+def spark_source_options(
+    config: KafkaConfig,
+    bootstrap_servers: str,
+    *,
+    max_offsets_per_trigger: int | None = None,
+    shaded: bool | None = None,
+) -> dict[str, str]:
+    """Options for ``spark.readStream.format("kafka")`` subscribed to the trades topic."""
+    options = {
+        f"kafka.{key}": value for key, value in client_properties(config, bootstrap_servers, shaded=shaded).items()
+    }
+    options["subscribe"] = config.topic
+    options["startingOffsets"] = config.starting_offsets
+    options["failOnDataLoss"] = str(config.fail_on_data_loss).lower()
+    options["includeHeaders"] = "true"
+    if max_offsets_per_trigger is not None:
+        options["maxOffsetsPerTrigger"] = str(max_offsets_per_trigger)
+    return options
+
+
+def spark_sink_options(
+    config: KafkaConfig, bootstrap_servers: str, topic: str, *, shaded: bool | None = None
+) -> dict[str, str]:
+    """Options for writing a DataFrame (key, value, headers) to ``topic`` with Spark's Kafka sink."""
+    options = {
+        f"kafka.{key}": value for key, value in client_properties(config, bootstrap_servers, shaded=shaded).items()
+    }
+    options["topic"] = topic
+    return options
+
+
+def redact(options: dict[str, str]) -> dict[str, str]:
+    """A copy safe to print or log: JAAS lines and anything that looks like a credential are masked."""
+    sensitive = ("jaas", "password", "secret", "token", "connection")
+    return {key: ("***" if any(word in key.lower() for word in sensitive) else value) for key, value in options.items()}

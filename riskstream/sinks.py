@@ -1,0 +1,89 @@
+"""One sink helper for batch and streaming writes to Delta.
+
+The trigger is data (:class:`~riskstream.config.TriggerConfig`). For ``available_now`` the helper
+blocks until the query has processed everything available and returns ``None``; for
+``processing_time`` it returns the running :class:`StreamingQuery` and the caller decides how long
+to wait. A failed query raises :class:`~riskstream.errors.PipelineError` naming the query; its
+checkpoint and the Delta table stay consistent (Delta commits each micro-batch atomically and
+records the query id and batch id, so a replayed batch is skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from riskstream.config import TriggerConfig
+from riskstream.errors import PipelineError
+from riskstream.tables import TableRef
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
+
+BatchFunction = Callable[["DataFrame", int], None]
+
+
+def _apply_trigger(writer: DataStreamWriter, trigger: TriggerConfig) -> DataStreamWriter:
+    if trigger.kind == "available_now":
+        return writer.trigger(availableNow=True)
+    return writer.trigger(processingTime=trigger.interval)
+
+
+def await_available_now(query: StreamingQuery) -> None:
+    """Block until an availableNow query finishes; raise PipelineError if it failed."""
+    from pyspark.errors import StreamingQueryException
+
+    try:
+        query.awaitTermination()
+    except StreamingQueryException as error:
+        raise PipelineError(f"streaming query {query.name!r} failed: {error.getMessage()}") from None
+
+
+def write_delta(
+    df: DataFrame,
+    table: TableRef,
+    *,
+    query_name: str | None = None,
+    checkpoint: str | None = None,
+    trigger: TriggerConfig | None = None,
+    output_mode: str = "append",
+    foreach_batch: BatchFunction | None = None,
+    partition_by: tuple[str, ...] = (),
+) -> StreamingQuery | None:
+    """Write ``df`` to ``table``: a batch append, or a named, checkpointed streaming query.
+
+    Args:
+        df: batch or streaming DataFrame.
+        table: destination Delta table (ignored for the data when ``foreach_batch`` does the writing).
+        query_name: streaming only; also the checkpoint's identity in progress reports.
+        checkpoint: streaming only; one folder per query, never shared.
+        trigger: streaming only; availableNow blocks, processingTime returns the query.
+        output_mode: streaming output mode (``append`` for the Delta sink; ``update`` with foreach_batch).
+        foreach_batch: a function that writes each micro-batch itself (MERGE, idempotent appends).
+        partition_by: partition columns when the table is created by this write.
+    """
+    if not df.isStreaming:
+        writer = df.write.format("delta").mode("append")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        if table.identifier:
+            writer.saveAsTable(table.identifier)
+        else:
+            writer.save(table.path)
+        return None
+    if not (query_name and checkpoint and trigger):
+        raise PipelineError("a streaming write needs query_name, checkpoint and trigger")
+    stream_writer = df.writeStream.queryName(query_name).option("checkpointLocation", checkpoint)
+    stream_writer = _apply_trigger(stream_writer.outputMode(output_mode), trigger)
+    if foreach_batch is not None:
+        query = stream_writer.foreachBatch(foreach_batch).start()
+    else:
+        stream_writer = stream_writer.format("delta")
+        if partition_by:
+            stream_writer = stream_writer.partitionBy(*partition_by)
+        query = stream_writer.toTable(table.identifier) if table.identifier else stream_writer.start(table.path)
+    if trigger.kind == "available_now":
+        await_available_now(query)
+        return None
+    return query

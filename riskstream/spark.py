@@ -1,0 +1,63 @@
+"""The one place a SparkSession is built.
+
+On Databricks the active session is reused (the runtime already has Delta, the Kafka source and
+RocksDB). Locally a ``local[*]`` session is built with Delta's extensions and the cached Kafka
+source / Delta jars on ``spark.jars``, so nothing is resolved or downloaded at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from riskstream.config import Settings
+from riskstream.jvm import cached_jars
+from riskstream.kafka_options import on_databricks
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+
+
+def local_conf(settings: Settings) -> dict[str, str]:
+    """Spark settings for a local session built from ``settings``."""
+    spark = settings.spark
+    conf = {
+        "spark.jars": ",".join(str(jar) for jar in cached_jars("spark")),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        # Frozen into each streaming checkpoint at its first run: never change it for an existing checkpoint.
+        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
+        "spark.ui.enabled": str(spark.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.streaming.stateStore.providerClass": ROCKSDB_PROVIDER if spark.rocksdb_state_store else "",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.driver.memory": "2g",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+    }
+    if not conf["spark.sql.streaming.stateStore.providerClass"]:
+        del conf["spark.sql.streaming.stateStore.providerClass"]
+    conf.update(spark.extra)
+    return conf
+
+
+def get_spark(settings: Settings) -> SparkSession:
+    """The session for ``settings``: Databricks' active one, or a configured local one."""
+    from pyspark.sql import SparkSession
+
+    if on_databricks():
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        return SparkSession.builder.getOrCreate()
+    builder = SparkSession.builder.appName(settings.spark.app_name).master(settings.spark.master or "local[*]")
+    for key, value in local_conf(settings).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session

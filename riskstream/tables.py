@@ -1,0 +1,91 @@
+"""Table and checkpoint locations for a target.
+
+Locally every table is a path-based Delta table under ``storage.base_path/<layer>/<name>``;
+on Databricks it is the Unity Catalog table ``catalog.<layer schema>.<name>``. Jobs only ever see
+:class:`TableRef`, so the same code runs in both places.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from riskstream.config import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, DataFrameReader, SparkSession
+    from pyspark.sql.streaming import DataStreamReader
+
+Layer = Literal["bronze", "silver", "gold", "ops", "reference"]
+
+
+def quote_identifier(name: str) -> str:
+    """Back-quote one identifier part for Spark SQL."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """One Delta table: either a Unity Catalog name or a filesystem path."""
+
+    layer: str
+    name: str
+    identifier: str | None = None
+    path: str | None = None
+
+    @property
+    def sql_name(self) -> str:
+        """The name to use in SQL: ``catalog.schema.table`` back-quoted, or ``delta.`<path>```."""
+        if self.identifier:
+            return ".".join(quote_identifier(part) for part in self.identifier.split("."))
+        return f"delta.{quote_identifier(str(self.path))}"
+
+    def __str__(self) -> str:
+        return self.identifier or str(self.path)
+
+    def _reader(self, spark: SparkSession) -> DataFrameReader:
+        return spark.read.format("delta")
+
+    def read(self, spark: SparkSession) -> DataFrame:
+        """A batch read of the current version."""
+        if self.identifier:
+            return spark.read.table(self.identifier)
+        return self._reader(spark).load(self.path)
+
+    def read_stream(self, spark: SparkSession, options: dict[str, str] | None = None) -> DataFrame:
+        """A streaming read of the table (Delta source)."""
+        reader: DataStreamReader = spark.readStream.format("delta").options(**(options or {}))
+        return reader.table(self.identifier) if self.identifier else reader.load(self.path)
+
+    def exists(self, spark: SparkSession) -> bool:
+        from delta.tables import DeltaTable
+
+        if self.identifier:
+            return bool(spark.catalog.tableExists(self.identifier))
+        return bool(DeltaTable.isDeltaTable(spark, str(self.path)))
+
+
+class Catalog:
+    """Resolves table and checkpoint locations from a target's storage settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._storage = settings.storage
+
+    def schema_for(self, layer: Layer) -> str:
+        storage = self._storage
+        return {
+            "bronze": storage.bronze_schema,
+            "silver": storage.silver_schema,
+            "gold": storage.gold_schema,
+            "ops": storage.ops_schema,
+            "reference": storage.reference_schema,
+        }[layer]
+
+    def table(self, layer: Layer, name: str) -> TableRef:
+        if self._storage.catalog:
+            return TableRef(layer, name, identifier=f"{self._storage.catalog}.{self.schema_for(layer)}.{name}")
+        return TableRef(layer, name, path=f"{self._storage.base_path}/{layer}/{name}")
+
+    def checkpoint(self, query_name: str) -> str:
+        """One checkpoint folder per streaming query."""
+        return f"{self._storage.checkpoint_root}/{query_name}"
