@@ -90,7 +90,9 @@ def spark_schema() -> StructType:
     """The parse schema as a ``StructType``."""
     from pyspark.sql.types import StructType
 
-    return StructType.fromDDL(spark_ddl())
+    parsed = StructType.fromDDL(spark_ddl())
+    assert isinstance(parsed, StructType)
+    return parsed
 
 
 def required_fields(version: int) -> list[str]:

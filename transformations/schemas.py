@@ -69,4 +69,7 @@ Reason codes: ``malformed_json``, ``unknown_schema_version``, ``missing_<field>`
 
 
 def schema(ddl: str) -> StructType:
-    return StructType.fromDDL(ddl)
+    """Parse a DDL string (needs an active SparkSession, as Spark parses DDL on the JVM)."""
+    parsed = StructType.fromDDL(ddl)
+    assert isinstance(parsed, StructType)
+    return parsed
