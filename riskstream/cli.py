@@ -7,6 +7,8 @@ import sys
 import typer
 
 from riskstream.commands import demo, kafka, run
+from riskstream.commands import maintain as maintain_command
+from riskstream.commands import ops as ops_command
 from riskstream.commands.common import err_console
 from riskstream.errors import RiskstreamError
 
@@ -19,6 +21,8 @@ app = typer.Typer(
 app.add_typer(kafka.app, name="kafka")
 app.command("run")(run.run)
 app.command("demo")(demo.demo)
+app.command("maintain")(maintain_command.maintain)
+app.add_typer(ops_command.app, name="ops")
 
 
 def main() -> None:

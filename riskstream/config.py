@@ -181,6 +181,33 @@ class GoldConfig(_Model):
     single_trade_limit_share: float = Field(default=0.10, gt=0, le=1)
 
 
+class MaintenanceConfig(_Model):
+    """Table maintenance (``riskstream maintain``): OPTIMIZE then VACUUM every bronze/silver/gold table.
+
+    ``vacuum_retention_hours`` is how long removed data files are kept. It may not go below 168
+    hours (7 days, Delta's own safety floor): a streaming reader or a time-travel query older than
+    the retention would otherwise find its files gone. ``zorder_by`` maps ``layer.table`` to the
+    columns to cluster on (optional; tables not listed are compacted without Z-ordering).
+    """
+
+    vacuum_retention_hours: int = Field(default=168, ge=168)
+    zorder_by: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("zorder_by")
+    @classmethod
+    def _zorder_names(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for table, columns in value.items():
+            layer, _, name = table.partition(".")
+            if layer not in ("bronze", "silver", "gold") or not _IDENTIFIER.match(name):
+                raise ValueError(f"{table!r}: expected 'bronze|silver|gold.<table>'")
+            if not columns:
+                raise ValueError(f"{table!r}: list at least one column, or leave the table out")
+            for column in columns:
+                if not _IDENTIFIER.match(column):
+                    raise ValueError(f"{table!r}: {column!r} is not a valid column name")
+        return value
+
+
 class SnowflakeConfig(_Model):
     """The Snowflake side. ``emulator`` is fakesnow, in-process, for the local target."""
 
@@ -233,6 +260,7 @@ class Settings(_Model):
     silver: SilverConfig = SilverConfig()
     gold: GoldConfig = GoldConfig()
     snowflake: SnowflakeConfig
+    maintenance: MaintenanceConfig = MaintenanceConfig()
 
     @model_validator(mode="after")
     def _deployable_storage(self) -> Settings:

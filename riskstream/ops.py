@@ -1,0 +1,285 @@
+"""Operating the deployed bundle through the Databricks Jobs API (databricks-sdk).
+
+The bundle's jobs are found by the tags every job in ``resources/*.yml`` sets: ``project:
+riskstream``, ``riskstream_target: <dev|prod>`` and ``riskstream_component: <streaming|sync|
+reference|maintenance>``. Tags survive the name prefix development mode adds (``[dev alice] ...``),
+so the same lookup works for both targets.
+
+The streaming job is a one-time run with unlimited task retries (see resources/streaming.job.yml):
+``start`` is ``run-now`` when no run is active, ``stop`` cancels the active runs and waits until
+they have terminated, and ``restart`` is stop then start, which is how a freshly deployed wheel
+gets picked up (``databricks bundle deploy`` replaces the job definition but never restarts a
+running job).
+
+"Latest streaming progress" is read from the active run itself (runs/get): each task's life-cycle
+state, attempt number (how many times Databricks has retried it) and start time. Per-batch
+metrics (rows per second, batch ids) live in the ``ops.stream_progress`` Delta table, which needs
+a SQL warehouse to read; this module does not query it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from riskstream.errors import RiskstreamError
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.jobs import BaseRun, Run
+
+PROJECT_TAG = "project"
+PROJECT = "riskstream"
+TARGET_TAG = "riskstream_target"
+COMPONENT_TAG = "riskstream_component"
+COMPONENTS = ("streaming", "sync", "reference", "maintenance")
+
+
+class OpsError(RiskstreamError):
+    """A Databricks operation could not be done: the job is missing, already running, or did not stop."""
+
+    exit_code = 9
+
+
+def workspace_client(profile: str | None = None) -> WorkspaceClient:
+    """A client for the workspace: DATABRICKS_HOST / DATABRICKS_TOKEN from the environment, or a profile.
+
+    The SDK's own unified authentication reads the environment and ``~/.databrickscfg``; the token is
+    never printed here or in the errors raised.
+    """
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import DatabricksError
+
+    try:
+        return WorkspaceClient(profile=profile) if profile else WorkspaceClient()
+    except (ValueError, DatabricksError) as error:
+        where = f"profile {profile!r}" if profile else "DATABRICKS_HOST and DATABRICKS_TOKEN (or a default profile)"
+        raise OpsError(f"cannot authenticate to Databricks with {where}: {type(error).__name__}") from None
+
+
+@dataclass(frozen=True)
+class BundleJob:
+    """One job deployed by the bundle."""
+
+    component: str
+    job_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A job run as ops shows it. Times are UTC; ``result_state`` is None while the run is active."""
+
+    run_id: int
+    life_cycle_state: str
+    result_state: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    run_page_url: str | None
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A bundle job and its most recent run (None when it never ran)."""
+
+    job: BundleJob
+    last_run: RunSummary | None
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """One task of an active streaming run: ``attempt`` 0 is the first try, each retry adds one."""
+
+    run_id: int
+    task_key: str
+    life_cycle_state: str
+    attempt: int
+    start_time: datetime | None
+
+
+def _utc(millis: int | None) -> datetime | None:
+    return datetime.fromtimestamp(millis / 1000, tz=UTC) if millis else None
+
+
+def _summary(run: BaseRun | Run) -> RunSummary:
+    state = run.state
+    return RunSummary(
+        run_id=int(run.run_id or 0),
+        life_cycle_state=state.life_cycle_state.value if state and state.life_cycle_state else "UNKNOWN",
+        result_state=state.result_state.value if state and state.result_state else None,
+        start_time=_utc(run.start_time),
+        end_time=_utc(run.end_time),
+        run_page_url=run.run_page_url,
+    )
+
+
+def find_bundle_jobs(client: WorkspaceClient, target: str) -> dict[str, BundleJob]:
+    """The bundle's jobs for ``target``, by component.
+
+    Raises:
+        OpsError: two jobs carry the same component tag for the target (two development copies of
+            the bundle, say); ops will not guess which one is meant.
+    """
+    found: dict[str, BundleJob] = {}
+    for job in client.jobs.list():
+        tags = (job.settings.tags if job.settings else None) or {}
+        if tags.get(PROJECT_TAG) != PROJECT or tags.get(TARGET_TAG) != target:
+            continue
+        component = tags.get(COMPONENT_TAG, "")
+        name = (job.settings.name if job.settings else None) or ""
+        bundle_job = BundleJob(component=component, job_id=int(job.job_id or 0), name=name)
+        if component in found:
+            other = found[component]
+            raise OpsError(
+                f"two {component} jobs for target {target}: {other.name!r} ({other.job_id}) and "
+                f"{name!r} ({bundle_job.job_id}); remove one with `databricks bundle destroy`"
+            )
+        found[component] = bundle_job
+    return found
+
+
+def bundle_job(client: WorkspaceClient, target: str, component: str) -> BundleJob:
+    """The one job of ``component`` for ``target``; OpsError when the bundle is not deployed."""
+    jobs = find_bundle_jobs(client, target)
+    if component not in jobs:
+        raise OpsError(
+            f"no {component} job tagged for target {target} in this workspace; "
+            f"deploy it first: databricks bundle deploy -t {target}"
+        )
+    return jobs[component]
+
+
+def job_statuses(client: WorkspaceClient, target: str) -> list[JobStatus]:
+    """Every bundle job of ``target`` with its latest run, in :data:`COMPONENTS` order."""
+    jobs = find_bundle_jobs(client, target)
+    order = {component: index for index, component in enumerate(COMPONENTS)}
+    statuses = []
+    for component in sorted(jobs, key=lambda name: (order.get(name, len(order)), name)):
+        job = jobs[component]
+        latest = next(iter(client.jobs.list_runs(job_id=job.job_id, limit=1)), None)
+        statuses.append(JobStatus(job, _summary(latest) if latest else None))
+    return statuses
+
+
+def _active_runs(client: WorkspaceClient, job_id: int) -> list[BaseRun]:
+    return list(itertools.islice(client.jobs.list_runs(job_id=job_id, active_only=True), 25))
+
+
+def streaming_progress(client: WorkspaceClient, target: str) -> list[TaskProgress]:
+    """The tasks of the streaming job's active run(s); empty when the stream is not running."""
+    job = bundle_job(client, target, "streaming")
+    progress = []
+    for active in _active_runs(client, job.job_id):
+        run = client.jobs.get_run(run_id=int(active.run_id or 0))
+        for task in sorted(run.tasks or [], key=lambda task: task.task_key or ""):
+            state = task.state
+            progress.append(
+                TaskProgress(
+                    run_id=int(run.run_id or 0),
+                    task_key=task.task_key or "",
+                    life_cycle_state=state.life_cycle_state.value if state and state.life_cycle_state else "UNKNOWN",
+                    attempt=int(task.attempt_number or 0),
+                    start_time=_utc(task.start_time),
+                )
+            )
+    return progress
+
+
+def start_streaming(client: WorkspaceClient, target: str) -> int:
+    """Start the streaming job; returns the new run id.
+
+    Raises:
+        OpsError: a run is already active. Two runs would share the checkpoints; use restart.
+    """
+    job = bundle_job(client, target, "streaming")
+    active = _active_runs(client, job.job_id)
+    if active:
+        ids = ", ".join(str(run.run_id) for run in active)
+        raise OpsError(f"{job.name} is already running (run {ids}); use `riskstream ops restart` to restart it")
+    return int(client.jobs.run_now(job_id=job.job_id).run_id)
+
+
+def stop_streaming(
+    client: WorkspaceClient,
+    target: str,
+    timeout: timedelta = timedelta(minutes=10),
+    report: Callable[[str], None] = lambda message: None,
+) -> list[int]:
+    """Cancel every active run of the streaming job and wait until each has terminated.
+
+    Returns:
+        The ids of the runs cancelled (empty when nothing was running).
+
+    Raises:
+        OpsError: a run did not terminate within ``timeout`` or ended in INTERNAL_ERROR.
+    """
+    from databricks.sdk.errors import OperationFailed
+
+    job = bundle_job(client, target, "streaming")
+    cancelled = []
+    for run in _active_runs(client, job.job_id):
+        run_id = int(run.run_id or 0)
+        report(f"ops: cancelling run {run_id} of {job.name}")
+        try:
+            client.jobs.cancel_run(run_id=run_id).result(timeout=timeout)
+        except (TimeoutError, OperationFailed) as error:
+            raise OpsError(f"run {run_id} of {job.name} did not stop: {error}") from None
+        cancelled.append(run_id)
+    return cancelled
+
+
+def restart_streaming(
+    client: WorkspaceClient,
+    target: str,
+    timeout: timedelta = timedelta(minutes=10),
+    report: Callable[[str], None] = lambda message: None,
+) -> tuple[list[int], int]:
+    """Stop (cancel and wait) then start the streaming job, so it runs the latest deployed wheel.
+
+    Returns:
+        The cancelled run ids and the new run id.
+    """
+    cancelled = stop_streaming(client, target, timeout=timeout, report=report)
+    return cancelled, start_streaming(client, target)
+
+
+def trigger_sync(
+    client: WorkspaceClient, target: str, wait: bool = False, timeout: timedelta = timedelta(minutes=30)
+) -> RunSummary:
+    """Run the Snowflake sync job now; with ``wait``, block until it ends and fail unless it succeeded."""
+    from databricks.sdk.errors import OperationFailed
+
+    job = bundle_job(client, target, "sync")
+    started = client.jobs.run_now(job_id=job.job_id)
+    run_id = int(started.run_id)
+    if not wait:
+        return RunSummary(run_id, "PENDING", None, None, None, None)
+    try:
+        finished = _summary(started.result(timeout=timeout))
+    except (TimeoutError, OperationFailed) as error:
+        raise OpsError(f"sync run {run_id} did not finish: {error}") from None
+    if finished.result_state != "SUCCESS":
+        raise OpsError(f"sync run {run_id} ended {finished.result_state}; see {finished.run_page_url}")
+    return finished
+
+
+def format_time(moment: datetime | None) -> str:
+    """``2025-01-31 12:00:05Z`` or ``-``."""
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+def status_lines(statuses: Iterable[JobStatus]) -> list[str]:
+    """One line per job: component, name, id, and its latest run's state and start."""
+    lines = []
+    for status in statuses:
+        job, run = status.job, status.last_run
+        if run is None:
+            last = "never ran"
+        else:
+            state = run.life_cycle_state + (f"/{run.result_state}" if run.result_state else "")
+            last = f"run {run.run_id} {state} started {format_time(run.start_time)}"
+        lines.append(f"{job.component}: {job.name} (job {job.job_id}) {last}")
+    return lines
