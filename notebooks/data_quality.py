@@ -1,0 +1,28 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Data quality
+# MAGIC Per UTC ingest day: events in (bronze), accepted (silver.trades), quarantined, duplicates dropped
+# MAGIC by the `event_id` dedupe, late events, and the accept rate (`riskstream.analytics.data_quality`);
+# MAGIC then the quarantine reasons for the same days.
+
+# COMMAND ----------
+
+dbutils.widgets.dropdown("target", "local", ["local", "dev", "prod"], "Target")
+dbutils.widgets.text("start_date", "", "From (YYYY-MM-DD, optional)")
+dbutils.widgets.text("end_date", "", "To (YYYY-MM-DD, optional)")
+
+# COMMAND ----------
+
+from riskstream import analytics
+from riskstream.config import load_settings
+
+settings = load_settings(dbutils.widgets.get("target"))
+start_date, end_date = analytics.parse_date_range(dbutils.widgets.get("start_date"), dbutils.widgets.get("end_date"))
+
+# COMMAND ----------
+
+display(analytics.data_quality(spark, settings, start_date, end_date))
+
+# COMMAND ----------
+
+display(analytics.quarantine_summary(spark, settings, start_date, end_date))

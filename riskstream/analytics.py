@@ -1,0 +1,461 @@
+"""What the analyst notebooks call: quarantine review and replay, data quality, stream health, risk.
+
+Each notebook reads its widgets, validates them with the ``parse_*`` helpers here and calls one
+function of this module, so no logic lives only in a notebook. The functions come in two layers:
+
+* pure ``DataFrame -> DataFrame`` functions (``summarize_quarantine``, ``data_quality_by_day``...)
+  that tests drive with literal frames;
+* thin readers taking ``(spark, settings, ...)`` that load the Delta tables of a target through
+  :class:`~riskstream.tables.Catalog` and delegate to the pure functions.
+
+Day boundaries are UTC dates (the session time zone is UTC). Amounts are in each portfolio's base
+currency, as in the gold tables.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from riskstream.config import Settings
+from riskstream.contract import event_errors
+from riskstream.errors import ConfigError, DeliveryError
+from riskstream.tables import Catalog, TableRef
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+STREAM_TABLES: tuple[tuple[str, str], ...] = (
+    ("bronze", "trade_events"),
+    ("silver", "trades"),
+    ("silver", "quarantine"),
+    ("gold", "positions"),
+    ("gold", "portfolio_risk"),
+    ("gold", "portfolio_risk_1m"),
+    ("gold", "exposure_by_asset_class_5m"),
+    ("gold", "risk_alerts"),
+)
+"""The tables the streaming queries write, in flow order (what stream health reports on)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Widget validation
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_date(value: str, widget: str) -> date | None:
+    """An optional ``YYYY-MM-DD`` widget value; empty means "no bound"."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"widget {widget!r}: {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def parse_date_range(start: str, end: str) -> tuple[date | None, date | None]:
+    """Validated ``(start_date, end_date)`` widget values, both inclusive and optional."""
+    first, last = parse_date(start, "start_date"), parse_date(end, "end_date")
+    if first and last and first > last:
+        raise ConfigError(f"start_date {first} is after end_date {last}")
+    return first, last
+
+
+def parse_choice(value: str, widget: str, allowed: Sequence[str]) -> str:
+    """A widget value that must be one of ``allowed``."""
+    if value not in allowed:
+        raise ConfigError(f"widget {widget!r}: {value!r} is not one of {list(allowed)}")
+    return value
+
+
+def _within(column: str, start: date | None, end: date | None) -> Any:
+    from pyspark.sql import functions as F
+
+    condition = F.lit(True)
+    if start is not None:
+        condition = condition & (F.to_date(F.col(column)) >= F.lit(start))
+    if end is not None:
+        condition = condition & (F.to_date(F.col(column)) <= F.lit(end))
+    return condition
+
+
+# ---------------------------------------------------------------------------------------------
+# Quarantine review
+# ---------------------------------------------------------------------------------------------
+
+QUARANTINE_RECORD_COLUMNS = (
+    "source_partition",
+    "source_offset",
+    "kafka_key",
+    "event_id",
+    "trade_id",
+    "reason_codes",
+    "reason_detail",
+    "raw_text",
+    "quarantined_ts",
+)
+
+
+def summarize_quarantine(start: date | None = None, end: date | None = None) -> Callable[[DataFrame], DataFrame]:
+    """Quarantined records per reason code and UTC day of quarantine.
+
+    A record with several reason codes counts once under each of them, so the counts of a day can
+    add up to more than the records quarantined that day. Output: ``day, reason, records``, ordered
+    by day, then most frequent reason first.
+    """
+    from pyspark.sql import functions as F
+
+    def transform(quarantine: DataFrame) -> DataFrame:
+        return (
+            quarantine.where(_within("quarantined_ts", start, end))
+            .select(F.to_date("quarantined_ts").alias("day"), F.explode("reason_codes").alias("reason"))
+            .groupBy("day", "reason")
+            .agg(F.count(F.lit(1)).alias("records"))
+            .orderBy(F.col("day"), F.col("records").desc(), F.col("reason"))
+        )
+
+    return transform
+
+
+def select_quarantined(reason: str | None = None, limit: int = 1000) -> Callable[[DataFrame], DataFrame]:
+    """The quarantined records carrying ``reason`` (all when None), oldest offset first, for review."""
+    from pyspark.sql import functions as F
+
+    def transform(quarantine: DataFrame) -> DataFrame:
+        chosen = quarantine if reason is None else quarantine.where(F.array_contains("reason_codes", reason))
+        return chosen.select(*QUARANTINE_RECORD_COLUMNS).orderBy("source_partition", "source_offset").limit(limit)
+
+    return transform
+
+
+def quarantine_summary(
+    spark: SparkSession, settings: Settings, start: date | None = None, end: date | None = None
+) -> DataFrame:
+    """:func:`summarize_quarantine` over the target's ``silver.quarantine``."""
+    return _table(settings, "silver", "quarantine").read(spark).transform(summarize_quarantine(start, end))
+
+
+def quarantine_records(
+    spark: SparkSession, settings: Settings, reason: str | None = None, limit: int = 1000
+) -> DataFrame:
+    """:func:`select_quarantined` over the target's ``silver.quarantine``."""
+    return _table(settings, "silver", "quarantine").read(spark).transform(select_quarantined(reason, limit))
+
+
+# ---------------------------------------------------------------------------------------------
+# Replay of corrected events
+# ---------------------------------------------------------------------------------------------
+
+REPUBLISH_HEADER = "republish_of"
+"""Kafka header carrying the event_id of the quarantined event a corrected event replaces."""
+
+
+@dataclass(frozen=True)
+class RepublishOutcome:
+    """What happened to one corrected event. ``status`` is ``published``, ``rejected`` or ``held``."""
+
+    index: int
+    original_event_id: str | None
+    event_id: str | None
+    status: str
+    detail: str
+
+
+def parse_corrected_events(text: str) -> list[Any]:
+    """Corrected events from a widget: a JSON array of objects, or one JSON object per line."""
+    stripped = text.strip()
+    if not stripped:
+        raise ConfigError("widget 'corrected_events' is empty: paste a JSON array of corrected events")
+    try:
+        if stripped.startswith("["):
+            parsed = json.loads(stripped)
+            return list(parsed)
+        return [json.loads(line) for line in stripped.splitlines() if line.strip()]
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"widget 'corrected_events' is not valid JSON: {error}") from None
+
+
+def _producer_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
+    """librdkafka settings for the trades topic (idempotent, acks=all), without printing secrets."""
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True}
+    kafka = settings.kafka
+    if kafka.mode == "local":
+        return config
+    if kafka.auth != "connection_string" or kafka.connection_string is None:
+        raise ConfigError("republishing to Event Hubs from a notebook needs kafka.auth 'connection_string'")
+    from riskstream.secrets import resolve_secret
+
+    secret = resolve_secret(kafka.connection_string)
+    config.update(
+        {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "PLAIN",
+            "sasl.username": "$ConnectionString",
+            "sasl.password": secret.reveal(),
+        }
+    )
+    return config
+
+
+def republish_quarantined(
+    settings: Settings,
+    corrected_events: Sequence[Any],
+    *,
+    bootstrap: str | None = None,
+    new_event_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    dry_run: bool = False,
+) -> list[RepublishOutcome]:
+    """Validate corrected events and publish them to the trades topic, all or none.
+
+    Each corrected event is a new emission, so it gets a new ``event_id`` (the contract's dedupe
+    key); the quarantined event's id travels in the :data:`REPUBLISH_HEADER` header. Records are
+    keyed by ``portfolio_id`` with the ``schema_version`` header, exactly like the producer.
+
+    Nothing is published when any event breaks the contract: the invalid ones are ``rejected``
+    with every violation, the valid ones ``held``, so the analyst fixes the batch and resubmits.
+
+    Raises:
+        DeliveryError: the broker did not acknowledge every record within 30 seconds.
+    """
+    outcomes: list[RepublishOutcome] = []
+    prepared: list[tuple[int, str | None, dict[str, Any]]] = []
+    for index, event in enumerate(corrected_events):
+        original = event.get("event_id") if isinstance(event, dict) else None
+        errors = event_errors(event)
+        if errors:
+            outcomes.append(RepublishOutcome(index, original, None, "rejected", "; ".join(errors)))
+            continue
+        prepared.append((index, original, {**event, "event_id": new_event_id()}))
+    if outcomes or dry_run:
+        detail = "not published: other events in the batch were rejected" if outcomes else "dry run"
+        held = [RepublishOutcome(i, original, event["event_id"], "held", detail) for i, original, event in prepared]
+        return sorted(outcomes + held, key=lambda outcome: outcome.index)
+
+    from confluent_kafka import Producer
+
+    from riskstream.runtime import bootstrap_servers
+
+    producer = Producer(_producer_config(settings, bootstrap or bootstrap_servers(settings)))
+    for _, original, event in prepared:
+        headers: list[tuple[str, str | bytes | None]] = [("schema_version", str(event["schema_version"]).encode())]
+        if original:
+            headers.append((REPUBLISH_HEADER, str(original).encode()))
+        producer.produce(
+            settings.kafka.topic, key=event["portfolio_id"].encode(), value=json.dumps(event).encode(), headers=headers
+        )
+    undelivered = producer.flush(30)
+    if undelivered:
+        raise DeliveryError(f"{undelivered} corrected events were not acknowledged by the broker within 30s")
+    return [
+        RepublishOutcome(index, original, event["event_id"], "published", f"to {settings.kafka.topic}")
+        for index, original, event in prepared
+    ]
+
+
+def outcomes_frame(spark: SparkSession, outcomes: Sequence[RepublishOutcome]) -> DataFrame:
+    """The outcomes as a DataFrame for ``display``."""
+    rows = [(o.index, o.original_event_id, o.event_id, o.status, o.detail) for o in outcomes]
+    return spark.createDataFrame(
+        rows, "index int, original_event_id string, event_id string, status string, detail string"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Data quality
+# ---------------------------------------------------------------------------------------------
+
+
+def data_quality_by_day(
+    trades: DataFrame, quarantine: DataFrame, start: date | None = None, end: date | None = None
+) -> Callable[[DataFrame], DataFrame]:
+    """Per UTC ingest day: events in, accepted, quarantined, dropped duplicates, late, accept rate.
+
+    Every bronze record ends up in exactly one place: ``silver.trades`` (accepted),
+    ``silver.quarantine`` (rejected, with reasons) or nowhere because silver dropped it as a
+    duplicate ``event_id``; so ``duplicates_dropped = events_in - accepted - quarantined``.
+    ``late`` counts quarantined records with the ``late`` reason. ``accept_rate`` is
+    ``accepted / events_in`` (null on a day without events). Applied to ``bronze.trade_events``.
+    """
+    from pyspark.sql import functions as F
+
+    def per_day(frame: DataFrame, name: str, extra: Any = None) -> DataFrame:
+        counts = [F.count(F.lit(1)).alias(name)]
+        if extra is not None:
+            counts.append(extra)
+        return frame.where(_within("ingest_ts", start, end)).groupBy(F.to_date("ingest_ts").alias("day")).agg(*counts)
+
+    def transform(bronze: DataFrame) -> DataFrame:
+        late = F.sum(F.array_contains("reason_codes", "late").cast("long")).alias("late")
+        joined = (
+            per_day(bronze, "events_in")
+            .join(per_day(trades, "accepted"), "day", "left")
+            .join(per_day(quarantine, "quarantined", late), "day", "left")
+            .fillna(0, ["accepted", "quarantined", "late"])
+        )
+        return joined.select(
+            "day",
+            "events_in",
+            "accepted",
+            "quarantined",
+            (F.col("events_in") - F.col("accepted") - F.col("quarantined")).alias("duplicates_dropped"),
+            F.col("late").cast("long").alias("late"),
+            F.round(F.col("accepted") / F.col("events_in"), 4).alias("accept_rate"),
+        ).orderBy("day")
+
+    return transform
+
+
+def data_quality(
+    spark: SparkSession, settings: Settings, start: date | None = None, end: date | None = None
+) -> DataFrame:
+    """:func:`data_quality_by_day` over the target's bronze and silver tables."""
+    trades = _table(settings, "silver", "trades").read(spark)
+    quarantine = _table(settings, "silver", "quarantine").read(spark)
+    bronze = _table(settings, "bronze", "trade_events").read(spark)
+    return bronze.transform(data_quality_by_day(trades, quarantine, start, end))
+
+
+# ---------------------------------------------------------------------------------------------
+# Stream health
+# ---------------------------------------------------------------------------------------------
+
+
+def summarize_history(table_name: str) -> Callable[[DataFrame], DataFrame]:
+    """One health row for a table from its Delta history (``DESCRIBE HISTORY``).
+
+    Streaming writes record the query id and micro-batch id (``epochId``) in each commit's
+    ``operationParameters``, so the history answers "is the query advancing and how much does
+    it write" without reading checkpoints. Output columns: ``table, version, last_commit_ts,
+    last_operation, last_batch_id, commits, streaming_commits, rows_written`` where
+    ``rows_written`` sums ``numOutputRows`` over all commits.
+    """
+    from pyspark.sql import functions as F
+
+    def transform(history: DataFrame) -> DataFrame:
+        streaming = F.col("operation") == "STREAMING UPDATE"
+        rows = F.coalesce(F.col("operationMetrics")["numOutputRows"].cast("long"), F.lit(0))
+        latest = F.max_by(F.struct("timestamp", "operation"), "version")
+        return history.agg(
+            F.max("version").alias("version"),
+            latest["timestamp"].alias("last_commit_ts"),
+            latest["operation"].alias("last_operation"),
+            F.max(F.when(streaming, F.col("operationParameters")["epochId"].cast("long"))).alias("last_batch_id"),
+            F.count(F.lit(1)).alias("commits"),
+            F.sum(streaming.cast("long")).alias("streaming_commits"),
+            F.sum(rows).alias("rows_written"),
+        ).select(F.lit(table_name).alias("table"), "*")
+
+    return transform
+
+
+def stream_health(spark: SparkSession, settings: Settings) -> DataFrame:
+    """Health of every streaming table of the target that exists, in flow order."""
+    from functools import reduce
+
+    catalog = Catalog(settings)
+    rows = []
+    for layer, name in STREAM_TABLES:
+        table = catalog.table(layer, name)  # type: ignore[arg-type]
+        if table.exists(spark):
+            history = spark.sql(f"DESCRIBE HISTORY {table.sql_name}")
+            rows.append(history.transform(summarize_history(f"{layer}.{name}")))
+    if not rows:
+        raise ConfigError("no pipeline tables exist yet for this target: run the pipeline first")
+    return reduce(lambda left, right: left.unionByName(right), rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Risk explorer
+# ---------------------------------------------------------------------------------------------
+
+RISK_OVERVIEW_COLUMNS = (
+    "portfolio_id",
+    "position_count",
+    "gross_exposure_base",
+    "net_exposure_base",
+    "var_99_1d",
+    "var_99_10d",
+    "gross_limit",
+    "var_limit",
+    "gross_limit_utilisation",
+    "var_limit_utilisation",
+)
+
+
+def select_portfolios(portfolio_id: str | None) -> Callable[[DataFrame], DataFrame]:
+    """Rows of one portfolio (all when None), ordered by portfolio."""
+    from pyspark.sql import functions as F
+
+    def transform(frame: DataFrame) -> DataFrame:
+        chosen = frame if portfolio_id is None else frame.where(F.col("portfolio_id") == portfolio_id)
+        return chosen.orderBy("portfolio_id")
+
+    return transform
+
+
+def risk_overview(spark: SparkSession, settings: Settings, portfolio_id: str | None = None) -> DataFrame:
+    """Exposure, VaR and limit use per portfolio from ``gold.portfolio_risk``."""
+    risk = _table(settings, "gold", "portfolio_risk").read(spark)
+    return risk.select(*RISK_OVERVIEW_COLUMNS).transform(select_portfolios(portfolio_id))
+
+
+def portfolio_positions(spark: SparkSession, settings: Settings, portfolio_id: str | None = None) -> DataFrame:
+    """A portfolio's positions from ``gold.positions``, largest absolute market value first."""
+    from pyspark.sql import functions as F
+
+    positions = _table(settings, "gold", "positions").read(spark).transform(select_portfolios(portfolio_id))
+    return positions.orderBy("portfolio_id", F.abs(F.col("market_value_base")).desc(), "instrument_id")
+
+
+def portfolio_alerts(spark: SparkSession, settings: Settings, portfolio_id: str | None = None) -> DataFrame:
+    """Risk alerts of a portfolio from ``gold.risk_alerts``, newest window first."""
+    from pyspark.sql import functions as F
+
+    alerts = _table(settings, "gold", "risk_alerts").read(spark).transform(select_portfolios(portfolio_id))
+    return alerts.orderBy("portfolio_id", F.col("window_start").desc(), "rule")
+
+
+def risk_history(spark: SparkSession, settings: Settings, max_versions: int = 200) -> DataFrame:
+    """``gold.portfolio_risk`` over time: each Delta version of it, stamped with its commit time.
+
+    Every commit of ``portfolio_risk`` holds the full current risk of each portfolio, so reading
+    the table as of each version (time travel) gives exposure and VaR over time without a
+    separate history table. Output: ``as_of`` (commit timestamp), ``version`` and the
+    :data:`RISK_OVERVIEW_COLUMNS`; the newest ``max_versions`` versions only.
+    """
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    table = _table(settings, "gold", "portfolio_risk")
+    history = (
+        spark.sql(f"DESCRIBE HISTORY {table.sql_name}")
+        .where(~F.col("operation").isin("CREATE TABLE", "OPTIMIZE", "VACUUM START", "VACUUM END"))
+        .select("version", "timestamp")
+        .orderBy(F.col("version").desc())
+        .limit(max_versions)
+        .collect()
+    )
+    frames = []
+    for row in history:
+        reader = spark.read.format("delta").option("versionAsOf", row.version)
+        snapshot = reader.table(table.identifier) if table.identifier else reader.load(table.path)
+        frames.append(
+            snapshot.select(
+                F.lit(row.timestamp).cast("timestamp").alias("as_of"),
+                F.lit(row.version).cast("long").alias("version"),
+                *RISK_OVERVIEW_COLUMNS,
+            )
+        )
+    if not frames:
+        raise ConfigError(f"{table} has no data versions yet: run the gold job first")
+    return reduce(lambda left, right: left.unionByName(right), frames).orderBy("as_of", "portfolio_id")
+
+
+def _table(settings: Settings, layer: str, name: str) -> TableRef:
+    return Catalog(settings).table(layer, name)  # type: ignore[arg-type]
