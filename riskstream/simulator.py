@@ -1,0 +1,755 @@
+"""A deterministic market simulator: reference data and a stream of trade events with injected faults.
+
+Everything derives from one seed and one start time, so a test (or a silver scenario) gets the same
+bytes on every run and knows the expected fate of each record from :attr:`SimulatedRecord.kind`.
+
+The market:
+
+* portfolios spread over five desks (one per asset class: equity, FX, rates, credit, commodity),
+  each with a base currency and gross / VaR / single-trade limits in that currency;
+* instruments with currency, sector, country, contract multiplier, daily volatility and a
+  reference price;
+* prices follow geometric Brownian motion driven by a factor model (a global factor, one per asset
+  class and one per sector), so instruments in the same sector move together. The instrument
+  correlations written to ``correlations.csv`` are exactly the ones the factor model implies.
+
+The stream: a clock starts at ``start`` and advances ``1 / rate`` seconds per event; ``trade_ts`` is
+that clock, so event time is reproducible and independent of how fast a producer sends. Each valid
+event is a NEW (trade_version 1), an AMEND of an open trade (version + 1, new quantity and price) or
+a CANCEL of an open trade (version + 1, the last terms repeated). v1 and v2 events are mixed.
+
+Faults are allocated exactly (largest remainder of ``rate x count``) and placed at seeded random
+positions, so ``count=1000, FaultRates(duplicate=0.05)`` yields exactly 50 duplicates:
+
+=====================  ==================================================================  ==================
+kind                   what is sent                                                         expected fate
+=====================  ==================================================================  ==================
+``valid``              a lifecycle event in order                                           accepted
+``malformed_json``     a truncated JSON document                                            quarantined
+``schema_invalid``     a NEW event breaking the contract in one way (see ``detail``)        quarantined
+``duplicate``          an earlier valid record again, byte for byte (same ``event_id``)     dropped by dedupe
+``late``               a NEW whose ``trade_ts`` is ``lateness`` behind the stream clock     quarantined (late)
+``out_of_order``       a NEW held back and sent up to ``reorder_window`` records later      accepted
+``unknown_portfolio``  a schema-valid NEW for a portfolio not in reference data             quarantined
+``unknown_instrument`` a schema-valid NEW for an instrument not in reference data           quarantined
+=====================  ==================================================================  ==================
+
+Fault records never touch the lifecycle state: later AMEND / CANCEL events only refer to trades
+whose NEW was sent as ``valid`` (or, once released, ``out_of_order``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from riskstream.errors import ConfigError
+
+RecordKind = Literal[
+    "valid",
+    "malformed_json",
+    "schema_invalid",
+    "duplicate",
+    "late",
+    "out_of_order",
+    "unknown_portfolio",
+    "unknown_instrument",
+]
+RECORD_KINDS: tuple[RecordKind, ...] = get_args(RecordKind)
+FAULT_KINDS: tuple[RecordKind, ...] = RECORD_KINDS[1:]
+
+DEFAULT_START = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+SOURCE_SYSTEM = "oms-sim"
+TRADING_SECONDS_PER_DAY = 6.5 * 3600
+
+# Reference CSV columns, in the order of transformations/schemas.py (PORTFOLIOS_DDL etc.).
+PORTFOLIO_COLUMNS = (
+    "portfolio_id",
+    "name",
+    "desk",
+    "base_currency",
+    "gross_limit",
+    "var_limit",
+    "single_trade_limit",
+)
+INSTRUMENT_COLUMNS = (
+    "instrument_id",
+    "name",
+    "asset_class",
+    "sector",
+    "country",
+    "currency",
+    "multiplier",
+    "daily_vol",
+    "reference_price",
+)
+FX_RATE_COLUMNS = ("currency", "usd_rate", "as_of")
+CORRELATION_COLUMNS = ("level", "left_id", "right_id", "correlation")
+
+# USD per one unit of the currency, the simulator's starting point (perturbed by the seed).
+_USD_RATES = {"USD": 1.0, "EUR": 1.085, "GBP": 1.27, "JPY": 0.0067, "CHF": 1.13, "CAD": 0.73, "AUD": 0.66}
+_COUNTRIES = {"US": "USD", "DE": "EUR", "FR": "EUR", "GB": "GBP", "JP": "JPY", "CH": "CHF", "CA": "CAD"}
+_VENUES = {"US": "XNYS", "DE": "XETR", "FR": "XPAR", "GB": "XLON", "JP": "XTKS", "CH": "XSWX", "CA": "XTSE"}
+_DESKS = {"equity": "equities", "fx": "fx", "rates": "rates", "credit": "credit", "commodity": "commodities"}
+_DESK_LABELS = {"equity": "Equities", "fx": "FX", "rates": "Rates", "credit": "Credit", "commodity": "Commodities"}
+
+
+@dataclass(frozen=True)
+class _AssetClassSpec:
+    sectors: tuple[str, ...]
+    vol_range: tuple[float, float]
+    price_range: tuple[float, float]
+    multipliers: tuple[float, ...]
+    usd_notional: float
+    """Typical trade size in USD; quantities are drawn around it."""
+
+
+_ASSET_CLASSES: dict[str, _AssetClassSpec] = {
+    "equity": _AssetClassSpec(
+        ("technology", "financials", "energy", "healthcare", "consumer"), (0.012, 0.035), (20, 600), (1,), 250_000
+    ),
+    "fx": _AssetClassSpec(("g10",), (0.004, 0.012), (0.6, 1.6), (1,), 2_000_000),
+    "rates": _AssetClassSpec(("government", "swaps"), (0.003, 0.009), (95, 130), (1000,), 5_000_000),
+    "credit": _AssetClassSpec(("investment_grade", "high_yield"), (0.002, 0.010), (80, 105), (10,), 1_000_000),
+    "commodity": _AssetClassSpec(
+        ("petroleum", "metals", "agriculture"), (0.015, 0.030), (3, 2500), (100, 1000), 500_000
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """One row of ``portfolios.csv``; limits are in ``base_currency``."""
+
+    portfolio_id: str
+    name: str
+    desk: str
+    base_currency: str
+    gross_limit: float
+    var_limit: float
+    single_trade_limit: float
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One row of ``instruments.csv``; ``daily_vol`` is a fraction (0.02 = 2 % per day)."""
+
+    instrument_id: str
+    name: str
+    asset_class: str
+    sector: str
+    country: str
+    currency: str
+    multiplier: float
+    daily_vol: float
+    reference_price: float
+
+
+@dataclass(frozen=True)
+class FxRate:
+    """One row of ``fx_rates.csv``: ``usd_rate`` is USD per one unit of ``currency``."""
+
+    currency: str
+    usd_rate: float
+    as_of: str
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """One row of ``correlations.csv``: ``level`` is ``instrument`` or ``sector``, ``left_id < right_id``."""
+
+    level: str
+    left_id: str
+    right_id: str
+    correlation: float
+
+
+@dataclass(frozen=True)
+class ReferenceData:
+    """A consistent set of reference data: every instrument's currency has an FX rate, and so does
+    every portfolio's base currency."""
+
+    portfolios: tuple[Portfolio, ...]
+    instruments: tuple[Instrument, ...]
+    fx_rates: tuple[FxRate, ...]
+    correlations: tuple[Correlation, ...]
+
+    def frames(self) -> dict[str, Any]:
+        """The four tables as pandas DataFrames, columns in the reference DDL order."""
+        import pandas as pd
+
+        return {
+            name: pd.DataFrame([asdict(row) for row in rows], columns=list(columns))
+            for name, rows, columns in self._tables()
+        }
+
+    def _tables(self) -> list[tuple[str, tuple[Any, ...], tuple[str, ...]]]:
+        return [
+            ("portfolios", self.portfolios, PORTFOLIO_COLUMNS),
+            ("instruments", self.instruments, INSTRUMENT_COLUMNS),
+            ("fx_rates", self.fx_rates, FX_RATE_COLUMNS),
+            ("correlations", self.correlations, CORRELATION_COLUMNS),
+        ]
+
+    def write_csv(self, out_dir: Path) -> dict[str, Path]:
+        """Write ``<table>.csv`` (header row, DDL column order) into ``out_dir``; returns the paths."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for name, rows, columns in self._tables():
+            path = out_dir / f"{name}.csv"
+            with path.open("w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(columns)
+                for row in rows:
+                    writer.writerow([_csv_value(getattr(row, column)) for column in columns])
+            written[name] = path
+        return written
+
+
+def _csv_value(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value) if not value.is_integer() else str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class FaultRates:
+    """Share of records (0..1) of each fault kind; the rest are valid. The shares must sum to <= 1."""
+
+    malformed_json: float = 0.0
+    schema_invalid: float = 0.0
+    duplicate: float = 0.0
+    late: float = 0.0
+    out_of_order: float = 0.0
+    unknown_portfolio: float = 0.0
+    unknown_instrument: float = 0.0
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if not 0.0 <= value <= 1.0 or math.isnan(value):
+                raise ConfigError(f"fault rate {item.name}={value} must be between 0 and 1")
+        if sum(self.as_dict().values()) > 1.0 + 1e-9:
+            raise ConfigError(f"fault rates sum to {sum(self.as_dict().values()):.3f}; they must sum to at most 1")
+
+    def as_dict(self) -> dict[str, float]:
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+    def allocate(self, count: int) -> dict[RecordKind, int]:
+        """Exactly how many records of each kind ``count`` records hold (largest-remainder rounding)."""
+        shares: dict[RecordKind, float] = {kind: 0.0 for kind in RECORD_KINDS}
+        for name, rate in self.as_dict().items():
+            shares[name] = rate  # type: ignore[index]
+        shares["valid"] = max(0.0, 1.0 - sum(self.as_dict().values()))
+        exact = {kind: share * count for kind, share in shares.items()}
+        counts = {kind: math.floor(value + 1e-9) for kind, value in exact.items()}
+        remainder = count - sum(counts.values())
+        by_fraction = sorted(RECORD_KINDS, key=lambda kind: (-(exact[kind] - counts[kind]), RECORD_KINDS.index(kind)))
+        for kind in by_fraction[:remainder]:
+            counts[kind] += 1
+        return counts
+
+
+@dataclass(frozen=True)
+class SimulatedRecord:
+    """One Kafka record as the producer sends it, plus what the pipeline is expected to do with it.
+
+    Attributes:
+        key: the record key, ``portfolio_id`` (also for faulty events, so they land on the
+            portfolio's partition).
+        value: the JSON payload, UTF-8 (not parseable for ``malformed_json``).
+        headers: ``[("schema_version", b"1" | b"2")]``.
+        kind: the expected fate, see the module docstring.
+        event: the event as a dict (the intended one, before truncation, for ``malformed_json``).
+        detail: for ``schema_invalid``, which rule is broken (e.g. ``missing_price``); else "".
+    """
+
+    key: str
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    kind: RecordKind
+    event: dict[str, Any]
+    detail: str = ""
+
+    @property
+    def schema_version(self) -> int:
+        return int(dict(self.headers)["schema_version"])
+
+
+SCHEMA_BREAKS = (
+    "missing_price",
+    "missing_trade_ts",
+    "negative_quantity",
+    "zero_price",
+    "invalid_side",
+    "invalid_event_type",
+    "invalid_currency",
+    "trade_ts_without_millis",
+    "invalid_event_id",
+    "trade_version_zero",
+    "unknown_schema_version",
+)
+"""The ways a ``schema_invalid`` record breaks the contract (recorded in ``SimulatedRecord.detail``).
+
+Only breaks that every reader of the contract rejects: an extra field or a numeric string for a
+decimal also fail the JSON Schema, but silver reads tolerantly and accepts them (see
+transformations/parsing.py), so they would not have one expected fate."""
+
+
+def format_ts(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds, e.g. ``2026-11-24T09:30:00.123Z``."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def _isin(country: str, number: int) -> str:
+    """An ISIN-shaped identifier with a valid check digit (ISO 6166, Luhn over the digit expansion)."""
+    body = f"{country}{number:09d}"
+    digits = "".join(str(int(char, 36)) for char in body)
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 0:
+            value *= 2
+        total += value // 10 + value % 10
+    return f"{body}{(10 - total % 10) % 10}"
+
+
+@dataclass
+class _OpenTrade:
+    event: dict[str, Any]
+
+
+@dataclass
+class _StreamState:
+    """Mutable state of one ``events()`` run."""
+
+    prices: np.ndarray
+    open_trades: dict[str, _OpenTrade] = field(default_factory=dict)
+    open_ids: list[str] = field(default_factory=list)
+    sent_valid: list[SimulatedRecord] = field(default_factory=list)
+    trade_counter: int = 0
+
+
+class MarketSimulator:
+    """Reference data and a reproducible trade event stream for one seed.
+
+    Args:
+        seed: drives every random choice; the same seed gives the same reference data and events.
+        n_portfolios: portfolios, spread round-robin over the five desks.
+        n_instruments: instruments, spread round-robin over the five asset classes (at least 5).
+        start: the stream clock's start (UTC); ``trade_ts`` of the first event.
+        v2_share: share of events sent as schema_version 2 (with counterparty_id and strategy).
+        amend_share, cancel_share: among valid events with open trades, the share of AMENDs and
+            CANCELs; the rest are NEWs.
+        lateness: how far behind the stream clock a ``late`` event's ``trade_ts`` is.
+        reorder_window: an ``out_of_order`` event is sent 1..window records after its turn.
+        market_speedup: market time passed per second of stream time (1 = real time, so prices
+            barely move in a short test; 390 turns one stream second into one trading minute).
+    """
+
+    def __init__(
+        self,
+        seed: int = 7,
+        n_portfolios: int = 10,
+        n_instruments: int = 40,
+        *,
+        start: datetime = DEFAULT_START,
+        v2_share: float = 0.5,
+        amend_share: float = 0.2,
+        cancel_share: float = 0.1,
+        lateness: timedelta = timedelta(hours=2),
+        reorder_window: int = 5,
+        market_speedup: float = 1.0,
+    ) -> None:
+        if n_portfolios < 1:
+            raise ConfigError("n_portfolios must be at least 1")
+        if n_instruments < len(_ASSET_CLASSES):
+            raise ConfigError(f"n_instruments must be at least {len(_ASSET_CLASSES)} (one per asset class)")
+        if start.tzinfo is None:
+            raise ConfigError("start must be timezone-aware (UTC)")
+        for name, share in (("v2_share", v2_share), ("amend_share", amend_share), ("cancel_share", cancel_share)):
+            if not 0.0 <= share <= 1.0:
+                raise ConfigError(f"{name}={share} must be between 0 and 1")
+        if amend_share + cancel_share > 1.0:
+            raise ConfigError("amend_share + cancel_share must be at most 1")
+        if reorder_window < 1:
+            raise ConfigError("reorder_window must be at least 1")
+        if lateness <= timedelta(0):
+            raise ConfigError("lateness must be positive")
+        self.seed = seed
+        self.start = start.astimezone(UTC)
+        self.v2_share = v2_share
+        self.amend_share = amend_share
+        self.cancel_share = cancel_share
+        self.lateness = lateness
+        self.reorder_window = reorder_window
+        self.market_speedup = market_speedup
+        self._reference, self._loadings = self._build_reference(n_portfolios, n_instruments)
+        self._instrument_index = {inst.instrument_id: i for i, inst in enumerate(self._reference.instruments)}
+        self._usd_rate = {row.currency: row.usd_rate for row in self._reference.fx_rates}
+        self._by_asset_class = {
+            name: [inst for inst in self._reference.instruments if inst.asset_class == name] for name in _ASSET_CLASSES
+        }
+
+    # ----------------------------------------------------------------- reference data
+
+    def reference_data(self) -> ReferenceData:
+        return self._reference
+
+    def write_reference_csv(self, out_dir: Path) -> dict[str, Path]:
+        """Write portfolios.csv, instruments.csv, fx_rates.csv and correlations.csv into ``out_dir``."""
+        return self._reference.write_csv(out_dir)
+
+    def _build_reference(self, n_portfolios: int, n_instruments: int) -> tuple[ReferenceData, np.ndarray]:
+        rng = random.Random(f"reference-{self.seed}")
+        as_of = format_ts(self.start.replace(hour=0, minute=0, second=0, microsecond=0))
+        fx_rates = tuple(
+            FxRate(currency, 1.0 if currency == "USD" else round(rate * rng.uniform(0.97, 1.03), 6), as_of)
+            for currency, rate in _USD_RATES.items()
+        )
+        usd_rate = {row.currency: row.usd_rate for row in fx_rates}
+
+        classes = list(_ASSET_CLASSES)
+        instruments: list[Instrument] = []
+        for number in range(n_instruments):
+            asset_class = classes[number % len(classes)]
+            spec = _ASSET_CLASSES[asset_class]
+            sector = spec.sectors[(number // len(classes)) % len(spec.sectors)]
+            instruments.append(self._instrument(rng, number, asset_class, sector, spec, usd_rate))
+
+        loadings = np.array(
+            [[rng.uniform(0.2, 0.4), rng.uniform(0.3, 0.5), rng.uniform(0.3, 0.6)] for _ in instruments]
+        )
+        correlations = self._correlations(instruments, loadings)
+
+        currencies = ["USD", "EUR", "GBP", "JPY", "CHF"]
+        portfolios = []
+        for number in range(n_portfolios):
+            asset_class = classes[number % len(classes)]
+            base = currencies[rng.randrange(len(currencies))]
+            gross_usd = _ASSET_CLASSES[asset_class].usd_notional * rng.choice((40, 60, 80, 100))
+            gross = round(gross_usd / usd_rate[base], -3)
+            portfolios.append(
+                Portfolio(
+                    portfolio_id=f"P-{number + 1:03d}",
+                    name=f"{_DESK_LABELS[asset_class]} Book {number + 1}",
+                    desk=_DESKS[asset_class],
+                    base_currency=base,
+                    gross_limit=gross,
+                    var_limit=round(gross * rng.uniform(0.02, 0.04), -3),
+                    single_trade_limit=round(gross * rng.uniform(0.05, 0.10), -3),
+                )
+            )
+        reference = ReferenceData(tuple(portfolios), tuple(instruments), fx_rates, tuple(correlations))
+        return reference, loadings
+
+    @staticmethod
+    def _instrument(
+        rng: random.Random,
+        number: int,
+        asset_class: str,
+        sector: str,
+        spec: _AssetClassSpec,
+        usd_rate: dict[str, float],
+    ) -> Instrument:
+        """Instrument number ``number``. Ids are unique: ISIN-shaped for equity and credit, the
+        currency pair for FX spot (USD quoted; a numeric suffix once every pair is taken), a root +
+        sector + number for futures."""
+        country = rng.choice(sorted(_COUNTRIES))
+        currency = _COUNTRIES[country]
+        low, high = spec.price_range
+        price = round(math.exp(rng.uniform(math.log(low), math.log(high))), 4)
+        vol = round(rng.uniform(*spec.vol_range), 4)
+        multiplier = float(rng.choice(spec.multipliers))
+        if asset_class == "fx":
+            pairs = [currency for currency in _USD_RATES if currency != "USD"]
+            nth = number // len(_ASSET_CLASSES)
+            base_ccy = pairs[nth % len(pairs)]
+            suffix = "" if nth < len(pairs) else f"{nth:03d}"
+            instrument_id, name, currency, country = f"{base_ccy}USD{suffix}", f"{base_ccy} / USD spot", "USD", "US"
+            price = round(usd_rate[base_ccy], 6)
+        elif asset_class in ("equity", "credit"):
+            instrument_id = _isin(country, 100_000 + number)
+            kind = "Corp" if asset_class == "equity" else "Bond"
+            name = f"{sector.replace('_', ' ').title()} {kind} {number + 1}"
+        else:
+            root = {"rates": "FUT", "commodity": "CMD"}[asset_class]
+            instrument_id = f"{root}{sector[:3].upper()}{number:03d}"
+            name = f"{sector.title()} future {number + 1}"
+        return Instrument(instrument_id, name, asset_class, sector, country, currency, multiplier, vol, price)
+
+    @staticmethod
+    def _correlations(instruments: list[Instrument], loadings: np.ndarray) -> list[Correlation]:
+        """Instrument pairs (the factor model's correlation) and sector pairs (mean over their instruments)."""
+        matrix = _factor_correlation(instruments, loadings)
+        rows = []
+        order = sorted(range(len(instruments)), key=lambda i: instruments[i].instrument_id)
+        for a_pos, i in enumerate(order):
+            for j in order[a_pos + 1 :]:
+                rows.append(
+                    Correlation(
+                        "instrument", instruments[i].instrument_id, instruments[j].instrument_id, float(matrix[i, j])
+                    )
+                )
+        sectors = sorted({inst.sector for inst in instruments})
+        members = {sector: [i for i, inst in enumerate(instruments) if inst.sector == sector] for sector in sectors}
+        for a_pos, left in enumerate(sectors):
+            for right in sectors[a_pos + 1 :]:
+                values = [matrix[i, j] for i in members[left] for j in members[right]]
+                rows.append(Correlation("sector", left, right, round(float(np.mean(values)), 6)))
+        return rows
+
+    # ----------------------------------------------------------------- events
+
+    def events(
+        self,
+        count: int | None = None,
+        *,
+        duration_s: float | None = None,
+        rate: float = 100.0,
+        faults: FaultRates | None = None,
+    ) -> Iterator[SimulatedRecord]:
+        """Yield ``count`` records (or ``duration_s x rate``), deterministically for the seed.
+
+        Args:
+            count: how many records; exactly one of ``count`` and ``duration_s``.
+            duration_s: stream time to cover; ``round(duration_s * rate)`` records.
+            rate: events per second of stream time (spaces ``trade_ts``; the producer paces sends).
+            faults: shares of injected faults; none by default.
+        """
+        if (count is None) == (duration_s is None):
+            raise ConfigError("give exactly one of count or duration")
+        if rate <= 0:
+            raise ConfigError("rate must be positive")
+        total = count if count is not None else round((duration_s or 0.0) * rate)
+        if total < 0:
+            raise ConfigError("count must not be negative")
+        faults = faults or FaultRates()
+        kinds = self._kind_sequence(total, faults)
+        return self._stream(kinds, rate)
+
+    def _kind_sequence(self, total: int, faults: FaultRates) -> list[RecordKind]:
+        allocation = faults.allocate(total)
+        if allocation["duplicate"] and not allocation["valid"]:
+            raise ConfigError("duplicates resend valid events: leave some share valid")
+        kinds: list[RecordKind] = [kind for kind in RECORD_KINDS for _ in range(allocation[kind])]
+        random.Random(f"kinds-{self.seed}").shuffle(kinds)
+        first_valid = kinds.index("valid") if "valid" in kinds else total
+        for position in range(first_valid):
+            if kinds[position] == "duplicate":  # nothing to resend yet: swap with the first valid
+                kinds[position], kinds[first_valid] = kinds[first_valid], kinds[position]
+                first_valid = position
+        return kinds
+
+    def _stream(self, kinds: list[RecordKind], rate: float) -> Iterator[SimulatedRecord]:
+        rng = random.Random(f"events-{self.seed}")
+        np_rng = np.random.default_rng(self.seed)
+        instruments = self._reference.instruments
+        state = _StreamState(prices=np.array([inst.reference_price for inst in instruments]))
+        vols = np.array([inst.daily_vol for inst in instruments])
+        dt_days = self.market_speedup / rate / TRADING_SECONDS_PER_DAY
+        held: list[tuple[int, SimulatedRecord]] = []
+        for position, kind in enumerate(kinds):
+            now = self.start + timedelta(seconds=position / rate)
+            self._step_market(state, np_rng, vols, dt_days)
+            ready = [record for release, record in held if release <= position]
+            held = [(release, record) for release, record in held if release > position]
+            for record in ready:
+                self._open(state, record)
+                yield record
+            record = self._record(kind, now, rng, state)
+            if kind == "out_of_order":
+                held.append((position + 1 + rng.randrange(self.reorder_window), record))
+                continue
+            if kind == "valid":
+                state.sent_valid.append(record)
+            yield record
+        for _, record in held:
+            self._open(state, record)
+            yield record
+
+    def _step_market(self, state: _StreamState, np_rng: np.random.Generator, vols: np.ndarray, dt: float) -> None:
+        """One GBM step (zero drift) with shocks from the factor model, so moves are correlated."""
+        shocks = _factor_shocks(self._reference.instruments, self._loadings, np_rng)
+        state.prices = state.prices * np.exp(-0.5 * vols**2 * dt + vols * math.sqrt(dt) * shocks)
+
+    def _open(self, state: _StreamState, record: SimulatedRecord) -> None:
+        trade_id = record.event["trade_id"]
+        state.open_trades[trade_id] = _OpenTrade(record.event)
+        state.open_ids.append(trade_id)
+
+    def _record(self, kind: RecordKind, now: datetime, rng: random.Random, state: _StreamState) -> SimulatedRecord:
+        if kind == "duplicate":
+            original = state.sent_valid[rng.randrange(len(state.sent_valid))]
+            return SimulatedRecord(original.key, original.value, list(original.headers), "duplicate", original.event)
+        if kind == "valid":
+            event = self._lifecycle_event(now, rng, state)
+        else:
+            event = self._new_event(now, rng, state, register=False)
+        detail = ""
+        if kind == "late":
+            event["trade_ts"] = format_ts(now - self.lateness)
+        elif kind == "unknown_portfolio":
+            event["portfolio_id"] = f"P-UNKNOWN-{rng.randrange(1000):03d}"
+        elif kind == "unknown_instrument":
+            event["instrument_id"] = f"UNKNOWN{rng.randrange(1_000_000):06d}"
+        elif kind == "schema_invalid":
+            detail = SCHEMA_BREAKS[rng.randrange(len(SCHEMA_BREAKS))]
+            event = _break_schema(event, detail)
+        value = json.dumps(event, separators=(",", ":")).encode("utf-8")
+        if kind == "malformed_json":
+            value = value[: rng.randrange(1, len(value) - 1)]
+        header = str(event["schema_version"]).encode()
+        return SimulatedRecord(
+            str(event.get("portfolio_id", "")), value, [("schema_version", header)], kind, event, detail
+        )
+
+    def _lifecycle_event(self, now: datetime, rng: random.Random, state: _StreamState) -> dict[str, Any]:
+        draw = rng.random()
+        if state.open_ids and draw < self.amend_share + self.cancel_share:
+            position = rng.randrange(len(state.open_ids))
+            trade_id = state.open_ids[position]
+            previous = state.open_trades[trade_id].event
+            event = dict(previous)
+            event["event_id"] = _uuid4(rng)
+            event["trade_version"] = previous["trade_version"] + 1
+            event["trade_ts"] = format_ts(now)
+            if draw < self.amend_share:
+                event["event_type"] = "AMEND"
+                event["quantity"] = max(1, round(previous["quantity"] * rng.uniform(0.5, 1.5)))
+                event["price"] = self._trade_price(state, previous["instrument_id"], rng)
+                state.open_trades[trade_id] = _OpenTrade(event)
+            else:
+                event["event_type"] = "CANCEL"
+                del state.open_trades[trade_id]
+                state.open_ids[position] = state.open_ids[-1]
+                state.open_ids.pop()
+            return event
+        return self._new_event(now, rng, state, register=True)
+
+    def _new_event(self, now: datetime, rng: random.Random, state: _StreamState, *, register: bool) -> dict[str, Any]:
+        reference = self._reference
+        portfolio = reference.portfolios[rng.randrange(len(reference.portfolios))]
+        asset_class = next(name for name, desk in _DESKS.items() if desk == portfolio.desk)
+        candidates = self._by_asset_class[asset_class]
+        instrument = candidates[rng.randrange(len(candidates))]
+        price = self._trade_price(state, instrument.instrument_id, rng)
+        target_usd = _ASSET_CLASSES[asset_class].usd_notional * math.exp(rng.gauss(0.0, 0.6))
+        quantity = max(1, round(target_usd / (price * instrument.multiplier * self._usd_rate[instrument.currency])))
+        state.trade_counter += 1
+        version = 2 if rng.random() < self.v2_share else 1
+        event: dict[str, Any] = {
+            "schema_version": version,
+            "event_id": _uuid4(rng),
+            "event_type": "NEW",
+            "trade_id": f"T-{self.seed}-{state.trade_counter:08d}",
+            "trade_version": 1,
+            "portfolio_id": portfolio.portfolio_id,
+            "instrument_id": instrument.instrument_id,
+            "side": "BUY" if rng.random() < 0.5 else "SELL",
+            "quantity": quantity,
+            "price": price,
+            "currency": instrument.currency,
+            "trade_ts": format_ts(now),
+            "venue": "XOFF" if asset_class in ("fx", "rates", "credit") else _VENUES[instrument.country],
+            "trader_id": f"TR-{portfolio.desk[:2].upper()}{rng.randrange(1, 20):02d}",
+            "source_system": SOURCE_SYSTEM,
+        }
+        if version == 2:
+            event["counterparty_id"] = f"CP-{rng.randrange(1, 50):04d}"
+            event["strategy"] = rng.choice(("hedge", "market_making", "directional", "client_flow"))
+        if register:
+            state.open_trades[event["trade_id"]] = _OpenTrade(event)
+            state.open_ids.append(event["trade_id"])
+        return event
+
+    def _trade_price(self, state: _StreamState, instrument_id: str, rng: random.Random) -> float:
+        mid = float(state.prices[self._instrument_index[instrument_id]])
+        price = mid * (1 + rng.uniform(-0.0005, 0.0005))
+        decimals = 6 if price < 10 else 4
+        return max(round(price, decimals), 10.0**-decimals)
+
+
+def _uuid4(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _factor_correlation(instruments: tuple[Instrument, ...] | list[Instrument], loadings: np.ndarray) -> np.ndarray:
+    """corr(i, j) = g_i g_j + [same asset class] a_i a_j + [same sector] s_i s_j, rounded to 6 places.
+
+    The factor model makes the matrix positive semi-definite by construction; the idiosyncratic
+    part tops each variance up to 1.
+    """
+    count = len(instruments)
+    matrix = np.eye(count)
+    for i in range(count):
+        for j in range(i + 1, count):
+            value = loadings[i, 0] * loadings[j, 0]
+            if instruments[i].asset_class == instruments[j].asset_class:
+                value += loadings[i, 1] * loadings[j, 1]
+            if instruments[i].sector == instruments[j].sector:
+                value += loadings[i, 2] * loadings[j, 2]
+            matrix[i, j] = matrix[j, i] = round(float(value), 6)
+    return matrix
+
+
+def _factor_shocks(
+    instruments: tuple[Instrument, ...], loadings: np.ndarray, np_rng: np.random.Generator
+) -> np.ndarray:
+    """Standard-normal shocks per instrument with the factor model's correlation."""
+    classes = sorted({inst.asset_class for inst in instruments})
+    sectors = sorted({inst.sector for inst in instruments})
+    global_shock = np_rng.standard_normal()
+    class_shocks = dict(zip(classes, np_rng.standard_normal(len(classes)), strict=True))
+    sector_shocks = dict(zip(sectors, np_rng.standard_normal(len(sectors)), strict=True))
+    idiosyncratic = np_rng.standard_normal(len(instruments))
+    residual = np.sqrt(1.0 - (loadings**2).sum(axis=1))
+    common = np.array(
+        [
+            loadings[i, 0] * global_shock
+            + loadings[i, 1] * class_shocks[inst.asset_class]
+            + loadings[i, 2] * sector_shocks[inst.sector]
+            for i, inst in enumerate(instruments)
+        ]
+    )
+    result: np.ndarray = common + residual * idiosyncratic
+    return result
+
+
+def _break_schema(event: dict[str, Any], how: str) -> dict[str, Any]:
+    """A copy of ``event`` that breaks exactly one contract rule."""
+    broken = dict(event)
+    if how.startswith("missing_"):
+        del broken[how.removeprefix("missing_")]
+    elif how == "negative_quantity":
+        broken["quantity"] = -abs(broken["quantity"])
+    elif how == "zero_price":
+        broken["price"] = 0
+    elif how == "invalid_side":
+        broken["side"] = "HOLD"
+    elif how == "invalid_event_type":
+        broken["event_type"] = "REPLACE"
+    elif how == "invalid_currency":
+        broken["currency"] = broken["currency"].lower()
+    elif how == "trade_ts_without_millis":
+        broken["trade_ts"] = broken["trade_ts"][:19] + "Z"
+    elif how == "invalid_event_id":
+        broken["event_id"] = "not-a-uuid"
+    elif how == "trade_version_zero":
+        broken["trade_version"] = 0
+    elif how == "unknown_schema_version":
+        broken["schema_version"] = 3
+    else:
+        raise ValueError(f"unknown schema break {how!r}")
+    return broken
