@@ -1,0 +1,1 @@
+"""The Snowflake side of riskstream: connection, type mapping, incremental sync, verification and DDL."""
