@@ -6,9 +6,10 @@ import sys
 
 import typer
 
-from riskstream.commands import demo, kafka, run
+from riskstream.commands import demo, kafka, reference_generate, run
 from riskstream.commands import maintain as maintain_command
 from riskstream.commands import ops as ops_command
+from riskstream.commands import produce as produce_command
 from riskstream.commands.common import err_console
 from riskstream.errors import RiskstreamError
 
@@ -23,6 +24,8 @@ app.command("run")(run.run)
 app.command("demo")(demo.demo)
 app.command("maintain")(maintain_command.maintain)
 app.add_typer(ops_command.app, name="ops")
+app.command("produce")(produce_command.produce)
+app.add_typer(reference_generate.app, name="simulate")
 
 
 def main() -> None:

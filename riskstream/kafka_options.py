@@ -135,3 +135,77 @@ def redact(options: dict[str, str]) -> dict[str, str]:
     """A copy safe to print or log: JAAS lines and anything that looks like a credential are masked."""
     sensitive = ("jaas", "password", "secret", "token", "connection")
     return {key: ("***" if any(word in key.lower() for word in sensitive) else value) for key, value in options.items()}
+
+
+# --------------------------------------------------------------------------- librdkafka (confluent-kafka)
+
+LIBRDKAFKA_EVENTHUBS_SETTINGS: dict[str, str] = {
+    "socket.keepalive.enable": "true",
+    "metadata.max.age.ms": "180000",
+    "connections.max.idle.ms": "180000",
+    "request.timeout.ms": "60000",
+    "message.max.bytes": "1000000",
+    "partitioner": "consistent_random",
+}
+"""Microsoft's recommended librdkafka settings for Event Hubs: keep-alive and a metadata / idle
+horizon below Azure's 240 s idle cut-off, a request timeout of at least 60 s, and requests below the
+service's 1,046,528-byte limit. ``consistent_random`` hashes the key (portfolio_id) to a partition."""
+
+
+def librdkafka_producer_config(
+    config: KafkaConfig,
+    bootstrap_servers: str,
+    *,
+    client_id: str = "riskstream-producer",
+    delivery_timeout_ms: int = 120_000,
+    retry_backoff_ms: int = 100,
+    retry_backoff_max_ms: int = 1_000,
+    linger_ms: int = 5,
+) -> dict[str, str]:
+    """confluent-kafka ``Producer`` settings for ``config``: durable (``acks=all``, idempotent, so
+    librdkafka's own retries never duplicate or reorder a partition) and bounded (a record that is
+    not acknowledged within ``delivery_timeout_ms`` fails with a delivery report instead of waiting
+    forever).
+
+    * ``local``: PLAINTEXT to the project's broker.
+    * ``eventhubs`` + ``connection_string``: SASL_SSL / PLAIN, user ``$ConnectionString``.
+    * ``eventhubs`` + ``oauth``: SASL_SSL / OAUTHBEARER with librdkafka's built-in OIDC client
+      credentials flow against Entra ID, scope ``https://<namespace>/.default``.
+
+    The result holds resolved secrets: pass it to the client and print only :func:`redact` of it.
+    """
+    settings = {
+        "bootstrap.servers": bootstrap_servers,
+        "client.id": client_id,
+        "acks": "all",
+        "enable.idempotence": "true",
+        "message.timeout.ms": str(delivery_timeout_ms),
+        "retry.backoff.ms": str(retry_backoff_ms),
+        "retry.backoff.max.ms": str(max(retry_backoff_ms, retry_backoff_max_ms)),
+        "linger.ms": str(linger_ms),
+    }
+    if config.mode == "local":
+        settings["security.protocol"] = "PLAINTEXT"
+        return settings
+    settings.update(LIBRDKAFKA_EVENTHUBS_SETTINGS)
+    settings["security.protocol"] = "SASL_SSL"
+    if config.auth == "connection_string":
+        assert config.connection_string is not None
+        settings["sasl.mechanism"] = "PLAIN"
+        settings["sasl.username"] = "$ConnectionString"
+        settings["sasl.password"] = resolve_secret(config.connection_string).reveal()
+        return settings
+    assert config.oauth is not None
+    settings.update(
+        {
+            "sasl.mechanism": "OAUTHBEARER",
+            "sasl.oauthbearer.method": "oidc",
+            "sasl.oauthbearer.client.id": config.oauth.client_id,
+            "sasl.oauthbearer.client.secret": resolve_secret(config.oauth.client_secret).reveal(),
+            "sasl.oauthbearer.token.endpoint.url": (
+                f"https://login.microsoftonline.com/{config.oauth.tenant_id}/oauth2/v2.0/token"
+            ),
+            "sasl.oauthbearer.scope": f"https://{config.eventhubs_namespace_host}/.default",
+        }
+    )
+    return settings

@@ -546,10 +546,9 @@ class MarketSimulator:
         kinds: list[RecordKind] = [kind for kind in RECORD_KINDS for _ in range(allocation[kind])]
         random.Random(f"kinds-{self.seed}").shuffle(kinds)
         first_valid = kinds.index("valid") if "valid" in kinds else total
-        for position in range(first_valid):
-            if kinds[position] == "duplicate":  # nothing to resend yet: swap with the first valid
-                kinds[position], kinds[first_valid] = kinds[first_valid], kinds[position]
-                first_valid = position
+        if "duplicate" in kinds[:first_valid]:  # nothing to resend yet: the first valid goes before it
+            position = kinds.index("duplicate")
+            kinds[position], kinds[first_valid] = kinds[first_valid], kinds[position]
         return kinds
 
     def _stream(self, kinds: list[RecordKind], rate: float) -> Iterator[SimulatedRecord]:
