@@ -1,0 +1,707 @@
+"""The Databricks bundle (databricks.yml + resources/*.yml): schema, entry points, files, variables.
+
+Databricks is not reachable here, so `databricks bundle validate` cannot run; these tests do what
+it does offline. The bundle, with its includes, is validated against the Databricks CLI's
+published JSON schema (vendored in tests/fixtures, checked byte-identical against
+../shared/reference when that exists); every python_wheel_task's command line is parsed by the
+real `riskstream` CLI (click), per target, with ${bundle.target} and ${var.*} substituted; every
+file the bundle refers to must exist or be the artifact's build output; every variable used by a
+target must have a value there; and the values that repeat conf/<target>.yml must agree with it.
+The last tests copy the bundle, break it in one way each, and assert the exact error reported.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import typer
+import yaml
+from typer.core import TyperGroup
+from typer.main import get_command
+
+from riskstream.config import load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+VENDORED_SCHEMA = REPO / "tests" / "fixtures" / "databricks-bundle-schema.json"
+SHARED_SCHEMA = REPO.parent / "shared" / "reference" / "databricks-bundle-schema.json"
+BROKEN = REPO / "tests" / "fixtures" / "bundle"
+DEPLOYED_TARGETS = ("dev", "prod")
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)+)\}")
+
+# --------------------------------------------------------------------------------------------
+# Loading and checking a bundle (used on the real one and on broken copies)
+# --------------------------------------------------------------------------------------------
+
+
+def _python_pattern(pattern: str) -> str:
+    """The schema's ECMA-262 patterns use \\p{L} (letter) and \\p{N} (number), which Python's re lacks.
+
+    Inside a class ``[\\p{L}\\p{N}]`` is "a word character but not underscore"; alone ``\\p{L}``
+    is "a word character that is not a digit or underscore" and ``\\p{N}`` a digit.
+    """
+    translated = pattern.replace(r"[\p{L}\p{N}]", r"[^\W_]").replace(r"\p{L}", r"[^\W\d_]").replace(r"\p{N}", r"\d")
+    if r"\p{" in translated:
+        raise ValueError(f"unsupported Unicode property in schema pattern {pattern!r}")
+    return translated
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(_python_pattern(pattern))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+BundleValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+
+
+@functools.cache
+def bundle_validator() -> Any:
+    return BundleValidator(json.loads(VENDORED_SCHEMA.read_text(encoding="utf-8")))
+
+
+def included_files(root: Path, config: dict[str, Any]) -> list[Path]:
+    files: list[Path] = []
+    for pattern in config.get("include", []):
+        files.extend(sorted(root.glob(pattern)))
+    return files
+
+
+def _merge(into: dict[str, Any], other: dict[str, Any], where: str) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, f"{where}.{key}")
+        elif key in into:
+            raise ValueError(f"{where}.{key} is defined twice")
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+def load_bundle(root: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The merged configuration, and each file's own document by path relative to ``root``."""
+    documents = {"databricks.yml": yaml.safe_load((root / "databricks.yml").read_text(encoding="utf-8"))}
+    for path in included_files(root, documents["databricks.yml"]):
+        documents[str(path.relative_to(root))] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    merged: dict[str, Any] = {}
+    for name, document in documents.items():
+        _merge(merged, document, name)
+    return merged, documents
+
+
+def _leaf_errors(error: Any) -> Iterator[Any]:
+    """Descend through oneOf/anyOf into the one alternative the instance was meant for.
+
+    The schema wraps most objects as ``oneOf: [object, "${var...}" string]``; an error deep inside
+    a job would otherwise surface as "the whole job is not valid under any of the given schemas".
+    Alternatives that fail on the instance's own type are set aside; if exactly one remains, its
+    errors are reported instead.
+    """
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        branches: dict[Any, list[Any]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        viable = [
+            subs
+            for subs in branches.values()
+            if not any(sub.validator == "type" and not sub.relative_path for sub in subs)
+        ]
+        if len(viable) == 1:
+            for sub in viable[0]:
+                yield from _leaf_errors(sub)
+            return
+    yield error
+
+
+def _message(error: Any) -> str:
+    if error.validator in ("oneOf", "anyOf") and isinstance(error.instance, dict | list):
+        return "is not valid under any of the given schemas"
+    return str(error.message)
+
+
+def schema_errors(documents: dict[str, dict[str, Any]]) -> list[str]:
+    """Each file validated alone (as an editor does) and all of them merged (as the CLI does)."""
+    merged: dict[str, Any] = {}
+    for name, document in documents.items():
+        _merge(merged, document, name)
+    errors = []
+    for name, document in [*documents.items(), ("(merged)", merged)]:
+        for top in bundle_validator().iter_errors(document):
+            for error in _leaf_errors(top):
+                location = "/".join(str(part) for part in error.absolute_path)
+                errors.append(f"{name}: {location}: {_message(error)}")
+    return errors
+
+
+def jobs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(config.get("resources", {}).get("jobs", {}))
+
+
+def target_view(config: dict[str, Any], target: str) -> dict[str, Any]:
+    """What the CLI deploys for ``target``: the root without `targets`, overridden by the target's block."""
+    view = {key: copy.deepcopy(value) for key, value in config.items() if key != "targets"}
+    for key, value in (config.get("targets", {}).get(target) or {}).items():
+        if key == "variables":
+            continue
+        if isinstance(value, dict) and isinstance(view.get(key), dict):
+            view[key] = {**view[key], **copy.deepcopy(value)}
+        else:
+            view[key] = copy.deepcopy(value)
+    return view
+
+
+def variable_values(config: dict[str, Any], target: str) -> dict[str, Any]:
+    values = {name: spec["default"] for name, spec in config.get("variables", {}).items() if "default" in spec}
+    values.update((config.get("targets", {}).get(target) or {}).get("variables", {}) or {})
+    return values
+
+
+def references(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from references(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from references(value)
+    elif isinstance(node, str):
+        yield from _REFERENCE.findall(node)
+
+
+def variable_errors(config: dict[str, Any]) -> list[str]:
+    """Every ${var.x} a target deploys is declared and has a value there; no value for an undeclared one."""
+    declared = set(config.get("variables", {}))
+    errors = []
+    used: set[str] = set()
+    for target in config.get("targets", {}):
+        values = variable_values(config, target)
+        for name in sorted(set(values) - declared):
+            errors.append(f"targets.{target}.variables.{name} is not declared under variables")
+        for reference in sorted(set(references(target_view(config, target)))):
+            if not reference.startswith("var."):
+                continue
+            name = reference.removeprefix("var.")
+            used.add(name)
+            if name not in declared:
+                errors.append(f"target {target}: ${{{reference}}} is not declared under variables")
+            elif name not in values:
+                errors.append(f"target {target}: variable {name} has no default and no value for {target}")
+    for name in sorted(declared - used):
+        errors.append(f"variable {name} is declared but never used")
+    return errors
+
+
+def _substitute(text: str, target: str, values: dict[str, Any]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        reference = match.group(1)
+        if reference == "bundle.target":
+            return target
+        if reference.startswith("var.") and reference.removeprefix("var.") in values:
+            return str(values[reference.removeprefix("var.")])
+        raise KeyError(f"${{{reference}}} has no value for target {target}")
+
+    return _REFERENCE.sub(replace, text)
+
+
+class CommandRejected(Exception):
+    """A task's command line names a command the CLI does not have."""
+
+
+def parse_cli(arguments: list[str]) -> dict[str, Any]:
+    """Parse ``arguments`` with the real `riskstream` command tree, without running anything.
+
+    Returns the leaf command's parameters. Raises CommandRejected for an unknown command and the
+    CLI's own usage errors (typer.TyperException: no such option, bad value, missing argument).
+    """
+    from riskstream import cli
+
+    command: Any = get_command(cli.app)
+    context = typer.Context(command, info_name="riskstream")
+    remaining = list(arguments)
+    name = "riskstream"
+    while isinstance(command, TyperGroup):
+        if not remaining:
+            raise CommandRejected(f"{context.command_path} needs a command")
+        name = remaining.pop(0)
+        sub = command.get_command(context, name)
+        if sub is None:
+            raise CommandRejected(f"no such command {context.command_path} {name}")
+        command = sub
+        if isinstance(command, TyperGroup):
+            context = typer.Context(command, info_name=name, parent=context)
+    leaf = command.make_context(name, remaining, parent=context)
+    return dict(leaf.params)
+
+
+def entry_point_errors(config: dict[str, Any], pyproject: dict[str, Any]) -> list[str]:
+    """Each python_wheel_task names this distribution and a console script whose CLI accepts its parameters."""
+    scripts = pyproject["project"].get("scripts", {})
+    errors = []
+    for job_key, job in jobs(config).items():
+        for task in job.get("tasks", []):
+            wheel_task = task.get("python_wheel_task")
+            if not wheel_task:
+                continue
+            where = f"{job_key}.{task.get('task_key', '(no task_key)')}"
+            if wheel_task["package_name"] != pyproject["project"]["name"]:
+                errors.append(f"{where}: package_name {wheel_task['package_name']!r} is not this wheel")
+            if scripts.get(wheel_task["entry_point"]) != "riskstream.cli:main":
+                errors.append(f"{where}: entry point {wheel_task['entry_point']!r} is not in [project.scripts]")
+                continue
+            for target in config.get("targets", {}):
+                values = variable_values(config, target)
+                try:
+                    arguments = [_substitute(str(part), target, values) for part in wheel_task.get("parameters", [])]
+                    parse_cli(arguments)
+                except (KeyError, CommandRejected, typer.TyperException) as error:
+                    message = error.format_message() if hasattr(error, "format_message") else str(error.args[0])
+                    errors.append(f"{where} ({target}): {message}")
+    return errors
+
+
+def _artifact_outputs(root: Path, config: dict[str, Any]) -> list[Path]:
+    return [(root / artifact.get("path", ".")).resolve() / "dist" for artifact in config.get("artifacts", {}).values()]
+
+
+def file_errors(root: Path, config: dict[str, Any], documents: dict[str, dict[str, Any]]) -> list[str]:
+    """Includes match files; artifacts are buildable projects; wheels are the artifact's dist/ output."""
+    errors = []
+    for pattern in config.get("include", []):
+        if not list(root.glob(pattern)):
+            errors.append(f"include {pattern!r} matches no file")
+    for name, artifact in config.get("artifacts", {}).items():
+        if not (root / artifact.get("path", ".") / "pyproject.toml").is_file():
+            errors.append(f"artifact {name}: {artifact.get('path', '.')}/pyproject.toml not found")
+    outputs = _artifact_outputs(root, config)
+    for name, document in documents.items():
+        base = (root / name).parent
+        for job_key, job in ((document.get("resources") or {}).get("jobs") or {}).items():
+            wheels = [
+                library["whl"]
+                for task in job.get("tasks", [])
+                for library in task.get("libraries", [])
+                if "whl" in library
+            ]
+            wheels += [
+                dependency
+                for environment in job.get("environments", [])
+                for dependency in environment.get("spec", {}).get("dependencies", [])
+                if dependency.startswith((".", "/"))
+            ]
+            for wheel in wheels:
+                resolved = (base / wheel).resolve()
+                if resolved.parent not in outputs or not resolved.name.endswith(".whl"):
+                    errors.append(f"{name}: {job_key}: {wheel} is not a wheel the bundle's artifacts build")
+            for task in job.get("tasks", []):
+                for kind, key in (("notebook_task", "notebook_path"), ("spark_python_task", "python_file")):
+                    path = (task.get(kind) or {}).get(key)
+                    if path and not (base / path).exists():
+                        errors.append(f"{name}: {job_key}.{task.get('task_key')}: {path} not found")
+    return errors
+
+
+def conf_errors(config: dict[str, Any]) -> list[str]:
+    """The values the bundle repeats from conf/<target>.yml agree with it."""
+    errors = []
+    for target in DEPLOYED_TARGETS:
+        values = variable_values(config, target)
+        settings = load_settings(target)
+        scopes = {
+            ref.scope
+            for ref in (
+                settings.kafka.connection_string,
+                settings.kafka.oauth.client_secret if settings.kafka.oauth else None,
+                settings.snowflake.private_key,
+                settings.snowflake.private_key_passphrase,
+            )
+            if ref is not None and ref.scope
+        }
+        expected = {
+            "catalog": settings.storage.catalog,
+            "ops_schema": settings.storage.ops_schema,
+            "shuffle_partitions": str(settings.spark.shuffle_partitions),
+            "secret_scope": ",".join(sorted(scopes)),
+        }
+        for name, value in expected.items():
+            if str(values.get(name)) != value:
+                errors.append(
+                    f"target {target}: variable {name}={values.get(name)!r} but conf/{target}.yml has {value!r}"
+                )
+        volume = f"/Volumes/{values.get('catalog')}/{values.get('ops_schema')}/"
+        if not settings.storage.checkpoint_root.startswith(volume):
+            errors.append(
+                f"target {target}: conf checkpoint_root {settings.storage.checkpoint_root} is not under {volume}"
+            )
+    return errors
+
+
+def deployment_errors(config: dict[str, Any]) -> list[str]:
+    """What the issue asks of the targets and jobs, beyond what the schema can say."""
+    errors = []
+    targets = config.get("targets", {})
+    dev, prod = targets.get("dev") or {}, targets.get("prod") or {}
+    if dev.get("mode") != "development" or dev.get("default") is not True:
+        errors.append("targets.dev must be the default target in mode: development")
+    if (dev.get("presets") or {}).get("trigger_pause_status") != "PAUSED":
+        errors.append("targets.dev must pause schedules (presets.trigger_pause_status: PAUSED)")
+    if prod.get("mode") != "production" or "service_principal_name" not in (prod.get("run_as") or {}):
+        errors.append("targets.prod must be mode: production with run_as a service principal")
+    prod_levels = {(entry.get("level"), entry.get("group_name")) for entry in prod.get("permissions", [])}
+    for level, group in (("CAN_VIEW", "${var.viewers_group}"), ("CAN_MANAGE_RUN", "${var.sre_group}")):
+        if (level, group) not in prod_levels:
+            errors.append(f"targets.prod.permissions lacks {level} for {group}")
+    for job_key, job in jobs(config).items():
+        if not (job.get("email_notifications") or {}).get("on_failure"):
+            errors.append(f"{job_key}: no email_notifications.on_failure")
+        component = (job.get("tags") or {}).get("riskstream_component")
+        if component == "streaming":
+            if job.get("schedule") or job.get("max_concurrent_runs") != 1:
+                errors.append(f"{job_key}: the streaming job is started by ops, one run at a time")
+            for task in job.get("tasks", []):
+                if task.get("max_retries") != -1:
+                    errors.append(f"{job_key}.{task['task_key']}: streaming tasks retry for ever (max_retries: -1)")
+            for cluster in job.get("job_clusters", []):
+                if cluster["new_cluster"].get("spark_version") != "17.3.x-scala2.13":
+                    errors.append(f"{job_key}: job cluster {cluster['job_cluster_key']} is not Runtime 17.3 LTS")
+        elif component in ("sync", "reference", "maintenance"):
+            if not job.get("schedule"):
+                errors.append(f"{job_key}: a scheduled workflow without a schedule")
+            if component == "sync" and job.get("max_concurrent_runs") != 1:
+                errors.append(f"{job_key}: the sync must run one at a time (max_concurrent_runs: 1)")
+        else:
+            errors.append(f"{job_key}: tag riskstream_component {component!r} is not one ops knows")
+    return errors
+
+
+def all_errors(root: Path) -> list[str]:
+    config, documents = load_bundle(root)
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    return [
+        *schema_errors(documents),
+        *entry_point_errors(config, pyproject),
+        *file_errors(root, config, documents),
+        *variable_errors(config),
+        *conf_errors(config),
+        *deployment_errors(config),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# The real bundle
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundle() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    return load_bundle(REPO)
+
+
+def test_vendored_schema_is_the_published_one() -> None:
+    """In CI (shared/ beside the repo) the vendored copy must be byte-identical to the reference."""
+    vendored = VENDORED_SCHEMA.read_bytes()
+    if SHARED_SCHEMA.exists():
+        assert vendored == SHARED_SCHEMA.read_bytes()
+    schema = json.loads(vendored)
+    assert sorted(schema["properties"]) == sorted(
+        [
+            *("artifacts", "bundle", "environments", "experimental", "include", "permissions", "presets", "python"),
+            *("resources", "run_as", "scripts", "sync", "targets", "variables", "workspace"),
+        ]
+    )
+
+
+def test_includes_are_one_resource_per_file(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
+    _, documents = bundle
+    resources = {name: document["resources"] for name, document in documents.items() if name != "databricks.yml"}
+    assert {name: {kind: list(items) for kind, items in value.items()} for name, value in resources.items()} == {
+        "resources/reference_refresh.job.yml": {"jobs": ["riskstream_reference_refresh"]},
+        "resources/snowflake_sync.job.yml": {"jobs": ["riskstream_snowflake_sync"]},
+        "resources/streaming.job.yml": {"jobs": ["riskstream_streaming"]},
+        "resources/table_maintenance.job.yml": {"jobs": ["riskstream_table_maintenance"]},
+    }
+
+
+def test_bundle_matches_the_published_schema(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
+    assert schema_errors(bundle[1]) == []
+
+
+def test_every_variable_has_a_value_in_every_target(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
+    assert variable_errors(bundle[0]) == []
+
+
+def test_every_referenced_file_exists(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
+    assert file_errors(REPO, *bundle) == []
+
+
+def test_bundle_agrees_with_conf(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
+    assert conf_errors(bundle[0]) == []
+
+
+def test_targets_and_jobs_as_deployed(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
+    assert deployment_errors(bundle[0]) == []
+
+
+def _wheel_tasks(config: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    return [
+        (job_key, task["task_key"], list(task["python_wheel_task"]["parameters"]))
+        for job_key, job in sorted(jobs(config).items())
+        for task in job["tasks"]
+        if "python_wheel_task" in task
+    ]
+
+
+def test_task_command_lines(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
+    assert _wheel_tasks(bundle[0]) == [
+        (
+            "riskstream_reference_refresh",
+            "reference_load",
+            ["reference", "load", "--target", "${bundle.target}", "--source", "${var.reference_source}"],
+        ),
+        ("riskstream_snowflake_sync", "sync", ["sync", "--target", "${bundle.target}"]),
+        ("riskstream_streaming", "bronze", ["run", "bronze", "--target", "${bundle.target}", "--trigger", "conf"]),
+        ("riskstream_streaming", "silver", ["run", "silver", "--target", "${bundle.target}", "--trigger", "conf"]),
+        ("riskstream_streaming", "gold", ["run", "gold", "--target", "${bundle.target}", "--trigger", "conf"]),
+        ("riskstream_table_maintenance", "maintain", ["maintain", "--target", "${bundle.target}"]),
+    ]
+
+
+@pytest.mark.parametrize("target", DEPLOYED_TARGETS)
+@pytest.mark.parametrize(
+    ("job_key", "task_key"),
+    [
+        ("riskstream_streaming", "bronze"),
+        ("riskstream_streaming", "silver"),
+        ("riskstream_streaming", "gold"),
+        ("riskstream_snowflake_sync", "sync"),
+        ("riskstream_reference_refresh", "reference_load"),
+        ("riskstream_table_maintenance", "maintain"),
+    ],
+)
+def test_the_cli_accepts_each_task(
+    bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]], job_key: str, task_key: str, target: str
+) -> None:
+    """The wheel's own CLI parses the task's parameters (commands by other issues may land later)."""
+    config = bundle[0]
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    task = next(task for task in jobs(config)[job_key]["tasks"] if task["task_key"] == task_key)
+    assert (task["python_wheel_task"]["package_name"], task["python_wheel_task"]["entry_point"]) == (
+        pyproject["project"]["name"],
+        "riskstream",
+    )
+    assert pyproject["project"]["scripts"]["riskstream"] == "riskstream.cli:main"
+    arguments = [
+        _substitute(part, target, variable_values(config, target)) for part in task["python_wheel_task"]["parameters"]
+    ]
+    params = parse_cli(arguments)
+    assert params["target"] == target
+
+
+def test_the_wheel_carries_the_entry_point_and_not_spark(tmp_path: Path) -> None:
+    """`uv build --wheel` (what `make wheel`, the bundle's artifact build, runs) builds a wheel whose
+    console script is riskstream.cli:main, which packages conf/, and which needs pyspark and
+    delta-spark only through the `local` extra (Runtime 17.3 provides them)."""
+    uv = REPO / ".cache" / "tools" / "bin" / "uv"
+    uv_command = str(uv) if uv.is_file() else shutil.which("uv")
+    assert uv_command, "uv is needed to build the wheel: run `make install`"
+    subprocess.run(
+        [uv_command, "build", "--wheel", "--out-dir", str(tmp_path), str(REPO)], check=True, capture_output=True
+    )
+    (wheel,) = tmp_path.glob("riskstream-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        info = next(name.rsplit("/", 1)[0] for name in names if name.endswith(".dist-info/METADATA"))
+        entry_points = archive.read(f"{info}/entry_points.txt").decode()
+        metadata = archive.read(f"{info}/METADATA").decode()
+    assert entry_points.split() == ["[console_scripts]", "riskstream", "=", "riskstream.cli:main"]
+    spark_requirements = sorted(
+        line
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist: ") and re.search(r"pyspark|delta-spark", line)
+    )
+    assert spark_requirements == [
+        "Requires-Dist: delta-spark==4.0.0; extra == 'local'",
+        "Requires-Dist: pyspark[sql]==4.0.0; extra == 'local'",
+    ]
+    assert {"riskstream/_conf/dev.yml", "riskstream/_conf/prod.yml", "riskstream/cli.py"} <= names
+
+
+# --------------------------------------------------------------------------------------------
+# A broken bundle fails, with the exact error
+# --------------------------------------------------------------------------------------------
+
+
+def _copy_bundle(destination: Path) -> Path:
+    for name in ("databricks.yml", "pyproject.toml"):
+        shutil.copy(REPO / name, destination / name)
+    shutil.copytree(REPO / "resources", destination / "resources")
+    return destination
+
+
+def _edit(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(document)
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+def _streaming(document: dict[str, Any]) -> dict[str, Any]:
+    return document["resources"]["jobs"]["riskstream_streaming"]
+
+
+def _bronze(document: dict[str, Any]) -> dict[str, Any]:
+    return _streaming(document)["tasks"][0]
+
+
+def _set(
+    container_of: Callable[[dict[str, Any]], dict[str, Any]], key: str, value: Any
+) -> Callable[[dict[str, Any]], None]:
+    def change(document: dict[str, Any]) -> None:
+        container_of(document)[key] = value
+
+    return change
+
+
+def _drop(container_of: Callable[[dict[str, Any]], dict[str, Any]], key: str) -> Callable[[dict[str, Any]], None]:
+    def change(document: dict[str, Any]) -> None:
+        del container_of(document)[key]
+
+    return change
+
+
+STREAMING = "resources/streaming.job.yml"
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "expected"),
+    [
+        pytest.param(
+            STREAMING,
+            _set(lambda d: _bronze(d)["python_wheel_task"], "entry_pont", "riskstream"),
+            [
+                f"{STREAMING}: resources/jobs/riskstream_streaming/tasks/0/python_wheel_task: "
+                "Additional properties are not allowed ('entry_pont' was unexpected)",
+                "(merged): resources/jobs/riskstream_streaming/tasks/0/python_wheel_task: "
+                "Additional properties are not allowed ('entry_pont' was unexpected)",
+            ],
+            id="schema: unknown key",
+        ),
+        pytest.param(
+            STREAMING,
+            _set(lambda d: _streaming(d)["job_clusters"][0]["new_cluster"], "num_workers", "four"),
+            [
+                f"{STREAMING}: resources/jobs/riskstream_streaming/job_clusters/0/new_cluster/num_workers: "
+                "'four' is not valid under any of the given schemas",
+                "(merged): resources/jobs/riskstream_streaming/job_clusters/0/new_cluster/num_workers: "
+                "'four' is not valid under any of the given schemas",
+                "variable num_workers is declared but never used",
+            ],
+            id="schema: not an int nor an interpolation",
+        ),
+        pytest.param(
+            STREAMING,
+            _set(
+                lambda d: _bronze(d)["python_wheel_task"],
+                "parameters",
+                ["run", "bronze", "--targte", "${bundle.target}"],
+            ),
+            [
+                "riskstream_streaming.bronze (dev): No such option: --targte (Possible options: --target, --trigger)",
+                "riskstream_streaming.bronze (prod): No such option: --targte (Possible options: --target, --trigger)",
+            ],
+            id="cli: misspelt option",
+        ),
+        pytest.param(
+            STREAMING,
+            _set(
+                lambda d: _bronze(d)["python_wheel_task"],
+                "parameters",
+                ["ops", "launch", "--target", "${bundle.target}"],
+            ),
+            [
+                "riskstream_streaming.bronze (dev): no such command riskstream ops launch",
+                "riskstream_streaming.bronze (prod): no such command riskstream ops launch",
+            ],
+            id="cli: unknown command",
+        ),
+        pytest.param(
+            STREAMING,
+            _set(lambda d: _bronze(d)["python_wheel_task"], "entry_point", "riskstream-run"),
+            ["riskstream_streaming.bronze: entry point 'riskstream-run' is not in [project.scripts]"],
+            id="entry point missing from pyproject",
+        ),
+        pytest.param(
+            STREAMING,
+            _set(lambda d: _bronze(d)["libraries"][0], "whl", "../build/riskstream.whl"),
+            [f"{STREAMING}: riskstream_streaming: ../build/riskstream.whl is not a wheel the bundle's artifacts build"],
+            id="file: wheel outside the artifact output",
+        ),
+        pytest.param(
+            "databricks.yml",
+            _set(lambda d: d["targets"]["prod"]["variables"], "notification_email", "x@example.com"),
+            ["targets.prod.variables.notification_email is not declared under variables"],
+            id="variable: set but not declared",
+        ),
+        pytest.param(
+            "databricks.yml",
+            _drop(lambda d: d["targets"]["dev"]["variables"], "alert_email"),
+            ["target dev: variable alert_email has no default and no value for dev"],
+            id="variable: no value in a target",
+        ),
+        pytest.param(
+            "databricks.yml",
+            _set(lambda d: d["targets"]["prod"]["variables"], "shuffle_partitions", "64"),
+            ["target prod: variable shuffle_partitions='64' but conf/prod.yml has '32'"],
+            id="conf: shuffle partitions disagree",
+        ),
+        pytest.param(
+            "databricks.yml",
+            _set(lambda d: d["targets"]["dev"], "mode", "production"),
+            ["targets.dev must be the default target in mode: development"],
+            id="target: dev not in development mode",
+        ),
+        pytest.param(
+            STREAMING,
+            _set(_bronze, "max_retries", 3),
+            ["riskstream_streaming.bronze: streaming tasks retry for ever (max_retries: -1)"],
+            id="streaming: bounded retries",
+        ),
+    ],
+)
+def test_a_broken_bundle_fails(
+    tmp_path: Path, file: str, change: Callable[[dict[str, Any]], None], expected: list[str]
+) -> None:
+    """Only the errors the break adds are compared, so commands still being written elsewhere (and
+    reported by test_the_cli_accepts_each_task) do not mask what this proves."""
+    root = _copy_bundle(tmp_path)
+    before = all_errors(root)
+    _edit(root / file, change)
+    assert [error for error in all_errors(root) if error not in before] == expected
+
+
+def test_an_included_resource_file_with_errors_fails(tmp_path: Path) -> None:
+    """tests/fixtures/bundle/broken.job.yml lands in resources/ and is picked up by the include glob."""
+    root = _copy_bundle(tmp_path)
+    before = all_errors(root)
+    shutil.copy(BROKEN / "broken.job.yml", root / "resources" / "broken.job.yml")
+    errors = [error for error in all_errors(root) if error not in before]
+    job = "resources/jobs/riskstream_broken"
+    assert errors == [
+        f"resources/broken.job.yml: {job}/schedule: 'timezone_id' is a required property",
+        f"resources/broken.job.yml: {job}/tasks/0: 'task_key' is a required property",
+        f"(merged): {job}/schedule: 'timezone_id' is a required property",
+        f"(merged): {job}/tasks/0: 'task_key' is a required property",
+        "riskstream_broken: no email_notifications.on_failure",
+        "riskstream_broken: tag riskstream_component 'backfill' is not one ops knows",
+    ]
