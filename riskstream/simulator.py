@@ -569,7 +569,8 @@ class MarketSimulator:
                 yield record
             record = self._record(kind, now, rng, state)
             if kind == "out_of_order":
-                held.append((position + 1 + rng.randrange(self.reorder_window), record))
+                # released before record position + 2 .. + window + 1: 1..window later records go first
+                held.append((position + 2 + rng.randrange(self.reorder_window), record))
                 continue
             if kind == "valid":
                 state.sent_valid.append(record)
