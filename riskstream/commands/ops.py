@@ -9,6 +9,7 @@ import typer
 
 from riskstream import ops
 from riskstream.commands.common import TargetOption, console
+from riskstream.errors import ConfigError
 
 app = typer.Typer(
     help="Operate the bundle's jobs on Databricks (auth: DATABRICKS_HOST/DATABRICKS_TOKEN or --profile).",
@@ -19,9 +20,13 @@ ProfileOption = Annotated[str | None, typer.Option(help="A ~/.databrickscfg prof
 TimeoutOption = Annotated[int, typer.Option(help="Seconds to wait for the active run to terminate.", min=1)]
 
 
+def _report(message: str) -> None:
+    console.print(message, markup=False)  # job names such as "[dev alice] ..." are not rich markup
+
+
 def _deployed_target(target: str) -> str:
     if target == "local":
-        raise typer.BadParameter("ops works on a deployed target: --target dev or --target prod", param_hint="--target")
+        raise ConfigError("ops works on a deployed target: --target dev or --target prod")
     return target
 
 
@@ -67,9 +72,7 @@ def start(target: TargetOption = "dev", profile: ProfileOption = None) -> None:
 def stop(target: TargetOption = "dev", profile: ProfileOption = None, timeout: TimeoutOption = 600) -> None:
     """Cancel the streaming job's active runs and wait until they have terminated."""
     target = _deployed_target(target)
-    cancelled = ops.stop_streaming(
-        ops.workspace_client(profile), target, timedelta(seconds=timeout), report=console.print
-    )
+    cancelled = ops.stop_streaming(ops.workspace_client(profile), target, timedelta(seconds=timeout), report=_report)
     if cancelled:
         console.print(f"ops: stopped run {', '.join(map(str, cancelled))}")
     else:
@@ -81,7 +84,7 @@ def restart(target: TargetOption = "dev", profile: ProfileOption = None, timeout
     """Stop then start the streaming job, e.g. after `databricks bundle deploy` to run the new wheel."""
     target = _deployed_target(target)
     cancelled, run_id = ops.restart_streaming(
-        ops.workspace_client(profile), target, timedelta(seconds=timeout), report=console.print
+        ops.workspace_client(profile), target, timedelta(seconds=timeout), report=_report
     )
     stopped = f"stopped run {', '.join(map(str, cancelled))}" if cancelled else "was not running"
     console.print(f"ops: streaming job of {target} {stopped}; started run {run_id}")
