@@ -1,0 +1,411 @@
+"""Silver, step 1: parse bronze records by ``schema_version`` and validate them against the contract.
+
+Every bronze row comes out as exactly one row, valid or not, so nothing is dropped silently:
+:func:`parse_events` adds the lineage, every contract field (typed) and ``reason_codes``;
+:func:`accepted` / :func:`rejected` split on ``reason_codes``; :func:`to_quarantine` shapes rejected
+rows into ``silver.quarantine``.
+
+How a record is read (the rules come from the JSON Schemas in ``conf/schemas``, so a new
+constraint there is enforced here without a code change):
+
+* The record value is parsed once into a VARIANT (``try_parse_json``). Anything that is not a
+  single JSON object (bad syntax, trailing text, a second object, an array, a bare string, an empty
+  or null value) is ``malformed_json`` and gets no other code. Spark's JSON readers (``from_json``
+  and ``parse_json`` alike) stop after the first complete value and ignore what follows, so the
+  text is parsed wrapped as ``[<text>]`` and must come out as an array of exactly one object:
+  trailing text then breaks the array's syntax and a second value makes it two elements. (A value
+  crafted to close that wrapper itself, ``{..}], [{..}``, is not detected.) ``from_json`` is not
+  used for the fields either, as it cannot tell ``"123"`` from ``123``.
+* A field is *present* when its key exists with a non-null value; JSON ``null`` counts as absent.
+* Each present field must have its contract's JSON type: strings are JSON strings, integers JSON
+  integers (``1.5`` or ``"1"`` are invalid, never truncated), timestamps JSON strings matching the
+  contract's pattern. Decimal fields (``quantity``, ``price``) accept a JSON number or a numeric
+  JSON string (``"100.25"``), read exactly into ``decimal(28,8)``; more than 8 decimal places or
+  more than 20 integer digits is invalid rather than rounded. Accepting numeric strings is wider
+  than the JSON Schema's ``"type": "number"``: producers that keep decimals exact by sending them as
+  strings are not quarantined (see the report note on the contract).
+* Then the schema's ``enum``, ``pattern``, ``minLength``/``maxLength`` and
+  ``minimum``/``exclusiveMinimum`` apply. One ``invalid_<field>`` code per field, whichever rule
+  fails first; its human-readable reason goes to ``reason_details``.
+* ``schema_version`` decides how the payload is read. The payload field wins over the Kafka header:
+  the header is optional routing metadata, but a header that is present and disagrees with the
+  payload means the producer is confused, so the record is rejected as ``unknown_schema_version``.
+  A missing, non-integer or unknown version is ``unknown_schema_version`` as well; the other fields
+  are still checked (against the fields every version requires) so the quarantine row says
+  everything that is wrong at once.
+* Fields the event's version does not define are ignored (tolerant reader), never rejected.
+
+Reason codes come in a fixed order: ``malformed_json`` alone; otherwise
+``unknown_schema_version``, then ``missing_<field>`` / ``invalid_<field>`` in contract field order,
+then ``future_trade_ts``. Later stages (enrichment, lifecycle) append their own codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from riskstream.contract import SCHEMA_VERSIONS, field_names, json_schema, required_fields, spark_type_name
+from transformations import Transform
+from transformations.schemas import QUARANTINE_DDL
+
+TRADE_TS_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSX"
+"""``trade_ts`` as the contract writes it: ISO-8601 UTC with milliseconds, e.g. ``2026-11-24T09:30:00.000Z``."""
+
+LINEAGE_COLUMNS = (
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "kafka_key",
+    "raw_value",
+    "raw_text",
+    "schema_version_header",
+    "ingest_ts",
+)
+REASON_COLUMNS = ("reason_codes", "reason_details")
+
+_EVENT = "_event"
+_WRAPPED = "_wrapped_event"
+_INTEGER_JSON_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
+_DECIMAL_CHECK_TYPE = "decimal(38,18)"
+
+
+@dataclass(frozen=True)
+class _Reason:
+    """One possible reason: its code, when it applies, and a human-readable detail (without the code)."""
+
+    code: str
+    applies: Column
+    detail: Column
+
+
+def _header_text(name: str) -> Column:
+    """The first Kafka header called ``name`` as a UTF-8 string, null when absent.
+
+    Not :func:`transformations.bronze.header_value`: its ``element_at`` raises under ANSI mode (the
+    Spark 4 default) for a record without that header, which would fail the whole micro-batch.
+    """
+    matching = F.filter(F.col("headers"), lambda header: header["key"] == F.lit(name))
+    return F.try_element_at(matching, F.lit(1))["value"].cast("string")
+
+
+def _field_property(name: str) -> dict[str, Any]:
+    """The JSON Schema of one field, from the newest version that defines it."""
+    for version in sorted(SCHEMA_VERSIONS, reverse=True):
+        properties = json_schema(version)["properties"]
+        if name in properties:
+            return dict(properties[name])
+    raise KeyError(name)
+
+
+def _path(name: str) -> str:
+    return f"$['{name}']"
+
+
+def _json_type(name: str) -> Column:
+    """The JSON type of the field as Spark names it (``STRING``, ``BIGINT``, ``DECIMAL(4,2)``, ``VOID``...)."""
+    return F.schema_of_variant(F.variant_get(F.col(_EVENT), _path(name), "variant"))
+
+
+def _json_text(name: str) -> Column:
+    """The field's value as JSON text, for messages: ``"HOLD"``, ``-5``, ``{"a":1}``."""
+    return F.to_json(F.variant_get(F.col(_EVENT), _path(name), "variant"))
+
+
+def _is_present(name: str) -> Column:
+    json_type = _json_type(name)
+    return json_type.isNotNull() & (json_type != F.lit("VOID"))
+
+
+def _typed_value(name: str, spark_type: str) -> Column:
+    """The field converted to its Spark type, or null when absent or not of the contract's JSON type."""
+    event = F.col(_EVENT)
+    json_type = _json_type(name)
+    if spark_type == "string":
+        return F.when(json_type == "STRING", F.try_variant_get(event, _path(name), "string"))
+    if spark_type in ("int", "bigint"):
+        return F.when(json_type.isin(*_INTEGER_JSON_TYPES), F.try_variant_get(event, _path(name), spark_type))
+    if spark_type.startswith("decimal"):
+        exact = F.try_variant_get(event, _path(name), _DECIMAL_CHECK_TYPE)
+        value = F.try_variant_get(event, _path(name), spark_type)
+        numeric = json_type.isin(*_INTEGER_JSON_TYPES) | json_type.startswith("DECIMAL") | (json_type == "STRING")
+        return F.when(numeric & (exact == value), value)
+    if spark_type == "double":
+        numeric = json_type.isin(*_INTEGER_JSON_TYPES) | json_type.startswith("DECIMAL") | (json_type == "DOUBLE")
+        return F.when(numeric, F.try_variant_get(event, _path(name), "double"))
+    if spark_type == "boolean":
+        return F.when(json_type == "BOOLEAN", F.try_variant_get(event, _path(name), "boolean"))
+    if spark_type == "timestamp":
+        text = F.try_variant_get(event, _path(name), "string")
+        well_formed = (json_type == "STRING") & text.rlike(_field_property(name).get("pattern", ".*"))
+        return F.when(well_formed, F.try_to_timestamp(text, F.lit(TRADE_TS_FORMAT)))
+    raise NotImplementedError(f"contract field {name!r} has Spark type {spark_type!r}, which the parser does not read")
+
+
+def _describe_type(spark_type: str) -> str:
+    if spark_type.startswith("decimal"):
+        return "a decimal number (at most 8 decimal places)"
+    if spark_type == "timestamp":
+        return "an ISO-8601 UTC timestamp with milliseconds"
+    return {"string": "a string", "int": "an integer", "bigint": "an integer", "double": "a number"}.get(
+        spark_type, spark_type
+    )
+
+
+def _rule_failures(name: str, prop: dict[str, Any], value: Column) -> list[tuple[Column, Column]]:
+    """(fails, detail) for each value rule of the JSON Schema property, in a fixed order.
+
+    A timestamp's ``pattern`` is part of its type check (:func:`_typed_value`), so it is not repeated here.
+    """
+    text = _json_text(name)
+    is_string = spark_type_name(prop) == "string"
+    rules: list[tuple[Column, Column]] = []
+    if "enum" in prop:
+        allowed = [str(item) for item in prop["enum"]]
+        rules.append((~value.isin(*prop["enum"]), F.concat(text, F.lit(f" is not one of {', '.join(allowed)}"))))
+    if "pattern" in prop and is_string:
+        rules.append((~value.rlike(prop["pattern"]), F.concat(text, F.lit(f" does not match {prop['pattern']}"))))
+    if "minLength" in prop and is_string:
+        rules.append(
+            (F.length(value) < prop["minLength"], F.concat(text, F.lit(f" is shorter than {prop['minLength']}")))
+        )
+    if "maxLength" in prop and is_string:
+        rules.append(
+            (F.length(value) > prop["maxLength"], F.concat(text, F.lit(f" is longer than {prop['maxLength']}")))
+        )
+    if "minimum" in prop:
+        rules.append((value < prop["minimum"], F.concat(text, F.lit(f" is not >= {prop['minimum']}"))))
+    if "exclusiveMinimum" in prop:
+        rules.append(
+            (value <= prop["exclusiveMinimum"], F.concat(text, F.lit(f" is not > {prop['exclusiveMinimum']}")))
+        )
+    return rules
+
+
+def _field_reasons(name: str, required_in: list[int]) -> list[_Reason]:
+    """missing_<name> / invalid_<name> for one contract field."""
+    prop = _field_property(name)
+    spark_type = spark_type_name(prop)
+    value = F.col(name)
+    present = _is_present(name)
+    if len(required_in) == len(SCHEMA_VERSIONS):
+        required = F.lit(True)
+    else:
+        required = F.col("schema_version").isin(*required_in) if required_in else F.lit(False)
+    missing = _Reason(f"missing_{name}", required & ~present, F.lit("required field is absent or null"))
+
+    wrong_type = present & value.isNull()
+    detail = F.when(wrong_type, F.concat(_json_text(name), F.lit(f" is not {_describe_type(spark_type)}")))
+    fails = wrong_type
+    for rule_fails, rule_detail in _rule_failures(name, prop, value):
+        applies = present & value.isNotNull() & rule_fails
+        detail = detail.when(applies, rule_detail)
+        fails = fails | applies
+    invalid = _Reason(f"invalid_{name}", fails, detail)
+    return [missing, invalid]
+
+
+def _schema_version_reason() -> _Reason:
+    version = F.col("schema_version")
+    header = F.col("schema_version_header")
+    known = [str(v) for v in SCHEMA_VERSIONS]
+    absent = ~_is_present("schema_version")
+    not_integer = ~absent & version.isNull()
+    unknown = version.isNotNull() & ~version.isin(*SCHEMA_VERSIONS)
+    disagrees = version.isNotNull() & header.isNotNull() & (header != version.cast("string"))
+    detail = (
+        F.when(absent, F.lit("schema_version is absent or null"))
+        .when(not_integer, F.concat(_json_text("schema_version"), F.lit(" is not an integer")))
+        .when(unknown, F.concat(version.cast("string"), F.lit(f" is not one of {', '.join(known)}")))
+        .when(
+            disagrees,
+            F.concat(F.lit("payload says "), version.cast("string"), F.lit(" but the header says "), header),
+        )
+    )
+    return _Reason("unknown_schema_version", absent | not_integer | unknown | disagrees, detail)
+
+
+def _future_reason(now: Column, future_skew: str) -> _Reason:
+    trade_ts = F.col("trade_ts")
+    latest_allowed = now + F.expr(f"INTERVAL {future_skew}")
+    detail = F.concat(
+        F.date_format(trade_ts, TRADE_TS_FORMAT),
+        F.lit(f" is more than {future_skew} after "),
+        F.date_format(now, TRADE_TS_FORMAT),
+    )
+    return _Reason("future_trade_ts", trade_ts.isNotNull() & (trade_ts > latest_allowed), detail)
+
+
+def _codes_and_details(reasons: list[_Reason]) -> tuple[Column, Column]:
+    codes = F.array(*[F.when(reason.applies, F.lit(reason.code)) for reason in reasons])
+    details = F.array(
+        *[F.when(reason.applies, F.concat(F.lit(f"{reason.code}: "), reason.detail)) for reason in reasons]
+    )
+    return F.filter(codes, lambda code: code.isNotNull()), F.filter(details, lambda detail: detail.isNotNull())
+
+
+def parse_events(future_skew: str, now: Column | None = None) -> Transform:
+    """Parse and validate bronze rows: one output row per bronze row, valid or not.
+
+    Args:
+        future_skew: how far ``trade_ts`` may lie ahead of ``now`` (a Spark interval such as
+            ``'5 minutes'``; ``settings.silver.future_skew``) before the event is ``future_trade_ts``.
+        now: the reference time; ``current_timestamp()`` (the micro-batch time) by default. Tests pass a
+            literal to get exact rows.
+
+    Returns:
+        A transform from ``bronze.trade_events`` rows to rows with the lineage columns
+        (:data:`LINEAGE_COLUMNS`), every contract field with its Spark type (null when absent or not
+        convertible; a convertible value that breaks a rule, such as ``quantity = -5``, is kept so the
+        quarantine shows it), ``reason_codes array<string>`` (empty when valid) and
+        ``reason_details array<string>`` (``"<code>: <why>"``, one per code, for
+        :func:`to_quarantine`).
+    """
+    reference_time = now if now is not None else F.current_timestamp()
+    names = field_names()
+    always_required = set.intersection(*(set(required_fields(v)) for v in SCHEMA_VERSIONS))
+
+    def transform(bronze: DataFrame) -> DataFrame:
+        raw_text = F.col("value").cast("string")
+        lineage = bronze.select(
+            F.col("topic").alias("source_topic"),
+            F.col("partition").cast("int").alias("source_partition"),
+            F.col("offset").cast("long").alias("source_offset"),
+            F.col("key").cast("string").alias("kafka_key"),
+            F.col("value").alias("raw_value"),
+            raw_text.alias("raw_text"),
+            _header_text("schema_version").alias("schema_version_header"),
+            F.col("ingest_ts"),
+            F.try_parse_json(F.concat(F.lit("["), raw_text, F.lit("]"))).alias(_WRAPPED),
+        )
+        wrapped = F.col(_WRAPPED)
+        single_value = F.variant_get(wrapped, "$[0]", "variant")
+        is_single_object = (
+            wrapped.isNotNull()
+            & F.schema_of_variant(single_value).startswith("OBJECT")
+            & F.variant_get(wrapped, "$[1]", "variant").isNull()
+        )
+        typed = lineage.withColumn(_EVENT, F.when(is_single_object, single_value)).select(
+            *LINEAGE_COLUMNS,
+            _EVENT,
+            *[_typed_value(name, spark_type_name(_field_property(name))).alias(name) for name in names],
+        )
+        reasons = [_schema_version_reason()]
+        for name in names:
+            if name == "schema_version":
+                continue
+            required_in = [v for v in SCHEMA_VERSIONS if name in required_fields(v)]
+            if name in always_required:
+                required_in = list(SCHEMA_VERSIONS)
+            reasons.extend(_field_reasons(name, required_in))
+        reasons.append(_future_reason(reference_time, future_skew))
+        codes, details = _codes_and_details(reasons)
+
+        malformed = F.col(_EVENT).isNull()
+        malformed_detail = F.when(
+            F.col("raw_value").isNull() | (F.length("raw_value") == 0), F.lit("malformed_json: empty record value")
+        ).otherwise(F.lit("malformed_json: not a single JSON object"))
+        return typed.select(
+            *LINEAGE_COLUMNS,
+            *names,
+            F.when(malformed, F.array(F.lit("malformed_json"))).otherwise(codes).alias("reason_codes"),
+            F.when(malformed, F.array(malformed_detail)).otherwise(details).alias("reason_details"),
+        )
+
+    return transform
+
+
+def accepted() -> Transform:
+    """Rows without any reason code: they go on to dedupe, lifecycle and enrichment."""
+
+    def transform(parsed: DataFrame) -> DataFrame:
+        return parsed.where(F.size("reason_codes") == 0)
+
+    return transform
+
+
+def rejected() -> Transform:
+    """Rows with at least one reason code: they go to ``silver.quarantine`` via :func:`to_quarantine`."""
+
+    def transform(parsed: DataFrame) -> DataFrame:
+        return parsed.where(F.size("reason_codes") > 0)
+
+    return transform
+
+
+def split_valid(parsed: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """``(accepted rows, rejected rows)`` of a parsed frame: the two transforms applied to the same input.
+
+    Inside ``foreachBatch`` persist ``parsed`` first if both halves are written, so the batch is
+    parsed once.
+    """
+    return parsed.transform(accepted()), parsed.transform(rejected())
+
+
+def add_reason(code: str, applies: Column, detail: Column) -> Transform:
+    """Append ``code`` (and ``"<code>: <detail>"``) to rows where ``applies`` is true.
+
+    For later stages (enrichment, lifecycle) that reject rows, so that :func:`to_quarantine` can say
+    why. When the frame has no ``reason_details`` column only ``reason_codes`` is extended.
+    """
+
+    def transform(df: DataFrame) -> DataFrame:
+        flag = F.coalesce(applies, F.lit(False))
+        updated = {
+            "reason_codes": F.when(flag, F.array_append("reason_codes", F.lit(code))).otherwise(F.col("reason_codes"))
+        }
+        if "reason_details" in df.columns:
+            message = F.concat(F.lit(f"{code}: "), F.coalesce(detail, F.lit("")))
+            updated["reason_details"] = F.when(flag, F.array_append("reason_details", message)).otherwise(
+                F.col("reason_details")
+            )
+        return df.withColumns(updated)
+
+    return transform
+
+
+def _reason_detail(df: DataFrame) -> Column:
+    """``"; "``-joined details; a code with no recorded detail appears on its own."""
+    codes = F.col("reason_codes")
+    if "reason_details" not in df.columns:
+        return F.array_join(codes, "; ")
+    details = F.col("reason_details")
+    described = F.transform(
+        codes,
+        lambda code: F.coalesce(
+            F.element_at(F.filter(details, lambda detail: detail.startswith(F.concat(code, F.lit(":")))), 1),
+            code,
+        ),
+    )
+    return F.array_join(described, "; ")
+
+
+def quarantine_columns() -> list[str]:
+    """The columns of ``silver.quarantine``, in order (from ``QUARANTINE_DDL``)."""
+    return [part.strip().split(" ", 1)[0] for part in QUARANTINE_DDL.split(",")]
+
+
+def to_quarantine(quarantined_ts: Column | None = None) -> Transform:
+    """Shape rejected rows into exactly the columns of ``silver.quarantine``.
+
+    Args:
+        quarantined_ts: when the row was quarantined; ``current_timestamp()`` by default, a literal in tests.
+
+    Returns:
+        A transform keeping the raw payload and lineage, ``event_id``/``trade_id`` as parsed (null when
+        unreadable), ``reason_codes``, and ``reason_detail``: the reasons as one readable string,
+        e.g. ``"invalid_quantity: -5 is not > 0; missing_currency: required field is absent or null"``.
+    """
+    quarantined = quarantined_ts if quarantined_ts is not None else F.current_timestamp()
+
+    def transform(rejected_rows: DataFrame) -> DataFrame:
+        columns = {
+            "reason_detail": _reason_detail(rejected_rows),
+            "quarantined_ts": quarantined,
+        }
+        return rejected_rows.select(*[columns.get(name, F.col(name)).alias(name) for name in quarantine_columns()])
+
+    return transform
