@@ -225,12 +225,17 @@ def republish_quarantined(
     outcomes: list[RepublishOutcome] = []
     prepared: list[tuple[int, str | None, dict[str, Any]]] = []
     for index, event in enumerate(corrected_events):
-        original = event.get("event_id") if isinstance(event, dict) else None
-        errors = event_errors(event)
+        if not isinstance(event, dict):
+            outcomes.append(RepublishOutcome(index, None, None, "rejected", "(event): not a JSON object"))
+            continue
+        original = event.get("event_id")
+        # Validated with its new id: the quarantined id may itself be what was wrong with it.
+        candidate = {**event, "event_id": new_event_id()}
+        errors = event_errors(candidate)
         if errors:
             outcomes.append(RepublishOutcome(index, original, None, "rejected", "; ".join(errors)))
             continue
-        prepared.append((index, original, {**event, "event_id": new_event_id()}))
+        prepared.append((index, original, candidate))
     if outcomes or dry_run:
         detail = "not published: other events in the batch were rejected" if outcomes else "dry run"
         held = [RepublishOutcome(i, original, event["event_id"], "held", detail) for i, original, event in prepared]

@@ -1,0 +1,326 @@
+"""Every analyst notebook in notebooks/ runs against tables of a test pipeline, with exact output.
+
+The test pipeline: bronze is written by a real streaming query (availableNow, through the
+project's sink helper) from fixture Kafka records; silver and gold are Delta tables built from the
+fixture files in tests/fixtures/notebooks/tables with the documented table schemas
+(transformations.schemas, transformations.gold). The quarantine replay publishes to the real
+local Kafka broker and the test reads the records back. Databricks itself (its dbutils, display
+and Unity Catalog) is not reachable here: the notebooks run through riskstream.notebook_runner
+with a local session, on the path-based local target selected by RISKSTREAM_CONF.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from riskstream.config import Settings, TriggerConfig
+from riskstream.notebook_runner import NotebookError, run_notebook
+from riskstream.sinks import write_delta
+from riskstream.tables import Catalog
+from tests.conftest import settings_dict
+
+pytestmark = [pytest.mark.spark]
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+TABLES = Path(__file__).parent / "fixtures" / "notebooks" / "tables"
+
+BRONZE_FIXTURE_DDL = (
+    "key string, value string, topic string, partition int, offset long, kafka_timestamp timestamp, "
+    "kafka_timestamp_type int, ingest_ts timestamp"
+)
+
+
+def _load(spark: Any, name: str, ddl: str) -> Any:
+    return spark.read.schema(ddl).json(str(TABLES / f"{name}.jsonl"))
+
+
+@pytest.fixture(scope="module")
+def pipeline(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Build the test pipeline's tables once; returns the settings and the conf file path."""
+    from pyspark.sql import functions as F
+
+    from transformations.gold import PORTFOLIO_RISK_DDL, POSITIONS_DDL, RISK_ALERTS_DDL
+    from transformations.schemas import QUARANTINE_DDL, SILVER_TRADES_DDL
+
+    base = tmp_path_factory.mktemp("notebook-pipeline")
+    raw = settings_dict(base, "127.0.0.1:9")
+    conf_path = base / "local.yml"
+    conf_path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    from riskstream.config import parse_settings
+
+    settings: Settings = parse_settings(raw)
+    catalog = Catalog(settings)
+
+    staged = base / "staged_kafka_records"
+    records = _load(spark, "bronze_trade_events", BRONZE_FIXTURE_DDL).select(
+        F.col("key").cast("binary").alias("key"),
+        F.col("value").cast("binary").alias("value"),
+        "topic",
+        "partition",
+        "offset",
+        "kafka_timestamp",
+        "kafka_timestamp_type",
+        F.array(F.struct(F.lit("schema_version").alias("key"), F.lit(b"1").alias("value"))).alias("headers"),
+        "ingest_ts",
+        F.to_date("ingest_ts").alias("ingest_date"),
+    )
+    records.write.format("delta").save(str(staged))
+    write_delta(
+        spark.readStream.format("delta").load(str(staged)),
+        catalog.table("bronze", "trade_events"),
+        query_name="notebook_test_bronze",
+        checkpoint=catalog.checkpoint("notebook_test_bronze"),
+        trigger=TriggerConfig(kind="available_now"),
+    )
+    for layer, name, ddl in (
+        ("silver", "trades", SILVER_TRADES_DDL),
+        ("silver", "quarantine", QUARANTINE_DDL),
+        ("gold", "positions", POSITIONS_DDL),
+        ("gold", "portfolio_risk", PORTFOLIO_RISK_DDL),
+        ("gold", "risk_alerts", RISK_ALERTS_DDL),
+    ):
+        write_delta(_load(spark, f"{layer}_{name}", ddl), catalog.table(layer, name))  # type: ignore[arg-type]
+    return {"settings": settings, "conf": conf_path}
+
+
+@pytest.fixture
+def conf(pipeline: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("RISKSTREAM_CONF", str(pipeline["conf"]))
+    return pipeline["settings"]
+
+
+def _frame(columns: list[str], rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _assert_frame(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(actual.reset_index(drop=True), expected, check_dtype=False)
+
+
+def test_every_notebook_is_covered() -> None:
+    assert sorted(path.name for path in NOTEBOOKS.glob("*.py")) == [
+        "data_quality.py",
+        "quarantine_review.py",
+        "risk_explorer.py",
+        "stream_health.py",
+    ]
+
+
+QUALITY_COLUMNS = ["day", "events_in", "accepted", "quarantined", "duplicates_dropped", "late", "accept_rate"]
+SUMMARY_COLUMNS = ["day", "reason", "records"]
+DAY1, DAY2 = date(2026, 11, 24), date(2026, 11, 25)
+
+
+@pytest.mark.parametrize(
+    ("widgets", "quality", "summary"),
+    [
+        (
+            {},
+            [(DAY1, 6, 3, 2, 1, 0, 0.5), (DAY2, 2, 1, 1, 0, 1, 0.5)],
+            [
+                (DAY1, "invalid_quantity", 1),
+                (DAY1, "missing_price", 1),
+                (DAY1, "unknown_portfolio", 1),
+                (DAY2, "late", 1),
+            ],
+        ),
+        ({"start_date": "2026-11-25"}, [(DAY2, 2, 1, 1, 0, 1, 0.5)], [(DAY2, "late", 1)]),
+        (
+            {"end_date": "2026-11-24"},
+            [(DAY1, 6, 3, 2, 1, 0, 0.5)],
+            [(DAY1, "invalid_quantity", 1), (DAY1, "missing_price", 1), (DAY1, "unknown_portfolio", 1)],
+        ),
+    ],
+)
+def test_data_quality_notebook(spark, conf, widgets, quality, summary) -> None:
+    run = run_notebook(NOTEBOOKS / "data_quality.py", spark, widgets)
+    quality_frame, summary_frame = run.frames()
+    _assert_frame(quality_frame, _frame(QUALITY_COLUMNS, quality))
+    _assert_frame(summary_frame, _frame(SUMMARY_COLUMNS, summary))
+
+
+def test_data_quality_notebook_refuses_a_bad_date(spark, conf) -> None:
+    with pytest.raises(NotebookError, match=r"cell 3: widget 'start_date': '24/11/2026' is not a date"):
+        run_notebook(NOTEBOOKS / "data_quality.py", spark, {"start_date": "24/11/2026"})
+
+
+def test_risk_explorer_notebook_one_portfolio(spark, conf) -> None:
+    run = run_notebook(NOTEBOOKS / "risk_explorer.py", spark, {"portfolio_id": "P-001"})
+    overview, positions, alerts = run.frames()
+    _assert_frame(
+        overview,
+        _frame(
+            [
+                "portfolio_id",
+                "position_count",
+                "gross_exposure_base",
+                "net_exposure_base",
+                "var_99_1d",
+                "var_99_10d",
+                "gross_limit",
+                "var_limit",
+                "gross_limit_utilisation",
+                "var_limit_utilisation",
+            ],
+            [("P-001", 2, 226830.8, 147669.2, 6979.04, 22069.77, 50000000.0, 1500000.0, 0.0045, 0.0047)],
+        ),
+    )
+    assert list(positions.columns)[:2] == ["portfolio_id", "instrument_id"]
+    assert [
+        (row.portfolio_id, row.instrument_id, float(row.net_quantity), row.market_value_base)
+        for row in positions.itertuples()
+    ] == [("P-001", "US0378331005", 1000.0, 187250.0), ("P-001", "DE0007164600", -200.0, -39580.8)]
+    assert [(row.alert_id, row.rule, str(row.window_start), row.utilisation) for row in alerts.itertuples()] == [
+        ("a2", "concentration", "2026-11-24 09:31:00", 3.302),
+        ("a1", "concentration", "2026-11-24 09:30:00", 4.0),
+    ]
+
+
+def test_risk_explorer_notebook_all_portfolios(spark, conf) -> None:
+    run = run_notebook(NOTEBOOKS / "risk_explorer.py", spark)
+    overview, positions, alerts = run.frames()
+    assert list(overview[["portfolio_id", "gross_exposure_base", "var_99_1d"]].itertuples(index=False)) == [
+        ("P-001", 226830.8, 6979.04),
+        ("P-002", 6000000.0, 69790.44),
+    ]
+    assert list(positions["instrument_id"]) == ["US0378331005", "DE0007164600", "EURUSD"]
+    assert list(alerts["alert_id"]) == ["a2", "a1", "a3"]
+
+
+def test_stream_health_notebook(spark, conf: Settings) -> None:
+    run = run_notebook(NOTEBOOKS / "stream_health.py", spark)
+    (health,) = run.frames()
+    assert list(health.columns) == [
+        "table",
+        "version",
+        "last_commit_ts",
+        "last_operation",
+        "last_batch_id",
+        "commits",
+        "streaming_commits",
+        "rows_written",
+    ]
+    catalog = Catalog(conf)
+    last_commits = []
+    for layer, name in (("bronze", "trade_events"), ("silver", "trades"), ("silver", "quarantine")):
+        history = spark.sql(f"DESCRIBE HISTORY {catalog.table(layer, name).sql_name}").collect()
+        last_commits.append(max(history, key=lambda row: row.version).timestamp)
+    rows = [
+        (
+            r.table,
+            r.version,
+            r.last_operation,
+            None if pd.isna(r.last_batch_id) else r.last_batch_id,
+            r.commits,
+            r.streaming_commits,
+            r.rows_written,
+        )
+        for r in health.itertuples(index=False)
+    ]
+    assert rows == [
+        ("bronze.trade_events", 0, "STREAMING UPDATE", 0, 1, 1, 8),
+        ("silver.trades", 0, "WRITE", None, 1, 0, 4),
+        ("silver.quarantine", 0, "WRITE", None, 1, 0, 3),
+        ("gold.positions", 0, "WRITE", None, 1, 0, 3),
+        ("gold.portfolio_risk", 0, "WRITE", None, 1, 0, 2),
+        ("gold.risk_alerts", 0, "WRITE", None, 1, 0, 3),
+    ]
+    assert [ts.to_pydatetime() for ts in health["last_commit_ts"][:3]] == last_commits
+
+
+CORRECTED = {
+    "schema_version": 1,
+    "event_id": "q1",
+    "event_type": "NEW",
+    "trade_id": "T-5",
+    "trade_version": 1,
+    "portfolio_id": "P-001",
+    "instrument_id": "US0378331005",
+    "side": "BUY",
+    "quantity": 5,
+    "price": 187.25,
+    "currency": "USD",
+    "trade_ts": "2026-11-24T09:33:00.000Z",
+    "source_system": "oms",
+}
+
+
+def test_quarantine_review_notebook_lists_records(spark, conf) -> None:
+    run = run_notebook(NOTEBOOKS / "quarantine_review.py", spark, {"reason": "late"})
+    summary, records = run.frames()
+    assert len(run.displayed) == 2
+    _assert_frame(
+        summary,
+        _frame(
+            SUMMARY_COLUMNS,
+            [
+                (DAY1, "invalid_quantity", 1),
+                (DAY1, "missing_price", 1),
+                (DAY1, "unknown_portfolio", 1),
+                (DAY2, "late", 1),
+            ],
+        ),
+    )
+    assert [
+        (r.source_partition, r.source_offset, r.kafka_key, r.event_id, list(r.reason_codes), r.raw_text)
+        for r in records.itertuples()
+    ] == [(1, 1, "P-002", "q3", ["late"], '{"event_id": "q3"}')]
+
+
+def test_quarantine_review_notebook_holds_an_invalid_batch(spark, conf) -> None:
+    broken = {**CORRECTED, "event_id": "q2", "quantity": -5}
+    widgets = {"corrected_events": json.dumps([CORRECTED, broken]), "publish": "yes"}
+    run = run_notebook(NOTEBOOKS / "quarantine_review.py", spark, widgets)
+    outcomes = run.frames()[2]
+    assert list(outcomes[["index", "original_event_id", "status"]].itertuples(index=False)) == [
+        (0, "q1", "held"),
+        (1, "q2", "rejected"),
+    ]
+    assert outcomes["detail"][0] == "not published: other events in the batch were rejected"
+    assert outcomes["detail"][1] == "quantity: -5 is less than or equal to the minimum of 0"
+    assert outcomes["event_id"][1] is None
+
+
+@pytest.mark.kafka
+def test_quarantine_review_notebook_republishes(spark, kafka, topic, pipeline, tmp_path, monkeypatch) -> None:
+    raw = settings_dict(Path(pipeline["conf"]).parent, kafka.bootstrap_servers, kafka={"topic": topic})
+    conf_path = tmp_path / "local.yml"
+    conf_path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    monkeypatch.setenv("RISKSTREAM_CONF", str(conf_path))
+
+    widgets = {"corrected_events": json.dumps(CORRECTED), "publish": "yes"}
+    run = run_notebook(NOTEBOOKS / "quarantine_review.py", spark, widgets)
+    outcomes = run.frames()[2]
+    assert list(outcomes[["index", "original_event_id", "status", "detail"]].itertuples(index=False)) == [
+        (0, "q1", "published", f"to {topic}")
+    ]
+    new_event_id = outcomes["event_id"][0]
+    assert new_event_id != "q1"
+
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"check-{topic}", "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe([topic])
+    received = []
+    try:
+        for _ in range(60):
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None:
+                received.append(message)
+                break
+    finally:
+        consumer.close()
+    (record,) = received
+    assert record.key() == b"P-001"
+    assert json.loads(record.value()) == {**CORRECTED, "event_id": new_event_id}
+    assert record.headers() == [("schema_version", b"1"), ("republish_of", b"q1")]
