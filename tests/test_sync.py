@@ -1,0 +1,254 @@
+"""`riskstream sync` and `--verify` against real Delta tables (local Spark) and the fakesnow emulator.
+
+The Snowflake side is fakesnow 0.12.1 (DuckDB) reached through the real snowflake-connector-python
+API (``connect``, cursors, ``write_pandas``); a real account is not reachable from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chispa import assert_df_equality
+
+from riskstream.config import Settings
+from riskstream.errors import SyncError
+from riskstream.snowflake.changes import latest_change_per_key
+from riskstream.snowflake.connection import snowflake_client
+from riskstream.snowflake.sync import TableSyncResult, sync_tables
+from riskstream.snowflake.verify import verify_tables
+from riskstream.tables import Catalog
+
+POSITIONS = {"positions": ("portfolio_id", "instrument_id")}
+POSITIONS_DDL = (
+    "portfolio_id string, instrument_id string, quantity decimal(28,8), market_value_base double, "
+    "open_trades int, as_of timestamp, tags array<string>"
+)
+T0 = "TIMESTAMP'2026-11-24 09:30:00.123'"
+
+
+def delta_path(settings: Settings, table: str = "positions") -> str:
+    return str(Catalog(settings).table("gold", table).path)
+
+
+def create_positions(spark: Any, settings: Settings) -> str:
+    """An empty gold.positions Delta table with the change data feed on (version 0)."""
+    path = delta_path(settings)
+    spark.sql(
+        f"CREATE TABLE delta.`{path}` ({POSITIONS_DDL}) USING delta TBLPROPERTIES (delta.enableChangeDataFeed = true)"
+    )
+    return path
+
+
+def insert_initial(spark: Any, path: str) -> None:
+    """Version 1: three positions."""
+    spark.sql(
+        f"INSERT INTO delta.`{path}` VALUES "
+        f"('P-001', 'AAPL', 100.5, 18725.5, 2, {T0}, array('core')), "
+        f"('P-001', 'MSFT', 50, 20000.25, 1, {T0}, array()), "
+        f"('P-002', 'AAPL', -10, -1872.5, 1, {T0}, NULL)"
+    )
+
+
+def apply_changes(spark: Any, path: str) -> None:
+    """Versions 2-5: update, delete, insert, and a second update of the same key (latest must win)."""
+    spark.sql(
+        f"UPDATE delta.`{path}` SET quantity = 120, market_value_base = 22470.0 WHERE instrument_id = 'AAPL' "
+        "AND portfolio_id = 'P-001'"
+    )
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE portfolio_id = 'P-002'")
+    spark.sql(f"INSERT INTO delta.`{path}` VALUES ('P-003', 'TSLA', 7, 1750.0, 1, {T0}, array('new', 'x'))")
+    spark.sql(
+        f"UPDATE delta.`{path}` SET quantity = 130, open_trades = 3 WHERE instrument_id = 'AAPL' "
+        "AND portfolio_id = 'P-001'"
+    )
+
+
+AS_OF = dt.datetime(2026, 11, 24, 9, 30, 0, 123000)
+ROWS_AFTER_V1 = [
+    ("P-001", "AAPL", Decimal("100.50000000"), 18725.5, Decimal("2"), AS_OF, '["core"]'),
+    ("P-001", "MSFT", Decimal("50.00000000"), 20000.25, Decimal("1"), AS_OF, "[]"),
+    ("P-002", "AAPL", Decimal("-10.00000000"), -1872.5, Decimal("1"), AS_OF, None),
+]
+ROWS_AFTER_V5 = [
+    ("P-001", "AAPL", Decimal("130.00000000"), 22470.0, Decimal("3"), AS_OF, '["core"]'),
+    ("P-001", "MSFT", Decimal("50.00000000"), 20000.25, Decimal("1"), AS_OF, "[]"),
+    ("P-003", "TSLA", Decimal("7.00000000"), 1750.0, Decimal("1"), AS_OF, '["new","x"]'),
+]
+
+
+def snowflake_rows(settings: Settings, table: str = "POSITIONS") -> list[tuple[Any, ...]]:
+    with snowflake_client(settings.snowflake) as client:
+        connection = client.connect()
+        rows = connection.cursor().execute(f'SELECT * FROM "{table}" ORDER BY 1, 2').fetchall()
+        connection.close()
+    return [tuple(row) for row in rows]
+
+
+def control_rows(settings: Settings) -> list[tuple[Any, ...]]:
+    with snowflake_client(settings.snowflake) as client:
+        connection = client.connect()
+        rows = (
+            connection.cursor()
+            .execute('SELECT "TABLE_NAME", "SYNCED_VERSION", "SYNC_MODE", "ROWS_STAGED" FROM "RISKSTREAM_SYNC_STATE"')
+            .fetchall()
+        )
+        connection.close()
+    return [tuple(row) for row in rows]
+
+
+def sync(spark: Any, settings: Settings, **kwargs: Any) -> list[TableSyncResult]:
+    return sync_tables(spark, settings, POSITIONS, **kwargs)
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(snowflake={"retry_initial_seconds": 0.01, "retry_max_seconds": 0.02})
+
+
+def test_latest_change_per_key_keeps_the_last_change_and_drops_preimages(spark: Any) -> None:
+    schema = "k string, v int, _change_type string, _commit_version long, _commit_timestamp timestamp"
+    ts = dt.datetime(2026, 1, 1)
+    changes = spark.createDataFrame(
+        [
+            ("a", 1, "insert", 1, ts),
+            ("a", 1, "update_preimage", 2, ts),
+            ("a", 2, "update_postimage", 2, ts),
+            ("b", 5, "insert", 1, ts),
+            ("b", 5, "delete", 3, ts),
+            ("c", 7, "delete", 4, ts),  # an overwrite: deleted and re-inserted in one commit
+            ("c", 8, "insert", 4, ts),
+        ],
+        schema,
+    )
+    expected = spark.createDataFrame(
+        [("a", 2, "U", 2), ("b", 5, "D", 3), ("c", 8, "U", 4)],
+        "k string, v int, __op string, __commit_version long",
+    )
+    result = changes.transform(latest_change_per_key(["k"]))
+    assert_df_equality(result, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_bootstrap_then_incremental_then_nothing_new(spark: Any, settings: Settings) -> None:
+    path = create_positions(spark, settings)
+    insert_initial(spark, path)
+
+    first = sync(spark, settings)
+    assert first == [TableSyncResult("positions", None, 1, "snapshot", staged=3, inserted=3)]
+    assert snowflake_rows(settings) == ROWS_AFTER_V1
+
+    assert sync(spark, settings) == [TableSyncResult("positions", 1, 1, "up to date")]
+    assert snowflake_rows(settings) == ROWS_AFTER_V1
+
+    apply_changes(spark, path)
+    incremental = sync(spark, settings)
+    # only the three changed keys move: P-001/AAPL (two updates -> one), P-002 deleted, P-003 new
+    assert incremental == [
+        TableSyncResult("positions", 1, 5, "incremental", staged=3, inserted=1, updated=1, deleted=1)
+    ]
+    assert snowflake_rows(settings) == ROWS_AFTER_V5
+    assert control_rows(settings) == [("positions", Decimal("5"), "incremental", Decimal("3"))]
+
+    assert sync(spark, settings) == [TableSyncResult("positions", 5, 5, "up to date")]
+    assert snowflake_rows(settings) == ROWS_AFTER_V5
+
+
+def test_verify_passes_after_sync_and_fails_after_tampering(spark: Any, settings: Settings) -> None:
+    path = create_positions(spark, settings)
+    insert_initial(spark, path)
+    apply_changes(spark, path)
+    sync(spark, settings)
+
+    [clean] = verify_tables(spark, settings, POSITIONS)
+    assert (clean.ok, clean.version, clean.delta_rows, clean.snowflake_rows) == (True, 5, 3, 3)
+
+    with snowflake_client(settings.snowflake) as client:
+        connection = client.connect()
+        connection.cursor().execute(
+            'UPDATE "POSITIONS" SET "QUANTITY" = 131 WHERE "PORTFOLIO_ID" = \'P-001\' AND "INSTRUMENT_ID" = \'AAPL\''
+        )
+        connection.cursor().execute('DELETE FROM "POSITIONS" WHERE "PORTFOLIO_ID" = \'P-003\'')
+        connection.close()
+    [tampered] = verify_tables(spark, settings, POSITIONS)
+    assert tampered.ok is False
+    assert tampered.different == [("P-001", "AAPL")]
+    assert tampered.missing_in_snowflake == [("P-003", "TSLA")]
+    assert tampered.extra_in_snowflake == []
+    assert (tampered.delta_rows, tampered.snowflake_rows) == (3, 2)
+
+
+def test_new_delta_column_is_added_in_snowflake(spark: Any, settings: Settings) -> None:
+    path = create_positions(spark, settings)
+    insert_initial(spark, path)
+    sync(spark, settings)
+    spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS (sector string)")
+    spark.sql(f"UPDATE delta.`{path}` SET sector = 'tech' WHERE instrument_id = 'MSFT'")
+
+    assert sync(spark, settings) == [TableSyncResult("positions", 1, 3, "incremental", staged=1, updated=1)]
+    assert snowflake_rows(settings) == [
+        (*ROWS_AFTER_V1[0], None),
+        (*ROWS_AFTER_V1[1], "tech"),
+        (*ROWS_AFTER_V1[2], None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("snowflake_change", "message"),
+    [
+        (
+            'ALTER TABLE "POSITIONS" DROP COLUMN "OPEN_TRADES"; '
+            'ALTER TABLE "POSITIONS" ADD COLUMN "OPEN_TRADES" VARCHAR',
+            "table positions, column OPEN_TRADES: type changed from VARCHAR in Snowflake to NUMBER(10,0) in Delta",
+        ),
+        (
+            'ALTER TABLE "POSITIONS" ADD COLUMN "LEGACY_FLAG" BOOLEAN',
+            "table positions, column LEGACY_FLAG: present in Snowflake but dropped from the Delta table",
+        ),
+    ],
+)
+def test_incompatible_schema_change_is_refused_naming_table_and_column(
+    spark: Any, settings: Settings, snowflake_change: str, message: str
+) -> None:
+    path = create_positions(spark, settings)
+    insert_initial(spark, path)
+    sync(spark, settings)
+    with snowflake_client(settings.snowflake) as client:
+        connection = client.connect()
+        for statement in snowflake_change.split("; "):
+            connection.cursor().execute(statement)
+        connection.close()
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE portfolio_id = 'P-002'")
+
+    with pytest.raises(SyncError, match=r"table positions \(Delta versions 1 -> 2\)") as raised:
+        sync(spark, settings)
+    assert message in str(raised.value)
+    assert control_rows(settings) == [("positions", Decimal("1"), "snapshot", Decimal("3"))]
+
+
+def test_vacuumed_change_feed_falls_back_to_snapshot_and_reconcile(spark: Any, settings: Settings) -> None:
+    path = create_positions(spark, settings)
+    insert_initial(spark, path)
+    sync(spark, settings)
+    apply_changes(spark, path)
+    shutil.rmtree(Path(path) / "_change_data")  # what VACUUM does to change files past the retention
+
+    [result] = sync(spark, settings)
+    assert result == TableSyncResult(
+        "positions", 1, 5, "snapshot (change feed unavailable)", staged=3, inserted=1, updated=2, deleted=1
+    )
+    assert snowflake_rows(settings) == ROWS_AFTER_V5
+    [verified] = verify_tables(spark, settings, POSITIONS)
+    assert verified.ok
+
+
+def test_table_without_change_feed_is_refused(spark: Any, settings: Settings) -> None:
+    path = delta_path(settings)
+    spark.sql(f"CREATE TABLE delta.`{path}` ({POSITIONS_DDL}) USING delta")
+    insert_initial(spark, path)
+    with pytest.raises(SyncError, match=r"does not have the Delta change data feed enabled; run ALTER TABLE"):
+        sync(spark, settings)
