@@ -1,0 +1,262 @@
+"""Gold job: silver.trades (Delta source) -> the five gold tables and the risk-alerts topic.
+
+Three named queries, one checkpoint each:
+
+* ``gold_portfolio_risk_1m`` and ``gold_exposure_by_asset_class_5m``: watermarked window
+  aggregations in update mode, upserted with MERGE on the table key (a late event replaces its
+  window's row; a replayed batch writes the same values again).
+* ``gold_positions``: per micro-batch, MERGE the lifecycle deltas into gold.positions (skipped for
+  rows already stamped with this batch id, so a replay is a no-op), re-mark other portfolios'
+  positions in the traded instruments, recompute gold.portfolio_risk for the touched portfolios,
+  MERGE gold.risk_alerts on (portfolio_id, rule, window_start) and publish the batch's alerts to
+  ``kafka.alerts_topic``. Topic delivery is at-least-once (a replayed batch publishes again);
+  consumers dedupe on ``alert_id``, the hash of the alert key carried in every record.
+
+Why a batch-id column rather than Delta's idempotent-DML session confs
+(``spark.databricks.delta.write.txnAppId/txnVersion``, which MERGE honours since delta-io/delta
+PR #1555): those are *session* settings, and the three gold queries share one session, so a conf
+set by one query's batch could tag, and wrongly skip, another query's concurrent commit.
+
+Every gold table is created with ``delta.enableChangeDataFeed = true`` for the Snowflake sync.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from riskstream.config import Settings, TriggerConfig
+from riskstream.errors import PipelineError
+from riskstream.kafka_options import spark_sink_options
+from riskstream.runtime import bootstrap_servers
+from riskstream.sinks import BatchFunction, write_delta
+from riskstream.tables import Catalog, TableRef
+from transformations import gold
+from transformations.risk import CorrelationTable
+
+if TYPE_CHECKING:
+    from delta.tables import DeltaTable
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+QUERY_PORTFOLIO_RISK_1M = "gold_portfolio_risk_1m"
+QUERY_EXPOSURE_5M = "gold_exposure_by_asset_class_5m"
+QUERY_POSITIONS = "gold_positions"
+
+GOLD_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "portfolio_risk_1m": (gold.PORTFOLIO_RISK_1M_DDL, ("portfolio_id", "window_start")),
+    "exposure_by_asset_class_5m": (gold.EXPOSURE_BY_ASSET_CLASS_5M_DDL, ("desk", "asset_class", "window_start")),
+    "positions": (gold.POSITIONS_DDL, ("portfolio_id", "instrument_id")),
+    "portfolio_risk": (gold.PORTFOLIO_RISK_DDL, ("portfolio_id",)),
+    "risk_alerts": (gold.RISK_ALERTS_DDL, ("portfolio_id", "rule", "window_start")),
+}
+
+
+def create_gold_tables(spark: SparkSession, catalog: Catalog) -> None:
+    """Create the gold tables if missing, with the change data feed on."""
+    for name, (ddl, _) in GOLD_TABLES.items():
+        table = catalog.table("gold", name)
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {table.sql_name} ({ddl}) USING DELTA "
+            "TBLPROPERTIES (delta.enableChangeDataFeed = true)"
+        )
+
+
+def _delta_table(spark: SparkSession, table: TableRef) -> DeltaTable:
+    from delta.tables import DeltaTable
+
+    if table.identifier:
+        return DeltaTable.forName(spark, table.identifier)
+    return DeltaTable.forPath(spark, str(table.path))
+
+
+def _key_condition(keys: tuple[str, ...]) -> str:
+    return " AND ".join(f"t.`{key}` = s.`{key}`" for key in keys)
+
+
+def upsert(spark: SparkSession, source: DataFrame, table: TableRef, keys: tuple[str, ...]) -> None:
+    """MERGE ``source`` into ``table`` on ``keys``: replace matched rows, insert the others."""
+    (
+        _delta_table(spark, table)
+        .alias("t")
+        .merge(source.alias("s"), _key_condition(keys))
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def upsert_batches(table: TableRef, keys: tuple[str, ...]) -> BatchFunction:
+    """A foreachBatch function upserting each micro-batch (update-mode window rows) on ``keys``."""
+
+    def write(batch: DataFrame, batch_id: int) -> None:
+        upsert(batch.sparkSession, batch, table, keys)
+
+    return write
+
+
+_NEWER_MARK = "(s.last_price_ts IS NOT NULL AND (t.last_price_ts IS NULL OR s.last_price_ts >= t.last_price_ts))"
+_UPDATED_PRICE = f"CASE WHEN {_NEWER_MARK} THEN s.last_price ELSE t.last_price END"
+_NEW_MARKET_VALUE = f"(t.net_quantity + s.delta_quantity) * ({_UPDATED_PRICE}) * s.multiplier * s.fx_rate_to_base"
+_POSITION_UPDATE: dict[str, str | Column] = {
+    "net_quantity": "t.net_quantity + s.delta_quantity",
+    "cost_basis_base": "t.cost_basis_base + s.delta_cost_base",
+    "average_cost_base": (
+        "CASE WHEN t.net_quantity + s.delta_quantity != 0 "
+        "THEN (t.cost_basis_base + s.delta_cost_base) / CAST(t.net_quantity + s.delta_quantity AS DOUBLE) END"
+    ),
+    "last_price": _UPDATED_PRICE,
+    "last_price_ts": "greatest(t.last_price_ts, s.last_price_ts)",
+    "fx_rate_to_base": "s.fx_rate_to_base",
+    "multiplier": "s.multiplier",
+    "market_value_base": f"CAST({_NEW_MARKET_VALUE} AS DOUBLE)",
+    "applied_batch_id": "s.batch_id",
+}
+_POSITION_INSERT: dict[str, str | Column] = {
+    **{name: f"s.{name}" for name in ("portfolio_id", "instrument_id", "desk", "asset_class", "sector")},
+    **{name: f"s.{name}" for name in ("base_currency", "instrument_currency", "multiplier", "fx_rate_to_base")},
+    "net_quantity": "s.delta_quantity",
+    "cost_basis_base": "s.delta_cost_base",
+    "average_cost_base": (
+        "CASE WHEN s.delta_quantity != 0 THEN s.delta_cost_base / CAST(s.delta_quantity AS DOUBLE) END"
+    ),
+    "last_price": "coalesce(s.last_price, s.reference_price)",
+    "last_price_ts": "s.last_price_ts",
+    "market_value_base": (
+        "CAST(s.delta_quantity AS DOUBLE) * coalesce(s.last_price, s.reference_price) "
+        "* s.multiplier * s.fx_rate_to_base"
+    ),
+    "applied_batch_id": "s.batch_id",
+}
+_MARK_UPDATE: dict[str, str | Column] = {
+    "last_price": "s.last_price",
+    "last_price_ts": "s.last_price_ts",
+    "market_value_base": "CAST(t.net_quantity AS DOUBLE) * s.last_price * t.multiplier * t.fx_rate_to_base",
+}
+
+
+class PositionsRiskAlertsWriter:
+    """The foreachBatch of ``gold_positions``: positions -> portfolio_risk -> risk_alerts -> topic."""
+
+    def __init__(self, settings: Settings, kafka_sink_options: dict[str, str]) -> None:
+        catalog = Catalog(settings)
+        self._gold = {name: catalog.table("gold", name) for name in GOLD_TABLES}
+        self._reference = {name: catalog.table("reference", name) for name in ("instruments", "portfolios")}
+        self._correlations = catalog.table("reference", "correlations")
+        self._settings = settings.gold
+        self._kafka_sink_options = kafka_sink_options
+
+    def __call__(self, trades: DataFrame, batch_id: int) -> None:
+        spark = trades.sparkSession
+        trades = trades.persist()
+        try:
+            self._merge_positions(spark, trades, batch_id)
+            risk = self._recompute_risk(spark, trades).persist()
+            try:
+                upsert(spark, risk, self._gold["portfolio_risk"], GOLD_TABLES["portfolio_risk"][1])
+                alerts = self._alerts(spark, trades, risk).persist()
+                try:
+                    upsert(spark, alerts, self._gold["risk_alerts"], GOLD_TABLES["risk_alerts"][1])
+                    gold.alert_records(alerts).write.format("kafka").options(**self._kafka_sink_options).save()
+                finally:
+                    alerts.unpersist()
+            finally:
+                risk.unpersist()
+        finally:
+            trades.unpersist()
+
+    def _merge_positions(self, spark: SparkSession, trades: DataFrame, batch_id: int) -> None:
+        positions = _delta_table(spark, self._gold["positions"]).alias("t")
+        (
+            positions.merge(
+                trades.transform(gold.position_deltas(batch_id)).alias("s"),
+                _key_condition(("portfolio_id", "instrument_id")),
+            )
+            .whenMatchedUpdate(condition="t.applied_batch_id < s.batch_id", set=_POSITION_UPDATE)
+            .whenNotMatchedInsert(values=_POSITION_INSERT)
+            .execute()
+        )
+        (
+            _delta_table(spark, self._gold["positions"])
+            .alias("t")
+            .merge(gold.latest_instrument_prices(trades).alias("s"), "t.instrument_id = s.instrument_id")
+            .whenMatchedUpdate(
+                condition="t.last_price_ts IS NULL OR s.last_price_ts > t.last_price_ts", set=_MARK_UPDATE
+            )
+            .execute()
+        )
+
+    def _recompute_risk(self, spark: SparkSession, trades: DataFrame) -> DataFrame:
+        positions = self._gold["positions"].read(spark)
+        correlation_rows = self._correlations.read(spark).select("level", "left_id", "right_id", "correlation")
+        correlations = CorrelationTable.from_rows([tuple(row) for row in correlation_rows.collect()])
+        return (
+            positions.join(gold.touched_portfolios(trades, positions), "portfolio_id", "left_semi")
+            .transform(gold.positions_for_risk(self._reference["instruments"].read(spark), self._portfolios(spark)))
+            .transform(gold.portfolio_risk(correlations))
+        )
+
+    def _portfolios(self, spark: SparkSession) -> DataFrame:
+        return self._reference["portfolios"].read(spark)
+
+    def _alerts(self, spark: SparkSession, trades: DataFrame, risk: DataFrame) -> DataFrame:
+        portfolio_level = risk.transform(gold.portfolio_alerts(trades, self._settings.concentration_limit))
+        single_trade = trades.transform(
+            gold.single_trade_alerts(self._portfolios(spark), self._settings.single_trade_limit_share)
+        )
+        return gold.finish_alerts(portfolio_level.unionByName(single_trade))
+
+
+def _require(spark: SparkSession, table: TableRef, hint: str) -> None:
+    if not table.exists(spark):
+        raise PipelineError(f"gold needs {table.layer}.{table.name} ({table}), which does not exist yet: {hint}")
+
+
+def start(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> list[StreamingQuery]:
+    """Start the three gold queries; with availableNow each runs to completion and none is returned."""
+    catalog = Catalog(settings)
+    silver_trades = catalog.table("silver", "trades")
+    _require(spark, silver_trades, "run `riskstream run silver` first")
+    for name in ("instruments", "portfolios", "correlations"):
+        _require(spark, catalog.table("reference", name), "load it with `riskstream reference load`")
+    create_gold_tables(spark, catalog)
+    chosen = trigger or settings.streams.gold.trigger
+    options = {}
+    if settings.streams.gold.max_files_per_trigger is not None:
+        options["maxFilesPerTrigger"] = str(settings.streams.gold.max_files_per_trigger)
+    watermark = settings.gold.watermark
+    windowed = {
+        QUERY_PORTFOLIO_RISK_1M: ("portfolio_risk_1m", gold.portfolio_risk_1m(watermark)),
+        QUERY_EXPOSURE_5M: ("exposure_by_asset_class_5m", gold.exposure_by_asset_class_5m(watermark)),
+    }
+    started: list[StreamingQuery | None] = []
+    for query_name, (table_name, aggregate) in windowed.items():
+        table = catalog.table("gold", table_name)
+        started.append(
+            write_delta(
+                silver_trades.read_stream(spark, options).transform(aggregate),
+                table,
+                query_name=query_name,
+                checkpoint=catalog.checkpoint(query_name),
+                trigger=chosen,
+                output_mode="update",
+                foreach_batch=upsert_batches(table, GOLD_TABLES[table_name][1]),
+            )
+        )
+    sink_options = spark_sink_options(settings.kafka, bootstrap_servers(settings), settings.kafka.alerts_topic)
+    started.append(
+        write_delta(
+            silver_trades.read_stream(spark, options),
+            catalog.table("gold", "positions"),
+            query_name=QUERY_POSITIONS,
+            checkpoint=catalog.checkpoint(QUERY_POSITIONS),
+            trigger=chosen,
+            foreach_batch=PositionsRiskAlertsWriter(settings, sink_options),
+        )
+    )
+    return [query for query in started if query is not None]
+
+
+def run(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> list[StreamingQuery] | None:
+    """The ``riskstream run gold`` entry point: None once availableNow has finished, else the running queries."""
+    queries = start(spark, settings, trigger)
+    return queries or None
