@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +15,7 @@ from riskstream.config import TriggerConfig
 
 class Layer(StrEnum):
     bronze = "bronze"
+    gold = "gold"
     all = "all"
 
 
@@ -33,6 +35,7 @@ def run(
 ) -> None:
     """Run one layer's streaming query, or all of them."""
     from jobs import bronze
+    from jobs import gold as gold_job
     from riskstream.spark import get_spark
 
     settings = settings_for(target)
@@ -42,7 +45,8 @@ def run(
     elif trigger is TriggerKind.processing_time:
         chosen = TriggerConfig(kind="processing_time", interval=interval)
     spark = get_spark(settings)
-    jobs = {"bronze": bronze.run}
+    jobs: dict[str, Callable[..., Any]] = {"bronze": bronze.run}
+    jobs["gold"] = gold_job.run  # after silver: `all` runs in flow order
     selected = list(jobs) if layer is Layer.all else [layer.value]
     queries = []
     for name in selected:
@@ -51,8 +55,8 @@ def run(
         query = jobs[name](spark, settings, chosen)
         if query is None:
             console.print(f"run {name}: done in {time.monotonic() - started:.1f}s")
-        else:
-            queries.append(query)
+        else:  # gold starts several queries and returns them as a list
+            queries.extend(query if isinstance(query, list) else [query])
     for query in queries:
         console.print(f"run: query {query.name} running; Ctrl-C to stop")
         query.awaitTermination()
