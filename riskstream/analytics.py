@@ -180,28 +180,6 @@ def parse_corrected_events(text: str) -> list[Any]:
         raise ConfigError(f"widget 'corrected_events' is not valid JSON: {error}") from None
 
 
-def _producer_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
-    """librdkafka settings for the trades topic (idempotent, acks=all), without printing secrets."""
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True}
-    kafka = settings.kafka
-    if kafka.mode == "local":
-        return config
-    if kafka.auth != "connection_string" or kafka.connection_string is None:
-        raise ConfigError("republishing to Event Hubs from a notebook needs kafka.auth 'connection_string'")
-    from riskstream.secrets import resolve_secret
-
-    secret = resolve_secret(kafka.connection_string)
-    config.update(
-        {
-            "security.protocol": "SASL_SSL",
-            "sasl.mechanism": "PLAIN",
-            "sasl.username": "$ConnectionString",
-            "sasl.password": secret.reveal(),
-        }
-    )
-    return config
-
-
 def republish_quarantined(
     settings: Settings,
     corrected_events: Sequence[Any],
@@ -243,9 +221,14 @@ def republish_quarantined(
 
     from confluent_kafka import Producer
 
+    from riskstream.kafka_options import librdkafka_producer_config
     from riskstream.runtime import bootstrap_servers
 
-    producer = Producer(_producer_config(settings, bootstrap or bootstrap_servers(settings)))
+    producer = Producer(
+        librdkafka_producer_config(
+            settings.kafka, bootstrap or bootstrap_servers(settings), client_id="riskstream-republish"
+        )
+    )
     for _, original, event in prepared:
         headers: list[tuple[str, str | bytes | None]] = [("schema_version", str(event["schema_version"]).encode())]
         if original:
