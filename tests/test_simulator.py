@@ -301,3 +301,38 @@ def test_simulator_arguments_are_checked(kwargs: dict[str, Any], message: str) -
 def test_events_needs_count_or_duration() -> None:
     with pytest.raises(ConfigError, match="exactly one of count or duration"):
         MarketSimulator(start=START).events()
+
+
+@pytest.mark.spark
+def test_silver_parser_agrees_with_each_record_kind(spark: Any) -> None:
+    """Cross-check with silver's contract-driven parser (transformations.parsing): schema-valid kinds
+    parse without a reason, ``malformed_json`` gets exactly that code, every ``schema_invalid`` record
+    gets at least one reason. (Late, duplicate and unknown-reference fates are decided by later silver
+    stages and are not checked here.)"""
+    from pyspark.sql import functions as F
+
+    from transformations.parsing import parse_events
+
+    records = _records(seed=17, count=300, faults=ALL_FAULTS)
+    bronze_ddl = (
+        "key binary, value binary, topic string, partition int, offset long, kafka_timestamp timestamp, "
+        "kafka_timestamp_type int, headers array<struct<key:string,value:binary>>, ingest_ts timestamp, "
+        "ingest_date date"
+    )
+    ingest = datetime(2026, 11, 24, 9, 45)
+    rows = [
+        (bytearray(r.key.encode()), bytearray(r.value), "trades", 0, offset, ingest, 0,
+         [(name, bytearray(value)) for name, value in r.headers], ingest, ingest.date())
+        for offset, r in enumerate(records)
+    ]  # fmt: skip
+    now = F.lit(datetime(2026, 11, 24, 9, 45)).cast("timestamp")
+    parsed = spark.createDataFrame(rows, bronze_ddl).transform(parse_events("5 minutes", now=now))
+    codes = {row["source_offset"]: list(row["reason_codes"]) for row in parsed.collect()}
+    assert len(codes) == len(records)
+    for offset, record in enumerate(records):
+        if record.kind == "malformed_json":
+            assert codes[offset] == ["malformed_json"]
+        elif record.kind == "schema_invalid":
+            assert codes[offset], f"{record.detail} was accepted by silver's parser"
+        else:
+            assert codes[offset] == [], (record.kind, codes[offset])
