@@ -1,0 +1,141 @@
+"""Streaming progress recorded as data: ``ops.stream_progress``.
+
+Every micro-batch's ``StreamingQueryProgress`` is flattened into one row (query name and ids, batch
+id, input/processed rates, durations, state-store rows and memory, watermark, the raw JSON) and
+MERGEd on (run_id, batch_id), so recording the same progress twice changes nothing. The stream
+health notebook and ``riskstream ops`` read this table; on Databricks the same rows can be scraped
+into any monitoring system.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from riskstream.tables import TableRef
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+STREAM_PROGRESS_DDL = (
+    "query_name string, query_id string, run_id string, batch_id long, progress_ts timestamp, "
+    "num_input_rows long, input_rows_per_second double, processed_rows_per_second double, "
+    "trigger_execution_ms long, add_batch_ms long, state_rows_total long, state_memory_bytes long, "
+    "watermark string, sources string, sink string, progress_json string"
+)
+
+
+def as_dict(progress: Any) -> dict[str, Any]:
+    """A progress report as plain JSON data: pyspark 4 returns ``StreamingQueryProgress`` objects."""
+    text = getattr(progress, "json", None)
+    if isinstance(text, str):
+        loaded: dict[str, Any] = json.loads(text)
+        return loaded
+    return dict(progress)
+
+
+def progress_row(report: Any) -> dict[str, Any]:
+    """Flatten one progress report (``StreamingQuery.lastProgress``) into a table row."""
+    progress = as_dict(report)
+    durations = progress.get("durationMs") or {}
+    state_operators = progress.get("stateOperators") or []
+    event_time = progress.get("eventTime") or {}
+    return {
+        "query_name": progress.get("name"),
+        "query_id": progress.get("id"),
+        "run_id": progress.get("runId"),
+        "batch_id": int(progress["batchId"]),
+        "progress_ts": progress.get("timestamp"),
+        "num_input_rows": int(progress.get("numInputRows") or 0),
+        "input_rows_per_second": float(progress.get("inputRowsPerSecond") or 0.0),
+        "processed_rows_per_second": float(progress.get("processedRowsPerSecond") or 0.0),
+        "trigger_execution_ms": durations.get("triggerExecution"),
+        "add_batch_ms": durations.get("addBatch"),
+        "state_rows_total": sum(int(op.get("numRowsTotal") or 0) for op in state_operators),
+        "state_memory_bytes": sum(int(op.get("memoryUsedBytes") or 0) for op in state_operators),
+        "watermark": event_time.get("watermark"),
+        "sources": json.dumps([source.get("description") for source in progress.get("sources") or []]),
+        "sink": (progress.get("sink") or {}).get("description"),
+        "progress_json": json.dumps(progress, sort_keys=True),
+    }
+
+
+def record_progress(spark: SparkSession, table: TableRef, progresses: Iterable[Any]) -> int:
+    """MERGE progress reports into ``table`` (created on first use); returns how many were given."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    rows = [progress_row(progress) for progress in progresses]
+    if not rows:
+        return 0
+    frame = spark.createDataFrame(
+        rows, schema=STREAM_PROGRESS_DDL.replace("progress_ts timestamp", "progress_ts string")
+    )
+    frame = frame.withColumn("progress_ts", F.to_timestamp("progress_ts"))
+    if not table.exists(spark):
+        empty = spark.createDataFrame([], STREAM_PROGRESS_DDL)
+        writer = empty.write.format("delta").mode("ignore")
+        if table.identifier:
+            writer.saveAsTable(table.identifier)
+        else:
+            writer.save(table.path)
+    target = (
+        DeltaTable.forName(spark, table.identifier) if table.identifier else DeltaTable.forPath(spark, str(table.path))
+    )
+    (
+        target.alias("t")
+        .merge(frame.alias("s"), "t.run_id = s.run_id AND t.batch_id = s.batch_id")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+    return len(rows)
+
+
+class ProgressCollector:
+    """Collects every query's progress reports through a ``StreamingQueryListener``.
+
+    The listener callback runs on Spark's listener thread, so it only queues the report; the
+    driver's own thread writes them with :func:`record_progress` (``drain`` then record), after an
+    availableNow run or periodically while processingTime queries run.
+    """
+
+    def __init__(self) -> None:
+        import queue
+
+        self._reports: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._listener: Any = None
+
+    def attach(self, spark: SparkSession) -> ProgressCollector:
+        from pyspark.sql.streaming import StreamingQueryListener
+
+        reports = self._reports
+
+        class _Listener(StreamingQueryListener):
+            def onQueryStarted(self, event: Any) -> None:
+                return None
+
+            def onQueryProgress(self, event: Any) -> None:
+                reports.put(as_dict(event.progress))
+
+            def onQueryIdle(self, event: Any) -> None:
+                return None
+
+            def onQueryTerminated(self, event: Any) -> None:
+                return None
+
+        self._listener = _Listener()
+        spark.streams.addListener(self._listener)
+        return self
+
+    def detach(self, spark: SparkSession) -> None:
+        if self._listener is not None:
+            spark.streams.removeListener(self._listener)
+            self._listener = None
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Every report queued since the last drain."""
+        drained = []
+        while not self._reports.empty():
+            drained.append(self._reports.get_nowait())
+        return drained

@@ -1,0 +1,105 @@
+"""ops.stream_progress: progress reports of a real streaming query, recorded idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from riskstream.config import Settings
+from riskstream.monitoring import progress_row, record_progress
+from riskstream.tables import Catalog
+
+pytestmark = pytest.mark.spark
+
+PROGRESS = {
+    "id": "q-1",
+    "runId": "r-1",
+    "name": "silver_trades",
+    "timestamp": "2026-11-24T09:30:00.000Z",
+    "batchId": 7,
+    "numInputRows": 120,
+    "inputRowsPerSecond": 60.0,
+    "processedRowsPerSecond": 240.0,
+    "durationMs": {"addBatch": 400, "triggerExecution": 500},
+    "eventTime": {"watermark": "2026-11-24T09:20:00.000Z"},
+    "stateOperators": [{"numRowsTotal": 10, "memoryUsedBytes": 2048}, {"numRowsTotal": 5, "memoryUsedBytes": 1024}],
+    "sources": [{"description": "DeltaSource[bronze]"}],
+    "sink": {"description": "ForeachBatchSink"},
+}
+
+
+def test_progress_row_flattens_one_report() -> None:
+    row = progress_row(PROGRESS)
+    assert {key: value for key, value in row.items() if key != "progress_json"} == {
+        "query_name": "silver_trades",
+        "query_id": "q-1",
+        "run_id": "r-1",
+        "batch_id": 7,
+        "progress_ts": "2026-11-24T09:30:00.000Z",
+        "num_input_rows": 120,
+        "input_rows_per_second": 60.0,
+        "processed_rows_per_second": 240.0,
+        "trigger_execution_ms": 500,
+        "add_batch_ms": 400,
+        "state_rows_total": 15,
+        "state_memory_bytes": 3072,
+        "watermark": "2026-11-24T09:20:00.000Z",
+        "sources": '["DeltaSource[bronze]"]',
+        "sink": "ForeachBatchSink",
+    }
+
+
+def test_real_query_progress_is_recorded_once(spark, make_settings: Callable[..., Settings], tmp_path) -> None:
+    settings = make_settings()
+    catalog = Catalog(settings)
+    source = catalog.table("bronze", "numbers")
+    spark.range(0, 30, numPartitions=3).write.format("delta").save(source.path)
+    query = (
+        source.read_stream(spark, {"maxFilesPerTrigger": "1"})
+        .writeStream.queryName("numbers_copy")
+        .option("checkpointLocation", catalog.checkpoint("numbers_copy"))
+        .trigger(availableNow=True)
+        .format("delta")
+        .start(str(tmp_path / "copy"))
+    )
+    query.awaitTermination()
+    progresses = [progress for progress in query.recentProgress if progress.numInputRows]
+    table = catalog.table("ops", "stream_progress")
+    assert record_progress(spark, table, progresses) == 3
+    assert record_progress(spark, table, progresses) == 3  # recorded again: MERGE keeps one row per batch
+    rows = table.read(spark).orderBy("batch_id").select("query_name", "batch_id", "num_input_rows").collect()
+    assert [tuple(row) for row in rows] == [("numbers_copy", 0, 10), ("numbers_copy", 1, 10), ("numbers_copy", 2, 10)]
+
+
+def test_listener_collects_every_batch(spark, make_settings: Callable[..., Settings], tmp_path) -> None:
+    import time
+
+    from riskstream.monitoring import ProgressCollector
+
+    settings = make_settings()
+    catalog = Catalog(settings)
+    source = catalog.table("bronze", "letters")
+    spark.range(0, 20, numPartitions=2).write.format("delta").save(source.path)
+    collector = ProgressCollector().attach(spark)
+    try:
+        query = (
+            source.read_stream(spark, {"maxFilesPerTrigger": "1"})
+            .writeStream.queryName("letters_copy")
+            .option("checkpointLocation", catalog.checkpoint("letters_copy"))
+            .trigger(availableNow=True)
+            .format("delta")
+            .start(str(tmp_path / "copy"))
+        )
+        query.awaitTermination()
+        deadline = time.monotonic() + 30
+        reports: list = []
+        while time.monotonic() < deadline and len([r for r in reports if r["numInputRows"]]) < 2:
+            reports += collector.drain()
+            time.sleep(0.2)
+    finally:
+        collector.detach(spark)
+    assert sorted((r["name"], r["batchId"], r["numInputRows"]) for r in reports if r["numInputRows"]) == [
+        ("letters_copy", 0, 10),
+        ("letters_copy", 1, 10),
+    ]
