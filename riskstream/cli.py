@@ -10,6 +10,7 @@ from riskstream.commands import demo, kafka, reference_generate, run
 from riskstream.commands import maintain as maintain_command
 from riskstream.commands import ops as ops_command
 from riskstream.commands import produce as produce_command
+from riskstream.commands import reference as reference_command
 from riskstream.commands.common import err_console
 from riskstream.errors import RiskstreamError
 
@@ -26,6 +27,7 @@ app.command("maintain")(maintain_command.maintain)
 app.add_typer(ops_command.app, name="ops")
 app.command("produce")(produce_command.produce)
 app.add_typer(reference_generate.app, name="simulate")
+app.add_typer(reference_command.app, name="reference")
 
 
 def main() -> None:
