@@ -94,7 +94,13 @@ class Transport(Protocol):
 
 @dataclass
 class ProduceReport:
-    """The outcome of a run. ``planned = delivered + failed + not_sent`` always holds."""
+    """The outcome of a run. ``planned = delivered + failed + not_sent`` always holds.
+
+    ``sent`` counts records handed to the transport; ``retried`` counts resends by this library
+    after a failed delivery report (one record resent twice counts 2). Retries inside the clients
+    (librdkafka's protocol retries within the delivery timeout, the Event Hubs SDK's
+    ``retry_total``) are not visible to it and not counted.
+    """
 
     endpoint: str
     destination: str
