@@ -1,0 +1,71 @@
+"""The demo end to end on small numbers, in a temporary state folder.
+
+Real pieces throughout: the project's own Kafka broker (started and stopped by the demo), the
+simulator and producer library, bronze/silver/gold with availableNow on local Delta, the
+Snowflake sync against the fakesnow emulator through snowflake-connector-python. Every figure of
+the summary is checked against the simulator's exact fault allocation, and the test checks that
+the broker the demo started is gone afterwards.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from riskstream import kafka_broker
+from riskstream.commands.demo import DemoOptions, fault_rates, run_demo
+from riskstream.config import parse_settings
+from riskstream.tables import Catalog
+from tests.conftest import settings_dict
+
+pytestmark = [pytest.mark.kafka, pytest.mark.spark]
+
+EVENTS = 120
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_end_to_end(spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setenv("RISKSTREAM_STATE_DIR", str(state))
+    settings = parse_settings(settings_dict(state, kafka={"partitions": 2}))
+    messages: list[str] = []
+
+    summary = run_demo(
+        settings,
+        DemoOptions(events=EVENTS, seed=11, portfolios=3, instruments=10, out_dir=tmp_path / "out"),
+        messages.append,
+    )
+
+    expected = {kind: count for kind, count in fault_rates().allocate(EVENTS).items() if count}
+    assert summary.produced == EVENTS
+    assert summary.produced_by_kind == dict(sorted(expected.items()))
+    assert summary.events_in == EVENTS
+    assert summary.accepted == expected["valid"] + expected["out_of_order"]
+    assert summary.duplicates_dropped == expected["duplicate"]
+    assert summary.quarantined == (
+        expected["malformed_json"]
+        + expected["schema_invalid"]
+        + expected["late"]
+        + expected["unknown_portfolio"]
+        + expected["unknown_instrument"]
+    )
+    for reason in ("malformed_json", "late", "unknown_portfolio", "unknown_instrument"):
+        assert summary.quarantined_by_reason[reason] == expected[reason], reason
+
+    positions = Catalog(settings).table("gold", "positions").read(spark).toPandas()
+    gross = positions.assign(absolute=positions["market_value_base"].abs()).groupby("portfolio_id")["absolute"].sum()
+    assert {row["portfolio_id"]: round(row["gross_exposure_base"], 6) for row in summary.portfolios} == {
+        portfolio: round(value, 6) for portfolio, value in gross.items() if value != 0
+    } | {row["portfolio_id"]: 0.0 for row in summary.portfolios if row["gross_exposure_base"] == 0}
+
+    assert summary.verified and set(summary.verified.values()) == {"ok"}
+    assert summary.latency is not None and summary.latency.events == summary.accepted
+    assert summary.latency.p50_s is not None and 0 < summary.latency.p50_s <= summary.latency.max_s  # type: ignore[operator]
+
+    assert summary.dashboard_png is not None and summary.dashboard_png.read_bytes().startswith(PNG_MAGIC)
+    assert summary.dashboard_html is not None and "<h2>Limit use (latest)</h2>" in summary.dashboard_html.read_text()
+
+    assert summary.broker_stopped
+    assert kafka_broker.running_broker(state) is None
+    assert not Path(f"/proc/{summary.broker_pid}").exists()
