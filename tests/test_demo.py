@@ -33,7 +33,7 @@ def test_demo_end_to_end(spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
     summary = run_demo(
         settings,
-        DemoOptions(events=EVENTS, seed=11, portfolios=3, instruments=10, out_dir=tmp_path / "out"),
+        DemoOptions(events=EVENTS, seed=11, portfolios=3, instruments=10, rounds=2, out_dir=tmp_path / "out"),
         messages.append,
     )
 
@@ -67,5 +67,38 @@ def test_demo_end_to_end(spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert summary.dashboard_html is not None and "<h2>Limit use (latest)</h2>" in summary.dashboard_html.read_text()
 
     assert summary.broker_stopped
+    assert kafka_broker.running_broker(state) is None
+    assert not Path(f"/proc/{summary.broker_pid}").exists()
+
+
+def test_demo_follow_stops_everything(spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--follow for a bounded time (the Ctrl-C path minus the signal): every record produced is
+    accounted for in the tables it reached, and no query, producer thread or broker is left."""
+    import threading
+
+    state = tmp_path / "state"
+    monkeypatch.setenv("RISKSTREAM_STATE_DIR", str(state))
+    settings = parse_settings(settings_dict(state, kafka={"partitions": 2}))
+
+    summary = run_demo(
+        settings,
+        DemoOptions(
+            seed=5,
+            portfolios=2,
+            instruments=5,
+            follow=True,
+            follow_rate=20.0,
+            follow_interval="2 seconds",
+            follow_seconds=25.0,
+            sync=False,
+            out_dir=tmp_path / "out",
+        ),
+        lambda message: None,
+    )
+
+    assert summary.events_in <= summary.produced
+    assert summary.accepted + summary.quarantined + summary.duplicates_dropped == summary.events_in
+    assert spark.streams.active == []
+    assert [thread.name for thread in threading.enumerate() if thread.name == "demo-producer"] == []
     assert kafka_broker.running_broker(state) is None
     assert not Path(f"/proc/{summary.broker_pid}").exists()

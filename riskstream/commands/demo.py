@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import shutil
 import signal
 import threading
@@ -68,6 +69,9 @@ class DemoOptions:
     instruments: int = 30
     rate: float = 0.0
     """Records per second sent (0: as fast as the broker acknowledges)."""
+    rounds: int = 4
+    """The events are sent in this many equal rounds, each followed by a bronze -> silver -> gold
+    run, so gold.portfolio_risk gets one version per round (the dashboard's points in time)."""
     follow: bool = False
     follow_interval: str = "5 seconds"
     follow_rate: float = 50.0
@@ -140,8 +144,14 @@ def load_reference_data(spark: SparkSession, settings: Settings, simulator: Any,
     )
 
 
-def produce_events(settings: Settings, records: Any, planned: int, rate: float, on_progress: Any = None) -> Any:
-    """Send ``records`` to the trades topic through the producer library; fails if any is lost."""
+def produce_events(
+    settings: Settings, records: Any, planned: int, rate: float, *, require_all: bool = True, on_progress: Any = None
+) -> Any:
+    """Send ``records`` to the trades topic through the producer library.
+
+    Raises DeliveryError when a record failed, and also when fewer than ``planned`` were sent if
+    ``require_all`` (``--follow`` stops its endless stream on purpose, so it only checks failures).
+    """
     from riskstream.producer import KafkaTransport, produce
     from riskstream.runtime import bootstrap_servers
 
@@ -149,7 +159,8 @@ def produce_events(settings: Settings, records: Any, planned: int, rate: float, 
     report = produce(
         records, transport, destination=settings.kafka.topic, planned=planned, rate=rate, on_progress=on_progress
     )
-    report.raise_for_failures()
+    if require_all or report.failed:
+        report.raise_for_failures()
     return report
 
 
@@ -166,10 +177,16 @@ def start_pipeline(spark: SparkSession, settings: Settings, interval: str) -> li
     """bronze, silver and gold as running queries with processingTime triggers."""
     trigger = TriggerConfig(kind="processing_time", interval=interval)
     queries: list[StreamingQuery] = []
-    for name in ("bronze", "silver", "gold"):
-        job = _job(name)
-        started = job.start(spark, settings, trigger) if hasattr(job, "start") else job.run(spark, settings, trigger)
-        queries.extend(started if isinstance(started, list) else [started])
+    try:
+        for name in ("bronze", "silver", "gold"):
+            job = _job(name)
+            started = (
+                job.start(spark, settings, trigger) if hasattr(job, "start") else job.run(spark, settings, trigger)
+            )
+            queries.extend(started if isinstance(started, list) else [started])
+    except BaseException:
+        stop_queries(queries)  # leave nothing running when a later layer cannot start
+        raise
     return queries
 
 
@@ -340,8 +357,6 @@ def _follow(
     spark: SparkSession, settings: Settings, simulator: Any, options: DemoOptions, echo: Callable[[str], None]
 ) -> int:
     """Produce continuously in a thread and run the pipeline with processingTime triggers until stopped."""
-    import itertools
-
     stop = threading.Event()
     produced = Counter[str]()
     failure: list[BaseException] = []
@@ -352,7 +367,7 @@ def _follow(
             lambda _: not stop.is_set(), simulator.events(total, rate=options.follow_rate, faults=fault_rates())
         )
         try:
-            report = produce_events(settings, records, total, options.follow_rate)
+            report = produce_events(settings, records, total, options.follow_rate, require_all=False)
         except Exception as error:  # the main thread reports it after shutting down
             failure.append(error)
             return
@@ -414,12 +429,17 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
         if options.follow:
             summary.produced = _follow(spark, settings, simulator, options, echo)
         else:
-            records = simulator.events(options.events, rate=max(options.rate, 50.0), faults=fault_rates())
-            report = produce_events(settings, records, options.events, options.rate)
-            summary.produced = report.delivered
-            summary.produced_by_kind = dict(sorted(report.by_kind.items()))
-            echo(f"produce: {report.summary()}")
-            run_pipeline_available_now(spark, settings, echo)
+            stream = simulator.events(options.events, rate=max(options.rate, 50.0), faults=fault_rates())
+            by_kind = Counter[str]()
+            rounds = max(1, min(options.rounds, options.events))
+            for number in range(rounds):
+                size = options.events // rounds + (1 if number < options.events % rounds else 0)
+                report = produce_events(settings, itertools.islice(stream, size), size, options.rate)
+                summary.produced += report.delivered
+                by_kind.update(report.by_kind)
+                echo(f"round {number + 1}/{rounds}: produce: {report.summary()}")
+                run_pipeline_available_now(spark, settings, echo)
+            summary.produced_by_kind = dict(sorted(by_kind.items()))
         if options.sync:
             sync_and_verify(spark, settings, summary, echo)
         collect_summary(spark, settings, summary)
