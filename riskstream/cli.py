@@ -11,6 +11,8 @@ from riskstream.commands import maintain as maintain_command
 from riskstream.commands import ops as ops_command
 from riskstream.commands import produce as produce_command
 from riskstream.commands import reference as reference_command
+from riskstream.commands import snowflake as snowflake_command
+from riskstream.commands import sync as sync_command
 from riskstream.commands.common import err_console
 from riskstream.errors import RiskstreamError
 
@@ -28,6 +30,8 @@ app.add_typer(ops_command.app, name="ops")
 app.command("produce")(produce_command.produce)
 app.add_typer(reference_generate.app, name="simulate")
 app.add_typer(reference_command.app, name="reference")
+app.command("sync")(sync_command.sync)
+app.add_typer(snowflake_command.app, name="snowflake")
 
 
 def main() -> None:

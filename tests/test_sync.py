@@ -252,3 +252,45 @@ def test_table_without_change_feed_is_refused(spark: Any, settings: Settings) ->
     insert_initial(spark, path)
     with pytest.raises(SyncError, match=r"does not have the Delta change data feed enabled; run ALTER TABLE"):
         sync(spark, settings)
+
+
+def test_cli_sync_then_verify_then_tampered_verify_fails(
+    spark: Any, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from riskstream.cli import app
+    from riskstream.errors import VerificationError
+    from tests.conftest import settings_dict
+
+    conf = tmp_path / "local.yml"
+    conf.write_text(yaml.safe_dump(settings_dict(tmp_path)), encoding="utf-8")
+    monkeypatch.setenv("RISKSTREAM_CONF", str(conf))
+    path = create_positions(spark, settings)
+    insert_initial(spark, path)
+    runner = CliRunner()
+
+    synced = runner.invoke(app, ["sync", "--table", "positions"])
+    assert synced.exit_code == 0, synced.output
+    assert synced.output.splitlines()[:2] == [
+        "sync positions: starting",
+        "sync positions: Delta versions none -> 1 (snapshot): 3 changes staged, 3 inserted, 0 updated, 0 deleted",
+    ]
+    verified = runner.invoke(app, ["sync", "--verify", "--table", "positions"])
+    assert verified.exit_code == 0, verified.output
+    assert verified.output.splitlines()[0] == (
+        "verify positions: Delta version 1: 3 rows in Delta, 3 in Snowflake, all checksums match"
+    )
+
+    with snowflake_client(settings.snowflake) as client:
+        connection = client.connect()
+        connection.cursor().execute('UPDATE "POSITIONS" SET "MARKET_VALUE_BASE" = 0 WHERE "INSTRUMENT_ID" = \'MSFT\'')
+        connection.close()
+    tampered = runner.invoke(app, ["sync", "--verify"])
+    assert isinstance(tampered.exception, VerificationError)
+    assert tampered.exception.exit_code == 8
+    assert tampered.output.splitlines() == [
+        "verify positions: Delta version 1: 3 rows in Delta, 3 in Snowflake",
+        "  1 different values: (P-001, MSFT)",
+    ]
