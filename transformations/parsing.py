@@ -105,9 +105,18 @@ def _path(name: str) -> str:
     return f"$['{name}']"
 
 
-def _json_type(name: str) -> Column:
+def _json_type_column(name: str) -> str:
+    return f"_json_type_{name}"
+
+
+def _json_type_of(name: str) -> Column:
     """The JSON type of the field as Spark names it (``STRING``, ``BIGINT``, ``DECIMAL(4,2)``, ``VOID``...)."""
     return F.schema_of_variant(F.variant_get(F.col(_EVENT), _path(name), "variant"))
+
+
+def _json_type(name: str) -> Column:
+    """:func:`_json_type_of`, computed once per row in its own column and referenced from there."""
+    return F.col(_json_type_column(name))
 
 
 def _json_text(name: str) -> Column:
@@ -288,9 +297,14 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
             & F.schema_of_variant(single_value).startswith("OBJECT")
             & F.variant_get(wrapped, "$[1]", "variant").isNull()
         )
-        typed = lineage.withColumn(_EVENT, F.when(is_single_object, single_value)).select(
+        json_types = [_json_type_column(name) for name in names]
+        with_types = lineage.withColumn(_EVENT, F.when(is_single_object, single_value)).select(
+            *LINEAGE_COLUMNS, _EVENT, *[_json_type_of(name).alias(_json_type_column(name)) for name in names]
+        )
+        typed = with_types.select(
             *LINEAGE_COLUMNS,
             _EVENT,
+            *json_types,
             *[_typed_value(name, spark_type_name(_field_property(name))).alias(name) for name in names],
         )
         reasons = [_schema_version_reason()]
