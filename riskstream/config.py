@@ -225,8 +225,27 @@ class SnowflakeConfig(_Model):
     password: SecretRef | None = None
     emulator_path: str | None = None
     allow_password_auth: bool = False
+    # `riskstream sync`: the control table (one row per gold table: the last merged Delta version) and
+    # the bounded exponential backoff for transient connector errors.
+    control_table: str = "RISKSTREAM_SYNC_STATE"
+    retry_attempts: int = Field(default=5, ge=1, le=20)
+    retry_initial_seconds: float = Field(default=1.0, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+    # `riskstream snowflake ddl`: roles, the dashboard dynamic table and the credit monitor.
+    sync_role: str = "RISKSTREAM_SYNC"
+    reader_role: str = "RISKSTREAM_READER"
+    dashboard_measure_column: str = "gross_exposure_base"
+    dashboard_target_lag: str = Field(default="1 minute", pattern=r"^\d+ (seconds|minutes|minute|hours|hour|days|day)$")
+    monthly_credit_quota: int = Field(default=100, ge=1)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("control_table", "sync_role", "reader_role", "dashboard_measure_column")
+    @classmethod
+    def _sync_identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(f"{value!r} is not a valid Snowflake identifier (letters, digits, underscore)")
+        return value
 
     @field_validator("database", "schema_name", "role", "warehouse")
     @classmethod
