@@ -234,7 +234,7 @@ class SnowflakeConfig(_Model):
     # `riskstream snowflake ddl`: roles, the dashboard dynamic table and the credit monitor.
     sync_role: str = "RISKSTREAM_SYNC"
     reader_role: str = "RISKSTREAM_READER"
-    dashboard_measure_column: str = "gross_exposure_base"
+    dashboard_measure_column: str = "gross_notional_base"
     dashboard_target_lag: str = Field(default="1 minute", pattern=r"^\d+ (seconds|minutes|minute|hours|hour|days|day)$")
     monthly_credit_quota: int = Field(default=100, ge=1)
 

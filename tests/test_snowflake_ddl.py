@@ -71,7 +71,7 @@ def test_dynamic_table_is_fully_parsed_with_its_row_access_policy(make_settings:
         "DESK",
         "ASSET_CLASS",
         "LATEST_WINDOW_START",
-        "GROSS_EXPOSURE_BASE",
+        "GROSS_NOTIONAL_BASE",
     ]
     assert 'ROW ACCESS POLICY "RISKSTREAM"."GOLD"."DESK_ROW_POLICY" ON ("DESK")' in dashboard.sql
 
