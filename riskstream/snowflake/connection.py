@@ -8,6 +8,7 @@ references and live only inside :class:`ConnectionParameters`, whose ``repr`` ma
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,7 +124,9 @@ def snowflake_client(config: SnowflakeConfig) -> Iterator[SnowflakeClient]:
         if not config.emulator_path:
             raise ConfigError("snowflake.emulator_path is required when snowflake.mode is 'emulator'")
         Path(config.emulator_path).mkdir(parents=True, exist_ok=True)
-        with fakesnow.patch(db_path=config.emulator_path):
+        with warnings.catch_warnings(), fakesnow.patch(db_path=config.emulator_path):
+            # fakesnow (on DuckDB 2) warns on every result set; it says nothing about our data
+            warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
             import snowflake.connector
             from snowflake.connector.pandas_tools import write_pandas
 
