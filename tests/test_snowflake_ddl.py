@@ -70,9 +70,13 @@ def test_dynamic_table_is_fully_parsed_with_its_row_access_policy(make_settings:
     assert [column.alias_or_name for column in select.expressions] == [
         "DESK",
         "ASSET_CLASS",
-        "LATEST_WINDOW_START",
+        "WINDOW_START",
+        "WINDOW_END",
         "GROSS_NOTIONAL_BASE",
     ]
+    assert select.args["qualify"].sql(dialect="snowflake") == (
+        'QUALIFY ROW_NUMBER() OVER (PARTITION BY "DESK", "ASSET_CLASS" ORDER BY "WINDOW_START" DESC) = 1'
+    )
     assert 'ROW ACCESS POLICY "RISKSTREAM"."GOLD"."DESK_ROW_POLICY" ON ("DESK")' in dashboard.sql
 
 

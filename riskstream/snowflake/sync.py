@@ -268,7 +268,10 @@ class TableSync:
             wanted = target_columns(self.table, schema)
             ensure_target(cursor, self.config, self.table, wanted)
             changes, mode = self._change_set(recorded, latest)
-            staged = _to_pandas(changes.transform(to_snowflake_columns(schema)))
+            try:
+                staged = _to_pandas(changes.transform(to_snowflake_columns(schema)))
+            finally:
+                changes.unpersist()
             self._check_keys(staged)
             counts = self._stage_and_merge(connection, cursor, staged, wanted, recorded, latest, mode)
             return TableSyncResult(self.table, shown_from, latest, mode, len(staged), *counts)
