@@ -130,3 +130,48 @@ def test_enrich_keeps_prior_reasons_and_uses_latest_fx_rate(
     actual = events.transform(enrich(portfolios, reference["instruments"], fx_rates))
     row = actual.collect()[0]
     assert (row.reason_codes, row.reason_details, row.fx_rate_to_base) == (["late"], [], 1.3 / 1.0)
+
+
+def test_stateless_chain_runs_on_a_stream(spark: SparkSession, reference: dict[str, DataFrame], tmp_path: Path) -> None:
+    """parse -> accepted -> enrich -> derive -> score, and rejected -> quarantine, as streaming queries
+    (Delta source, availableNow, memory sinks): every bronze row ends in exactly one of the two."""
+    from pyspark.sql import functions as F
+
+    from tests.test_parsing import CASES, NOW, bronze_frame
+    from transformations.parsing import accepted, parse_events, rejected, to_quarantine
+    from transformations.scoring import RuleScorer
+
+    bronze_frame(spark, [(case["value"], case["schema_version_header"]) for case in CASES]).write.format("delta").save(
+        str(tmp_path / "bronze")
+    )
+    parsed = (
+        spark.readStream.format("delta")
+        .load(str(tmp_path / "bronze"))
+        .transform(parse_events("5 minutes", now=F.lit(NOW).cast("timestamp")))
+    )
+    trades = (
+        parsed.transform(accepted())
+        .transform(enrich(reference["portfolios"], reference["instruments"], reference["fx_rates"]))
+        .transform(derive_amounts())
+        .transform(RuleScorer())
+    )
+    quarantine = parsed.transform(rejected()).transform(to_quarantine())
+    for name, frame in (("c1_stream_trades", trades), ("c1_stream_quarantine", quarantine)):
+        query = (
+            frame.writeStream.format("memory")
+            .queryName(name)
+            .option("checkpointLocation", str(tmp_path / name))
+            .trigger(availableNow=True)
+            .start()
+        )
+        query.awaitTermination()
+
+    accepted_rows = spark.table("c1_stream_trades").orderBy("source_offset").collect()
+    quarantined = spark.table("c1_stream_quarantine").orderBy("source_offset").collect()
+    valid = [offset for offset, case in enumerate(CASES) if not case["reason_codes"]]
+    assert [(row.source_offset, row.desk, row.risk_score) for row in accepted_rows] == [
+        (offset, "equities", 10.0) for offset in valid
+    ]
+    assert [(row.source_offset, row.reason_codes) for row in quarantined] == [
+        (offset, case["reason_codes"]) for offset, case in enumerate(CASES) if case["reason_codes"]
+    ]
