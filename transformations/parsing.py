@@ -19,11 +19,12 @@ constraint there is enforced here without a code change):
 * A field is *present* when its key exists with a non-null value; JSON ``null`` counts as absent.
 * Each present field must have its contract's JSON type: strings are JSON strings, integers JSON
   integers (``1.5`` or ``"1"`` are invalid, never truncated), timestamps JSON strings matching the
-  contract's pattern. Decimal fields (``quantity``, ``price``) accept a JSON number or a numeric
-  JSON string (``"100.25"``), read exactly into ``decimal(28,8)``; more than 8 decimal places or
-  more than 20 integer digits is invalid rather than rounded. Accepting numeric strings is wider
-  than the JSON Schema's ``"type": "number"``: producers that keep decimals exact by sending them as
-  strings are not quarantined (see the report note on the contract).
+  contract's pattern. Decimal fields (``quantity``, ``price``) accept any JSON number (``100.25``,
+  and exponent notation such as ``1.0025e2``, which some serialisers write for floats) or a numeric
+  JSON string (``"100.25"``), read into ``decimal(28,8)``; more than 8 decimal places or more than
+  20 integer digits is invalid rather than rounded. Accepting numeric strings is wider than the
+  JSON Schema's ``"type": "number"``: producers that keep decimals exact by sending them as strings
+  are not quarantined.
 * Then the schema's ``enum``, ``pattern``, ``minLength``/``maxLength`` and
   ``minimum``/``exclusiveMinimum`` apply. One ``invalid_<field>`` code per field, whichever rule
   fails first; its human-readable reason goes to ``reason_details``.
@@ -140,7 +141,7 @@ def _typed_value(name: str, spark_type: str) -> Column:
     if spark_type.startswith("decimal"):
         exact = F.try_variant_get(event, _path(name), _DECIMAL_CHECK_TYPE)
         value = F.try_variant_get(event, _path(name), spark_type)
-        numeric = json_type.isin(*_INTEGER_JSON_TYPES) | json_type.startswith("DECIMAL") | (json_type == "STRING")
+        numeric = json_type.isin(*_INTEGER_JSON_TYPES, "DOUBLE", "STRING") | json_type.startswith("DECIMAL")
         return F.when(numeric & (exact == value), value)
     if spark_type == "double":
         numeric = json_type.isin(*_INTEGER_JSON_TYPES) | json_type.startswith("DECIMAL") | (json_type == "DOUBLE")
