@@ -265,22 +265,26 @@ def overwrite_table(df: DataFrame, table: TableRef) -> None:
         writer.save(table.path)
 
 
-def load_reference(
-    spark: SparkSession, source: Path, tables: Callable[[str], TableRef], report: Callable[[str, int], None]
+def write_reference(
+    spark: SparkSession,
+    rows: dict[str, list[tuple[Any, ...]]],
+    tables: Callable[[str], TableRef],
+    report: Callable[[str, int], None],
 ) -> dict[str, int]:
-    """Read, check and write all reference tables; returns the row count written per table.
+    """Replace each reference table with its checked rows (from :func:`read_reference`).
 
     Args:
         spark: the session to write with.
-        source: the folder holding ``portfolios.csv``, ``instruments.csv``, ``fx_rates.csv`` and
-            ``correlations.csv``.
+        rows: the rows of each table, by table name.
         tables: the destination of each table by name (``Catalog(settings).table("reference", name)``).
         report: called with (table name, rows) after each table is written, for progress output.
+
+    Returns:
+        The row count written per table.
     """
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
 
-    rows = read_reference(source)
     counts: dict[str, int] = {}
     for table in REFERENCE_TABLES:
         destination = tables(table.name)
@@ -291,3 +295,10 @@ def load_reference(
         counts[table.name] = len(rows[table.name])
         report(table.name, counts[table.name])
     return counts
+
+
+def load_reference(
+    spark: SparkSession, source: Path, tables: Callable[[str], TableRef], report: Callable[[str, int], None]
+) -> dict[str, int]:
+    """Read and check all reference CSV files in ``source``, then write them (see :func:`write_reference`)."""
+    return write_reference(spark, read_reference(source), tables, report)

@@ -249,3 +249,22 @@ def test_cli_reference_load(spark: SparkSession, tmp_path: Path, monkeypatch: py
     ]
     portfolios = spark.read.format("delta").load(str(delta / "portfolios"))
     assert sorted(row.portfolio_id for row in portfolios.collect()) == ["P-001", "P-002", "P-003"]
+
+
+def test_cli_bad_input_fails_before_spark_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files are checked first: a bad file fails the command with the domain error (exit code 2 via main)."""
+    monkeypatch.setenv("RISKSTREAM_STATE_DIR", str(tmp_path / "state"))
+    conf = tmp_path / "local.yml"
+    conf.write_text(yaml.safe_dump(settings_dict(tmp_path / "state")), encoding="utf-8")
+    monkeypatch.setenv("RISKSTREAM_CONF", str(conf))
+    source = _copy_fixtures(tmp_path)
+    (source / "fx_rates.csv").write_text("currency,usd_rate\nUSD,1\n", encoding="utf-8")
+
+    result = CliRunner().invoke(app, ["reference", "load", "--source", str(source)])
+
+    assert isinstance(result.exception, ReferenceDataError)
+    assert ReferenceDataError.exit_code == 2
+    assert str(result.exception) == (
+        f"{source}/fx_rates.csv, line 1: header is 'currency,usd_rate', expected 'currency,usd_rate,as_of'"
+    )
+    assert not (tmp_path / "state" / "delta").exists()

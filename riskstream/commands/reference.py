@@ -27,10 +27,11 @@ def load(
 ) -> None:
     """Check the CSV files and replace each reference table with their content (one Delta commit per table).
 
-    Nothing is written when any file is bad; the error names the file, line and column. A running
-    silver stream picks the new tables up in its next micro-batch.
+    Nothing is written when any file is bad; the error names the file, line and column.
+
+    A running silver stream picks the new tables up in its next micro-batch.
     """
-    from riskstream.reference import load_reference
+    from riskstream.reference import read_reference, write_reference
     from riskstream.spark import get_spark
     from riskstream.tables import Catalog
 
@@ -38,10 +39,11 @@ def load(
     folder = source if source is not None else state_dir() / "reference"
     catalog = Catalog(settings)
     console.print(f"reference load: reading {folder}")
+    rows = read_reference(folder)  # every file checked before Spark starts or anything is written
     spark = get_spark(settings)
 
     def report(name: str, rows: int) -> None:
         console.print(f"reference load: {catalog.table('reference', name)} <- {rows} rows")
 
-    counts = load_reference(spark, folder, lambda name: catalog.table("reference", name), report)
+    counts = write_reference(spark, rows, lambda name: catalog.table("reference", name), report)
     console.print(f"reference load: done, {sum(counts.values())} rows in {len(counts)} tables")
