@@ -213,3 +213,37 @@ def test_split_and_quarantine_rows(spark: SparkSession) -> None:
 )
 def test_reason_details(parsed_cases: dict[str, Row], case: str, detail: str) -> None:
     assert parsed_cases[case].reason_details == [detail]
+
+
+# Where the silver parser and the producer-side JSON Schema validator (riskstream.contract.event_errors)
+# deliberately disagree; every other case must get the same verdict from both.
+ACCEPTED_BY_PARSER_ONLY = {
+    "valid_quantity_and_price_as_numeric_strings": "decimals as numeric strings are read exactly",
+    "valid_v1_ignores_v2_field": "tolerant reader: fields the version does not define are ignored",
+    "valid_optional_fields_null": "JSON null counts as absent",
+}
+REJECTED_BY_PARSER_ONLY = {
+    "schema_version_disagrees_with_header": "the header is not part of the payload the schema sees",
+    "quantity_more_than_8_decimals": "decimal(28,8) would round it",
+    "quantity_overflowing_double": "1e400 is infinite",
+    "trade_ts_month_13": "jsonschema checks date-time only with an optional package; Spark parses it",
+    "trade_ts_in_future": "depends on the time of processing",
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["case"] for case in CASES])
+def test_verdict_matches_the_producer_side_validator(case: dict[str, Any]) -> None:
+    from riskstream.contract import event_errors
+
+    try:
+        schema_errors = event_errors(json.loads(case["value"])) if case["value"] is not None else ["null value"]
+    except json.JSONDecodeError as error:
+        schema_errors = [str(error)]
+    parser_accepts = not case["reason_codes"]
+    schema_accepts = not schema_errors
+    if case["case"] in ACCEPTED_BY_PARSER_ONLY:
+        assert (parser_accepts, schema_accepts) == (True, False)
+    elif case["case"] in REJECTED_BY_PARSER_ONLY:
+        assert (parser_accepts, schema_accepts) == (False, True)
+    else:
+        assert parser_accepts == schema_accepts, schema_errors
