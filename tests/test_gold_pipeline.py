@@ -156,30 +156,43 @@ def _activity(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _on_time(events: list[dict[str, Any]], earlier: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Events the windows accept: not older than the watermark left by the previous run."""
-    if not earlier:
-        return events
-    watermark = max(e["trade_ts"] for e in earlier) - WATERMARK
-    return [e for e in events if e["trade_ts"] > watermark]
+def _with_watermarks(*steps: list[dict[str, Any]]) -> list[tuple[dict[str, Any], datetime]]:
+    """Each event with the watermark its run applies: the latest trade_ts of earlier runs minus 10 minutes."""
+    tagged, seen = [], []
+    for step in steps:
+        watermark = max((e["trade_ts"] for e in seen), default=datetime.min + WATERMARK) - WATERMARK
+        tagged += [(event, watermark) for event in step]
+        seen += step
+    return tagged
 
 
-def _expected_1m(accepted: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
-    for event in accepted:
-        groups[(event["portfolio_id"], _minute(event["trade_ts"]))].append(event)
+def _windowed(
+    events: list[tuple[dict[str, Any], datetime]], length: timedelta, key: Callable[[dict[str, Any]], tuple]
+) -> dict[tuple, list[dict[str, Any]]]:
+    """Events by (key, window_start) for windows of ``length`` sliding every minute.
+
+    Spark's rule for late data in a window aggregation: an event still counts in those of its
+    windows that end after the watermark, and is dropped from the others.
+    """
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for event, watermark in events:
+        for back in range(length // timedelta(minutes=1)):
+            start = _minute(event["trade_ts"]) - timedelta(minutes=back)
+            if start + length > watermark:
+                groups[(*key(event), start)].append(event)
+    return groups
+
+
+def _expected_1m(events: list[tuple[dict[str, Any], datetime]]) -> list[dict[str, Any]]:
+    groups = _windowed(events, timedelta(minutes=1), lambda e: (e["portfolio_id"],))
     return [
         {"portfolio_id": p, "window_start": start, "window_end": start + timedelta(minutes=1), **_activity(events)}
         for (p, start), events in groups.items()
     ]
 
 
-def _expected_5m(accepted: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[tuple[str, str, datetime], list[dict[str, Any]]] = defaultdict(list)
-    for event in accepted:
-        for back in range(5):  # a 5-minute window sliding every minute holds an event in 5 windows
-            start = _minute(event["trade_ts"]) - timedelta(minutes=back)
-            groups[(event["desk"], event["asset_class"], start)].append(event)
+def _expected_5m(events: list[tuple[dict[str, Any], datetime]]) -> list[dict[str, Any]]:
+    groups = _windowed(events, timedelta(minutes=5), lambda e: (e["desk"], e["asset_class"]))
     rows = []
     for (desk, asset_class, start), events in groups.items():
         activity = _activity(events)
@@ -309,16 +322,14 @@ def _expected_alerts(step: list[dict[str, Any]], before: list[dict[str, Any]]) -
         limit = _num(limits["single_trade_limit"]) or SINGLE_TRADE_LIMIT_SHARE * float(limits["gross_limit"])
         if event["event_type"] != "CANCEL" and event["notional_base"] > limit:
             key = (event["portfolio_id"], "single_trade", _minute(event["trade_ts"]))
-            window_events = [
-                e["trade_ts"]
-                for e in step
-                if e["portfolio_id"] == event["portfolio_id"] and _minute(e["trade_ts"]) == key[2]
-            ]
+            earlier_breach = alerts.get(key)  # the window's alert names its largest breach, dated by its latest
             alerts[key] = {
                 "measured_value": event["notional_base"],
                 "limit_value": limit,
                 "trade_id": event["trade_id"],
-                "last_trade_ts": max(window_events),
+                "last_trade_ts": max(event["trade_ts"], earlier_breach["last_trade_ts"])
+                if earlier_breach
+                else event["trade_ts"],
             }
     return alerts
 
@@ -389,7 +400,7 @@ def _published(spark: SparkSession, bootstrap: str, topic: str) -> list[dict[str
     return [{"key": r.key, **json.loads(r.value)} for r in records]
 
 
-def _assert_windows(spark: SparkSession, catalog: Catalog, accepted: list[dict[str, Any]]) -> None:
+def _assert_windows(spark: SparkSession, catalog: Catalog, accepted: list[tuple[dict[str, Any], datetime]]) -> None:
     assert_approx_df_equality(
         _table(spark, catalog, "portfolio_risk_1m"),
         _frame(spark, _expected_1m(accepted), PORTFOLIO_RISK_1M_DDL),
@@ -424,6 +435,10 @@ def _assert_risk(spark: SparkSession, catalog: Catalog, events: list[dict[str, A
     for portfolio_id, row in actual.items():
         expected = _expected_risk(positions, portfolio_id)
         assert row["exposure_by_asset_class"] == pytest.approx(expected.pop("exposure_by_asset_class"), rel=1e-12)
+        assert (row["portfolio_id"], row["position_count"]) == (
+            expected.pop("portfolio_id"),
+            expected.pop("position_count"),
+        )
         assert {k: row[k] for k in expected} == pytest.approx(expected, rel=1e-12), portfolio_id
 
 
@@ -455,7 +470,7 @@ def test_gold_end_to_end_with_late_events_and_replays(
     # Step 1: bookings, an AMEND and a CANCEL.
     _append_silver(spark, catalog, STEP_1)
     assert gold_job.run(spark, settings) is None
-    _assert_windows(spark, catalog, STEP_1)
+    _assert_windows(spark, catalog, _with_watermarks(STEP_1))
     _assert_positions(spark, catalog, STEP_1)
     _assert_risk(spark, catalog, STEP_1)
     alerts_1 = _expected_alerts(STEP_1, [])
@@ -465,9 +480,17 @@ def test_gold_end_to_end_with_late_events_and_replays(
     # Step 2: newer, late (within the watermark), too-late (beyond it) and amending events.
     _append_silver(spark, catalog, STEP_2)
     assert gold_job.run(spark, settings) is None
-    accepted = STEP_1 + _on_time(STEP_2, STEP_1)
-    assert [e["event_id"] for e in STEP_2 if e not in accepted] == ["e11"]
-    _assert_windows(spark, catalog, accepted)
+    # e11 (09:50:00) is older than the watermark left by step 1 (10:04:20 - 10 min): it is dropped from
+    # its 1-minute window and from four of its five sliding windows; only 09:50-09:55 still accepts it.
+    tagged = _with_watermarks(STEP_1, STEP_2)
+
+    def windows_holding(event_id: str, minutes: int) -> list[datetime]:
+        groups = _windowed(tagged, timedelta(minutes=minutes), lambda e: ())
+        return sorted(key[-1] for key, events in groups.items() if any(e["event_id"] == event_id for e in events))
+
+    assert windows_holding("e11", 1) == [] and windows_holding("e11", 5) == [datetime(2026, 3, 2, 9, 50)]
+    assert windows_holding("e10", 1) == [datetime(2026, 3, 2, 10, 1)]  # late, within the watermark
+    _assert_windows(spark, catalog, _with_watermarks(STEP_1, STEP_2))
     _assert_positions(spark, catalog, STEP_1 + STEP_2)
     _assert_risk(spark, catalog, STEP_1 + STEP_2)
     alerts_2 = _expected_alerts(STEP_2, STEP_1)

@@ -22,6 +22,8 @@ Windows are tumbling ``1 minute`` (per portfolio) and ``5 minutes`` sliding ever
 (per desk and asset class), on ``trade_ts`` with a watermark; in update mode each micro-batch
 emits the full current value of every window it changed, which the job upserts on the table key,
 so a late event within the watermark replaces its window's row instead of adding a second one.
+An event older than the watermark still counts in those of its windows that end after the watermark
+(Spark's rule): with sliding windows a late event can land in its newest window only.
 """
 
 from __future__ import annotations
@@ -315,7 +317,7 @@ def single_trade_alerts(portfolios: DataFrame, single_trade_limit_share: float) 
 
     The limit is the portfolio's ``single_trade_limit``, or ``single_trade_limit_share x
     gross_limit`` when it has none. CANCEL events never alert. The window's alert carries its
-    largest breaching trade.
+    largest breaching trade and, as ``last_trade_ts``, the time of its latest breaching trade.
     """
 
     def transform(trades: DataFrame) -> DataFrame:
