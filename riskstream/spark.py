@@ -7,6 +7,8 @@ source / Delta jars on ``spark.jars``, so nothing is resolved or downloaded at s
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 
 from riskstream.config import Settings
@@ -55,6 +57,9 @@ def get_spark(settings: Settings) -> SparkSession:
         if active is not None:
             return active
         return SparkSession.builder.getOrCreate()
+    # Python workers (pandas UDFs, applyInPandasWithState) must use this interpreter, which has pyarrow;
+    # PySpark otherwise starts whatever `python3` is first on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(settings.spark.app_name).master(settings.spark.master or "local[*]")
     for key, value in local_conf(settings).items():
         builder = builder.config(key, value)

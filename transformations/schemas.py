@@ -65,7 +65,10 @@ QUARANTINE_DDL = (
 
 Reason codes: ``malformed_json``, ``unknown_schema_version``, ``missing_<field>``, ``invalid_<field>``,
 ``future_trade_ts``, ``unknown_portfolio``, ``unknown_instrument``, ``missing_fx_rate``, ``late``,
-``stale_version``, ``unknown_trade``, ``already_cancelled``, ``duplicate_version``."""
+``stale_version``, ``unknown_trade``, ``already_cancelled``, ``duplicate_version``, ``duplicate`` (the same
+``event_id`` resent: quarantined rather than dropped, so every bronze row lands in exactly one of
+silver.trades or silver.quarantine). The lifecycle rules behind the last six are in
+:mod:`transformations.lifecycle`."""
 
 
 def schema(ddl: str) -> StructType:

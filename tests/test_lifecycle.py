@@ -1,0 +1,133 @@
+"""The stateful silver operator (dedupe, lateness, NEW/AMEND/CANCEL) on a real stream of two micro-batches.
+
+The cases live in ``tests/fixtures/silver/lifecycle_cases.csv``: each input row with the reason codes
+and lifecycle columns it must come out with. Step 1 is the first micro-batch (watermark 0, so nothing
+is late); step 2 arrives after it, when the watermark is the newest accepted step-1 ``trade_ts``
+(10:06, the rejected 2030 row must not count) minus 10 minutes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from transformations.lifecycle import _duration_ms, track_lifecycle
+
+pytestmark = [pytest.mark.spark]
+
+CASES = Path(__file__).parent / "fixtures" / "silver" / "lifecycle_cases.csv"
+CASES_DDL = (
+    "step int, event_id string, event_type string, trade_id string, trade_version int, side string, "
+    "quantity decimal(28,8), price decimal(28,8), trade_ts timestamp, multiplier double, fx_rate_to_base double, "
+    "signed_notional_base double, reason_codes string, source_partition int, source_offset long, "
+    "expected_reasons string, expected_previous_trade_version int, "
+    "expected_delta_quantity decimal(28,8), expected_delta_notional_base double, expected_delta_cost_base double"
+)
+INPUT_COLUMNS = (
+    "event_id",
+    "event_type",
+    "trade_id",
+    "trade_version",
+    "side",
+    "quantity",
+    "signed_quantity",
+    "price",
+    "trade_ts",
+    "multiplier",
+    "fx_rate_to_base",
+    "signed_notional_base",
+    "reason_codes",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+)
+
+
+def _codes(column: str) -> Column:
+    """A ``;``-separated CSV cell as an array; an empty cell is an empty array."""
+    return F.when(F.col(column).isNull(), F.array().cast("array<string>")).otherwise(F.split(column, ";"))
+
+
+def _cases(spark: SparkSession) -> DataFrame:
+    return (
+        spark.read.option("header", True)
+        .option("emptyValue", None)
+        .schema(CASES_DDL)
+        .csv(str(CASES))
+        .withColumn("reason_codes", _codes("reason_codes"))
+        .withColumn("source_topic", F.lit("trades"))
+        .withColumn(
+            "signed_quantity",
+            F.when(F.col("side") == "SELL", -F.col("quantity")).otherwise(F.col("quantity")).cast("decimal(28,8)"),
+        )
+    )
+
+
+def test_lifecycle_over_two_micro_batches(spark: SparkSession, tmp_path: Path) -> None:
+    cases = _cases(spark)
+    inbox = tmp_path / "inbox"
+    cases.where("step = 1").select(*INPUT_COLUMNS).write.parquet(str(inbox / "step1"))
+    schema = cases.select(*INPUT_COLUMNS).schema
+    stream = spark.readStream.schema(schema).option("recursiveFileLookup", True).parquet(str(inbox))
+    query = (
+        stream.transform(track_lifecycle("10 minutes", "1 hour", "7 days"))
+        .writeStream.queryName("lifecycle_under_test")
+        .format("memory")
+        .outputMode("append")
+        .option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .start()
+    )
+    try:
+        query.processAllAvailable()
+        cases.where("step = 2").select(*INPUT_COLUMNS).write.parquet(str(inbox / "step2"))
+        query.processAllAvailable()
+        actual = spark.table("lifecycle_under_test")
+        assert actual.columns == [
+            *INPUT_COLUMNS,
+            "previous_trade_version",
+            "delta_quantity",
+            "delta_notional_base",
+            "delta_cost_base",
+        ]
+        expected = cases.select(
+            "source_partition",
+            "source_offset",
+            "event_id",
+            _codes("expected_reasons").alias("reason_codes"),
+            F.col("expected_previous_trade_version").alias("previous_trade_version"),
+            "signed_quantity",
+            F.col("expected_delta_quantity").alias("delta_quantity"),
+            F.col("expected_delta_notional_base").alias("delta_notional_base"),
+            F.col("expected_delta_cost_base").alias("delta_cost_base"),
+        ).orderBy("source_partition", "source_offset")
+        assert_df_equality(
+            actual.select(*expected.columns).orderBy("source_partition", "source_offset"),
+            expected,
+            ignore_nullable=True,
+        )
+    finally:
+        query.stop()
+
+
+def test_missing_columns_are_named(spark: SparkSession) -> None:
+    frame = spark.createDataFrame([("e1", "T1")], "event_id string, trade_id string")
+    with pytest.raises(ValueError, match=r"track_lifecycle needs columns \['event_type', 'trade_version'"):
+        track_lifecycle("10 minutes", "1 hour", "7 days")(frame)
+
+
+@pytest.mark.parametrize(
+    ("duration", "millis"),
+    [
+        ("500 milliseconds", 500),
+        ("1 second", 1000),
+        ("10 minutes", 600_000),
+        ("1 hour", 3_600_000),
+        ("7 days", 604_800_000),
+    ],
+)
+def test_duration_ms(duration: str, millis: int) -> None:
+    assert _duration_ms(duration) == millis

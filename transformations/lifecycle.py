@@ -1,0 +1,267 @@
+"""Silver's one stateful operator: dedupe, lateness and the trade lifecycle, keyed by ``trade_id``.
+
+Why one operator. Spark silently drops rows older than the watermark in aggregations,
+``dropDuplicates*``, stream-stream joins and ``applyInPandasWithState`` with ``EventTimeTimeout``.
+Silver must not lose anything (every bronze row lands in exactly one of ``silver.trades`` or
+``silver.quarantine``), so this operator uses ``applyInPandasWithState`` with ``NoTimeout`` (which
+never filters input) and decides lateness itself, emitting every input row exactly once: accepted
+(empty ``reason_codes``) or with one more reason code. Not ``ProcessingTimeTimeout``: with it Spark
+runs a no-data micro-batch after every batch (to look for timeouts), so ``processAllAvailable``
+never returns and a query never goes idle.
+
+The rules, applied to a trade's rows in arrival order (source topic, partition, offset; a trade's
+events share a portfolio, the Kafka key, so they arrive in order on one partition):
+
+1. Rows that arrive with reason codes (parse, validation or enrichment failures) pass through
+   untouched and never enter state.
+2. ``duplicate``: the same ``event_id`` was already seen for this trade. Seen ids are kept while
+   ``trade_ts + dedupe_window`` is after the watermark; a resend older than that is ``late``.
+3. ``late``: ``trade_ts`` is at or before the query's event-time watermark (the max accepted
+   ``trade_ts`` of earlier micro-batches minus ``watermark_delay``, as Spark defines it).
+4. Lifecycle, against the trade's state (status, current version, open amounts):
+
+   * unknown trade: ``NEW`` opens it; ``AMEND`` / ``CANCEL`` -> ``unknown_trade`` (not held:
+     quarantine is replayable from bronze, a hold would hide the row from both tables);
+   * cancelled trade: anything -> ``already_cancelled``;
+   * open trade at version ``c``: ``NEW`` -> ``duplicate_version`` (a trade opens once);
+     ``AMEND v`` with ``v > c`` replaces the open version (gaps allowed: ``v3`` before ``v2``
+     makes ``v3`` current and ``v2`` then arrives as ``stale_version``), ``v == c`` ->
+     ``duplicate_version``, ``v < c`` -> ``stale_version``; ``CANCEL v`` with ``v >= c`` reverses
+     what is open, ``v < c`` -> ``stale_version``.
+
+   The ``event_id`` of every row that reaches step 4 is remembered, so a resend is ``duplicate``.
+
+Deltas follow :mod:`transformations.schemas`: a NEW adds the trade, an AMEND adds (new - previous
+open version), a CANCEL subtracts what was open, whatever quantity the CANCEL itself carries. The
+input's ``signed_quantity`` and ``signed_notional_base`` (from
+:func:`transformations.enrichment.derive_amounts`) are the version's own position; the cost basis is
+``signed_quantity x price x multiplier x fx_rate_to_base``.
+
+State TTL, in event time: seen event ids expire with the dedupe window; a trade whose last accepted
+``trade_ts`` is more than ``state_ttl`` before the watermark is forgotten when it is next touched
+(an AMEND or CANCEL for it is then ``unknown_trade``); a cancelled trade whose seen ids have all
+expired is removed. Known limit: without a timeout, the state of an open trade that never gets
+another event is only reclaimed when it is touched again (``transformWithStateInPandas`` with a
+TTL on its value state would reclaim it unprompted).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType, DoubleType, IntegerType, StructField, StructType
+
+from transformations import Transform
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame
+    from pyspark.sql.streaming.state import GroupState
+
+LIFECYCLE_FIELDS = (
+    StructField("previous_trade_version", IntegerType()),
+    StructField("delta_quantity", DecimalType(28, 8)),
+    StructField("delta_notional_base", DoubleType()),
+    StructField("delta_cost_base", DoubleType()),
+)
+"""Columns the operator adds; each is null on a row that is quarantined."""
+
+REQUIRED_COLUMNS = (
+    "event_id",
+    "event_type",
+    "trade_id",
+    "trade_version",
+    "side",
+    "signed_quantity",
+    "price",
+    "trade_ts",
+    "multiplier",
+    "fx_rate_to_base",
+    "signed_notional_base",
+    "reason_codes",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+)
+
+LIFECYCLE_REASONS = ("duplicate", "late", "unknown_trade", "already_cancelled", "duplicate_version", "stale_version")
+
+_STATE_SCHEMA = (
+    "status string, current_version int, open_signed_quantity string, open_notional_base double, "
+    "open_cost_base double, seen_event_ids string, last_event_ts_ms long"
+)
+_EVENT_TS_MS = "_lifecycle_event_ts_ms"
+_EVENT_TS = "_lifecycle_event_ts"
+_ZERO = Decimal(0)
+
+
+def _duration_ms(duration: str) -> int:
+    """Milliseconds in a Spark duration such as ``'7 days'`` (the config validates the format)."""
+    amount, unit = duration.split()
+    per_unit = {"millisecond": 1, "second": 1000, "minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
+    return int(amount) * per_unit[unit.rstrip("s")]
+
+
+@dataclass
+class _TradeState:
+    status: str | None = None
+    current_version: int = 0
+    open_signed_quantity: Decimal = _ZERO
+    open_notional_base: float = 0.0
+    open_cost_base: float = 0.0
+    seen_event_ids: dict[str, int] | None = None
+    last_event_ts_ms: int = 0
+
+    @classmethod
+    def load(cls, state: GroupState) -> _TradeState:
+        if not state.exists:
+            return cls(seen_event_ids={})
+        status, version, quantity, notional, cost, seen, last = state.get
+        return cls(status, int(version), Decimal(quantity), float(notional), float(cost), json.loads(seen), int(last))
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (
+            self.status,
+            self.current_version,
+            str(self.open_signed_quantity),
+            self.open_notional_base,
+            self.open_cost_base,
+            json.dumps(self.seen_event_ids, sort_keys=True),
+            self.last_event_ts_ms,
+        )
+
+
+def _lifecycle_reason(state: _TradeState, event_type: str, version: int) -> str | None:
+    """The quarantine reason for an event that is neither a duplicate nor late, or None to accept it."""
+    if state.status is None:
+        return None if event_type == "NEW" else "unknown_trade"
+    if state.status == "cancelled":
+        return "already_cancelled"
+    current = state.current_version
+    if event_type == "NEW":
+        return "duplicate_version"
+    if event_type == "AMEND":
+        if version > current:
+            return None
+        return "duplicate_version" if version == current else "stale_version"
+    return None if version >= current else "stale_version"
+
+
+def _reject(row: dict[str, Any], code: str, detail: str) -> None:
+    row["reason_codes"].append(code)
+    if "reason_details" in row:
+        row["reason_details"].append(f"{code}: {detail}")
+
+
+def _process_row(row: dict[str, Any], state: _TradeState, watermark_ms: int) -> None:
+    """Decide one row's fate, update ``state`` and fill the row's lifecycle columns in place."""
+    for field in LIFECYCLE_FIELDS:
+        row[field.name] = None
+    reasons = list(row["reason_codes"]) if row["reason_codes"] is not None else []
+    row["reason_codes"] = reasons
+    if "reason_details" in row:
+        row["reason_details"] = list(row["reason_details"]) if row["reason_details"] is not None else []
+    if reasons:
+        return
+    seen = state.seen_event_ids if state.seen_event_ids is not None else {}
+    event_ts_ms = int(row[_EVENT_TS_MS])
+    event_type, version = row["event_type"], int(row["trade_version"])
+    if row["event_id"] in seen:
+        _reject(row, "duplicate", f"event_id {row['event_id']} was already processed for trade {row['trade_id']}")
+        return
+    if event_ts_ms <= watermark_ms:
+        _reject(row, "late", f"trade_ts is at or before the event-time watermark ({watermark_ms} ms since epoch)")
+        return
+    seen[row["event_id"]] = event_ts_ms
+    reason = _lifecycle_reason(state, event_type, version)
+    if reason is not None:
+        current = "none" if state.status is None else f"{state.status} at version {state.current_version}"
+        _reject(row, reason, f"{event_type} version {version} for trade {row['trade_id']} ({current})")
+        return
+    signed_quantity = Decimal(row["signed_quantity"])
+    state.last_event_ts_ms = max(state.last_event_ts_ms, event_ts_ms)
+    notional_base = float(row["signed_notional_base"])
+    cost_base = float(signed_quantity) * float(row["price"]) * float(row["multiplier"]) * float(row["fx_rate_to_base"])
+    row["previous_trade_version"] = state.current_version if state.status is not None else None
+    if event_type == "CANCEL":
+        row["delta_quantity"] = -state.open_signed_quantity
+        row["delta_notional_base"] = -state.open_notional_base
+        row["delta_cost_base"] = -state.open_cost_base
+        state.status, state.current_version = "cancelled", max(version, state.current_version)
+        state.open_signed_quantity, state.open_notional_base, state.open_cost_base = _ZERO, 0.0, 0.0
+        return
+    row["delta_quantity"] = signed_quantity - state.open_signed_quantity
+    row["delta_notional_base"] = notional_base - state.open_notional_base
+    row["delta_cost_base"] = cost_base - state.open_cost_base
+    state.status, state.current_version = "open", version
+    state.open_signed_quantity, state.open_notional_base, state.open_cost_base = (
+        signed_quantity,
+        notional_base,
+        cost_base,
+    )
+
+
+def track_lifecycle(watermark_delay: str, dedupe_window: str, state_ttl: str) -> Transform:
+    """Dedupe, lateness and lifecycle for a stream of parsed, enriched events (see the module doc).
+
+    Args:
+        watermark_delay: how far behind the newest accepted ``trade_ts`` an event may arrive before
+            it is ``late`` (``settings.silver.watermark``).
+        dedupe_window: how long after the watermark passes an event's ``trade_ts`` its ``event_id``
+            is still remembered (``settings.silver.dedupe_watermark``).
+        state_ttl: how far (event time) behind the watermark a trade's last accepted event may be
+            before its state is dropped (``settings.silver.lifecycle_state_ttl``).
+
+    Returns:
+        A transform for a streaming DataFrame holding :data:`REQUIRED_COLUMNS` (more are carried
+        through). The output has the input's columns, then :data:`LIFECYCLE_FIELDS`; a row is
+        accepted when its ``reason_codes`` is empty. Only rows without reason codes move the
+        watermark, so a rejected far-future ``trade_ts`` cannot make good events late.
+    """
+    dedupe_ms = _duration_ms(dedupe_window)
+    ttl_ms = _duration_ms(state_ttl)
+
+    def transform(events: DataFrame) -> DataFrame:
+        missing = [name for name in REQUIRED_COLUMNS if name not in events.columns]
+        if missing:
+            raise ValueError(f"track_lifecycle needs columns {missing}")
+        with_event_time = events.withColumn(
+            _EVENT_TS, F.when(F.size("reason_codes") == 0, F.col("trade_ts"))
+        ).withColumn(_EVENT_TS_MS, F.unix_millis(F.col("trade_ts")))
+        output_fields = [field for field in with_event_time.schema.fields if field.name != _EVENT_TS]
+        output_schema = StructType([*output_fields, *LIFECYCLE_FIELDS])
+        output_names = output_schema.fieldNames()
+
+        def apply(key: Any, batches: Iterable[pd.DataFrame], state: GroupState) -> Iterator[pd.DataFrame]:
+            import pandas as pd
+
+            rows = pd.concat(list(batches), ignore_index=True).drop(columns=[_EVENT_TS])
+            rows = rows.sort_values(["source_topic", "source_partition", "source_offset"], kind="stable")
+            records = rows.to_dict("records")
+            trade = _TradeState.load(state)
+            watermark_ms = state.getCurrentWatermarkMs()
+            if trade.status is not None and trade.last_event_ts_ms + ttl_ms < watermark_ms:
+                trade = _TradeState(seen_event_ids={})
+            seen = trade.seen_event_ids or {}
+            trade.seen_event_ids = {eid: ts for eid, ts in seen.items() if ts + dedupe_ms > watermark_ms}
+            for record in records:
+                _process_row(record, trade, watermark_ms)
+            if key[0] is not None and (trade.status == "open" or trade.seen_event_ids):
+                state.update(trade.as_tuple())
+            elif state.exists:
+                state.remove()
+            yield pd.DataFrame.from_records(records, columns=output_names)
+
+        return (
+            with_event_time.withWatermark(_EVENT_TS, watermark_delay)
+            .groupBy("trade_id")
+            .applyInPandasWithState(apply, output_schema, _STATE_SCHEMA, "append", "NoTimeout")
+            .drop(_EVENT_TS_MS)
+        )
+
+    return transform
