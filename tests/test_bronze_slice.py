@@ -67,3 +67,15 @@ def test_kafka_to_bronze_exactly_once(
     assert bronze.run(spark, settings) is None
     assert table.read(spark).count() == 4
     assert spark.sql(f"DESCRIBE HISTORY {table.sql_name}").count() == version_after_first
+
+
+def test_header_value_is_null_when_the_header_is_absent(spark) -> None:
+    from chispa import assert_column_equality
+
+    from transformations.bronze import header_value
+
+    rows = spark.createDataFrame(
+        [([("schema_version", bytearray(b"2"))], "2"), ([("other", bytearray(b"x"))], None), ([], None)],
+        "headers array<struct<key string, value binary>>, expected string",
+    )
+    assert_column_equality(rows.withColumn("actual", header_value("schema_version")), "actual", "expected")

@@ -54,4 +54,5 @@ def to_bronze(ingest_ts: Column | None = None) -> Transform:
 def header_value(name: str) -> Column:
     """The first Kafka header called ``name`` as a UTF-8 string (null when absent)."""
     matching = F.filter(F.col("headers"), lambda header: header["key"] == F.lit(name))
-    return F.element_at(matching, 1)["value"].cast("string")
+    # try_element_at: null (not an ANSI-mode error that fails the batch) when the header is absent.
+    return F.try_element_at(matching, F.lit(1))["value"].cast("string")
