@@ -15,6 +15,7 @@ from riskstream.config import TriggerConfig
 
 class Layer(StrEnum):
     bronze = "bronze"
+    silver = "silver"
     gold = "gold"
     all = "all"
 
@@ -36,6 +37,7 @@ def run(
     """Run one layer's streaming query, or all of them."""
     from jobs import bronze
     from jobs import gold as gold_job
+    from jobs import silver as silver_job
     from riskstream.spark import get_spark
 
     settings = settings_for(target)
@@ -46,6 +48,7 @@ def run(
         chosen = TriggerConfig(kind="processing_time", interval=interval)
     spark = get_spark(settings)
     jobs: dict[str, Callable[..., Any]] = {"bronze": bronze.run}
+    jobs["silver"] = silver_job.run
     jobs["gold"] = gold_job.run  # after silver: `all` runs in flow order
     selected = list(jobs) if layer is Layer.all else [layer.value]
     queries = []

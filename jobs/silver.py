@@ -1,0 +1,147 @@
+"""Silver job: ``bronze.trade_events`` (Delta source) -> ``silver.trades`` and ``silver.quarantine``.
+
+One named query, ``silver_trades``, one checkpoint. Per bronze row: parse and validate
+(:func:`~transformations.parsing.parse_events`), enrich against the reference Delta tables (a
+stream-static join), derive amounts, then the stateful operator
+(:func:`~transformations.lifecycle.track_lifecycle`: dedupe, lateness, NEW/AMEND/CANCEL). Every row
+comes out of that operator exactly once, so every bronze row lands in exactly one of the two tables.
+
+Exactly once: the checkpoint records which bronze files each micro-batch read and the operator's
+state; ``foreachBatch`` writes both tables with Delta's idempotent-write options ``txnAppId`` /
+``txnVersion`` (= the batch id), so a batch replayed after a crash writes nothing twice, even if it
+crashed between the two writes. These are writer options, scoped to one write, unlike the
+session-wide ``spark.databricks.delta.write.txn*`` confs. The app id includes the streaming query's
+id (from the checkpoint), so a fresh checkpoint, whose batch ids restart at 0, is not mistaken for
+a replay.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+from riskstream.config import Settings, SilverConfig, TriggerConfig
+from riskstream.sinks import write_delta
+from riskstream.tables import Catalog, TableRef
+from transformations import Transform
+from transformations.enrichment import derive_amounts, enrich
+from transformations.lifecycle import track_lifecycle
+from transformations.parsing import parse_events, to_quarantine
+from transformations.schemas import QUARANTINE_DDL, SILVER_TRADES_DDL, schema
+from transformations.scoring import RuleScorer, Scorer
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+QUERY_NAME = "silver_trades"
+_PARSE_CODES = "_parse_reason_codes"
+_PARSE_DETAILS = "_parse_reason_details"
+
+
+def classify(settings: SilverConfig, portfolios: DataFrame, instruments: DataFrame, fx_rates: DataFrame) -> Transform:
+    """Bronze rows -> one row per bronze row with ``reason_codes`` (empty = accepted) and lifecycle deltas.
+
+    Enrichment runs on every row (a stream has no cheap split-and-union), but a row the parser
+    already rejected keeps only its parse reasons: a malformed record is ``malformed_json``, not also
+    ``unknown_portfolio``.
+    """
+
+    def transform(bronze_rows: DataFrame) -> DataFrame:
+        parsed = bronze_rows.transform(parse_events(settings.future_skew)).withColumns(
+            {_PARSE_CODES: F.col("reason_codes"), _PARSE_DETAILS: F.col("reason_details")}
+        )
+        parse_failed = F.size(_PARSE_CODES) > 0
+        enriched = (
+            parsed.transform(enrich(portfolios, instruments, fx_rates))
+            .withColumns(
+                {
+                    "reason_codes": F.when(parse_failed, F.col(_PARSE_CODES)).otherwise(F.col("reason_codes")),
+                    "reason_details": F.when(parse_failed, F.col(_PARSE_DETAILS)).otherwise(F.col("reason_details")),
+                }
+            )
+            .drop(_PARSE_CODES, _PARSE_DETAILS)
+            .transform(derive_amounts())
+        )
+        return enriched.transform(
+            track_lifecycle(settings.watermark, settings.dedupe_watermark, settings.lifecycle_state_ttl)
+        )
+
+    return transform
+
+
+def to_silver_trades(scorer: Scorer, processed_ts: F.Column | None = None) -> Transform:
+    """Accepted rows -> exactly the columns of ``silver.trades``, scored."""
+    processed = processed_ts if processed_ts is not None else F.current_timestamp()
+
+    def transform(classified: DataFrame) -> DataFrame:
+        scored = classified.where(F.size("reason_codes") == 0).transform(scorer)
+        return scored.withColumn("processed_ts", processed).select(*schema(SILVER_TRADES_DDL).fieldNames())
+
+    return transform
+
+
+def create_silver_tables(spark: SparkSession, catalog: Catalog) -> None:
+    """Create ``silver.trades`` and ``silver.quarantine`` with their contract schemas if missing."""
+    for name, ddl in (("trades", SILVER_TRADES_DDL), ("quarantine", QUARANTINE_DDL)):
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {catalog.table('silver', name).sql_name} ({ddl}) USING DELTA")
+
+
+def append_once(df: DataFrame, table: TableRef, app_id: str, batch_id: int) -> None:
+    """Append ``df`` unless ``table`` already holds the commit of (``app_id``, ``batch_id``)."""
+    writer = df.write.format("delta").mode("append").option("txnAppId", app_id).option("txnVersion", batch_id)
+    if table.identifier:
+        writer.saveAsTable(table.identifier)
+    else:
+        writer.save(table.path)
+
+
+def _query_id(spark: SparkSession, checkpoint: str) -> str:
+    """The streaming query id stored in the checkpoint's ``metadata`` file (stable across restarts)."""
+    first_line = spark.read.text(f"{checkpoint}/metadata").first()
+    return str(json.loads(first_line[0])["id"]) if first_line else "unknown"
+
+
+def run(
+    spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None, scorer: Scorer | None = None
+) -> StreamingQuery | None:
+    """Start (or, for availableNow, run to completion) the silver query."""
+    catalog = Catalog(settings)
+    stream = settings.streams.silver
+    trades, quarantine = catalog.table("silver", "trades"), catalog.table("silver", "quarantine")
+    checkpoint = catalog.checkpoint(QUERY_NAME)
+    create_silver_tables(spark, catalog)
+    source_options = {"maxFilesPerTrigger": str(stream.max_files_per_trigger)} if stream.max_files_per_trigger else {}
+    bronze_rows = catalog.table("bronze", "trade_events").read_stream(spark, source_options)
+    reference = {
+        name: catalog.table("reference", name).read(spark) for name in ("portfolios", "instruments", "fx_rates")
+    }
+    classified = bronze_rows.transform(
+        classify(settings.silver, reference["portfolios"], reference["instruments"], reference["fx_rates"])
+    )
+    trade_scorer = scorer or RuleScorer()
+    app_ids: dict[str, str] = {}
+
+    def write_batch(batch: DataFrame, batch_id: int) -> None:
+        session = batch.sparkSession
+        if not app_ids:
+            query_id = _query_id(session, checkpoint)
+            app_ids.update({name: f"{QUERY_NAME}:{query_id}:{name}" for name in ("trades", "quarantine")})
+        batch.persist()
+        try:
+            append_once(batch.transform(to_silver_trades(trade_scorer)), trades, app_ids["trades"], batch_id)
+            rejected = batch.where(F.size("reason_codes") > 0).transform(to_quarantine())
+            append_once(rejected, quarantine, app_ids["quarantine"], batch_id)
+        finally:
+            batch.unpersist()
+
+    return write_delta(
+        classified,
+        trades,
+        query_name=QUERY_NAME,
+        checkpoint=checkpoint,
+        trigger=trigger or stream.trigger,
+        foreach_batch=write_batch,
+    )
