@@ -3,7 +3,8 @@
 The cases live in ``tests/fixtures/silver/lifecycle_cases.csv``: each input row with the reason codes
 and lifecycle columns it must come out with. Step 1 is the first micro-batch (watermark 0, so nothing
 is late); step 2 arrives after it, when the watermark is the newest accepted step-1 ``trade_ts``
-(10:06, the rejected 2030 row must not count) minus 10 minutes.
+(10:06, the rejected 2030 row must not count) minus 10 minutes. Trade T8's last event (Nov 10) is
+then more than the 7-day state TTL behind the watermark, so its state is forgotten.
 """
 
 from __future__ import annotations
