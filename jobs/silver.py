@@ -2,7 +2,9 @@
 
 One named query, ``silver_trades``, one checkpoint. Per bronze row: parse and validate
 (:func:`~transformations.parsing.parse_events`), enrich against the reference Delta tables (a
-stream-static join), derive amounts, then the stateful operator
+stream-static join: the Delta static side is re-resolved every micro-batch, so ``riskstream
+reference load`` reaches a running query without a restart; ``tests/test_silver_job.py`` checks
+it), derive amounts, then the stateful operator
 (:func:`~transformations.lifecycle.track_lifecycle`: dedupe, lateness, NEW/AMEND/CANCEL). Every row
 comes out of that operator exactly once, so every bronze row lands in exactly one of the two tables.
 

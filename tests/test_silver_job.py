@@ -20,11 +20,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs import bronze, silver
-from riskstream.config import Settings
+from riskstream.config import Settings, TriggerConfig
 from riskstream.kafka_broker import BrokerInfo
-from riskstream.reference import load_reference
+from riskstream.reference import load_reference, read_reference, write_reference
 from riskstream.tables import Catalog
-from tests.events import load_records, publish
+from tests.events import Record, load_records, publish, trade_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
@@ -112,3 +112,38 @@ def test_replayed_batch_is_written_once(spark: SparkSession, make_settings: Call
     silver.append_once(rows, table, "silver_trades:q1:quarantine", 0)
     silver.append_once(rows.limit(1), table, "silver_trades:q1:quarantine", 1)
     assert sorted(row.event_id for row in table.read(spark).collect()) == ["e1", "e1", "e2"]
+
+
+def test_reference_reload_reaches_a_running_query(
+    spark: SparkSession, kafka: BrokerInfo, topic: str, make_settings: Callable[..., Settings]
+) -> None:
+    """``riskstream reference load`` while silver runs: the next micro-batch sees the new instrument."""
+    settings = make_settings(kafka.bootstrap_servers, kafka={"topic": topic})
+    catalog = Catalog(settings)
+    tables = lambda name: catalog.table("reference", name)  # noqa: E731
+    reference_rows = read_reference(FIXTURES / "reference")
+    write_reference(spark, reference_rows, tables, lambda *_: None)
+    new_instrument = "XS0000000001"
+    first = trade_event(101, instrument_id=new_instrument)
+    publish(kafka.bootstrap_servers, topic, [Record("P-001", json.dumps(first).encode(), "1")])
+    assert bronze.run(spark, settings) is None
+
+    query = silver.run(spark, settings, TriggerConfig(kind="processing_time", interval="1 second"))
+    assert query is not None
+    try:
+        query.processAllAvailable()
+        instruments = [
+            *reference_rows["instruments"],
+            (new_instrument, "New bond", "credit", "financials", "GB", "USD", 1.0, 0.004, 99.5),
+        ]
+        write_reference(spark, {**reference_rows, "instruments": instruments}, tables, lambda *_: None)
+        second = trade_event(102, instrument_id=new_instrument)
+        publish(kafka.bootstrap_servers, topic, [Record("P-001", json.dumps(second).encode(), "1")])
+        assert bronze.run(spark, settings) is None
+        query.processAllAvailable()
+    finally:
+        query.stop()
+    quarantined = catalog.table("silver", "quarantine").read(spark).select("event_id", "reason_codes").collect()
+    assert [(row.event_id, row.reason_codes) for row in quarantined] == [(first["event_id"], ["unknown_instrument"])]
+    accepted = catalog.table("silver", "trades").read(spark).select("event_id", "asset_class").collect()
+    assert [(row.event_id, row.asset_class) for row in accepted] == [(second["event_id"], "credit")]
