@@ -294,3 +294,49 @@ def test_cli_sync_then_verify_then_tampered_verify_fails(
         "verify positions: Delta version 1: 3 rows in Delta, 3 in Snowflake",
         "  1 different values: (P-001, MSFT)",
     ]
+
+
+def test_the_gold_jobs_tables_sync_and_verify(spark: Any, settings: Settings) -> None:
+    """The real gold table definitions (jobs/gold.py): same keys as the sync registry, every column
+    type mapped, a map column landing as JSON text."""
+    from jobs.gold import GOLD_TABLES, create_gold_tables
+    from riskstream.snowflake.tables import GOLD_TABLE_KEYS
+
+    assert {name: keys for name, (_, keys) in GOLD_TABLES.items()} == dict(GOLD_TABLE_KEYS)
+    catalog = Catalog(settings)
+    create_gold_tables(spark, catalog)
+    spark.sql(
+        f"INSERT INTO {catalog.table('gold', 'portfolio_risk').sql_name} VALUES ('P-001', 2, 1500.0, 500.0, "
+        "map('equity', 1000.0D, 'fx', -500.0D), 0.6667, 0.5556, 12.5, 20.56, 29.08, 65.02, 91.96, 1.0E7, 1.0E5, "
+        "1.5E-4, 2.908E-4)"
+    )
+
+    results = sync_tables(spark, settings, GOLD_TABLE_KEYS)
+    assert [(r.table, r.from_version, r.to_version, r.mode, r.inserted) for r in results] == [
+        ("portfolio_risk_1m", None, 0, "snapshot", 0),
+        ("exposure_by_asset_class_5m", None, 0, "snapshot", 0),
+        ("positions", None, 0, "snapshot", 0),
+        ("portfolio_risk", None, 1, "snapshot", 1),
+        ("risk_alerts", None, 0, "snapshot", 0),
+    ]
+    assert snowflake_rows(settings, "PORTFOLIO_RISK") == [
+        (
+            "P-001",
+            Decimal("2"),
+            1500.0,
+            500.0,
+            '{"equity":1000.0,"fx":-500.0}',
+            0.6667,
+            0.5556,
+            12.5,
+            20.56,
+            29.08,
+            65.02,
+            91.96,
+            1.0e7,
+            1.0e5,
+            1.5e-4,
+            2.908e-4,
+        )
+    ]
+    assert all(result.ok for result in verify_tables(spark, settings, GOLD_TABLE_KEYS))
