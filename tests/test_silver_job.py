@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,7 @@ def test_reference_reload_reaches_a_running_query(
     """``riskstream reference load`` while silver runs: the next micro-batch sees the new instrument."""
     settings = make_settings(kafka.bootstrap_servers, kafka={"topic": topic})
     catalog = Catalog(settings)
-    tables = lambda name: catalog.table("reference", name)  # noqa: E731
+    tables = partial(catalog.table, "reference")
     reference_rows = read_reference(FIXTURES / "reference")
     write_reference(spark, reference_rows, tables, lambda *_: None)
     new_instrument = "XS0000000001"
