@@ -133,8 +133,17 @@ class ProgressCollector:
             spark.streams.removeListener(self._listener)
             self._listener = None
 
-    def drain(self) -> list[dict[str, Any]]:
-        """Every report queued since the last drain."""
+    def drain(self, spark: SparkSession | None = None) -> list[dict[str, Any]]:
+        """Every report queued since the last drain.
+
+        With ``spark``, first waits until Spark's listener bus has delivered every event posted so
+        far: a query's last progress report is delivered asynchronously, after ``awaitTermination``
+        has already returned.
+        """
+        if spark is not None:
+            # LiveListenerBus.waitUntilEmpty is Spark-internal but public in the bytecode; the Python
+            # listener runs synchronously on the bus thread, so an empty bus means every report is queued.
+            spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
         drained = []
         while not self._reports.empty():
             drained.append(self._reports.get_nowait())

@@ -60,6 +60,8 @@ def get_spark(settings: Settings) -> SparkSession:
     # Python workers (pandas UDFs, applyInPandasWithState) must use this interpreter, which has pyarrow;
     # PySpark otherwise starts whatever `python3` is first on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # pandas' concat FutureWarning, raised inside PySpark's own Arrow serializer for every state batch.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning:pyspark.sql.pandas.serializers")
     builder = SparkSession.builder.appName(settings.spark.app_name).master(settings.spark.master or "local[*]")
     for key, value in local_conf(settings).items():
         builder = builder.config(key, value)

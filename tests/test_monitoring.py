@@ -73,8 +73,6 @@ def test_real_query_progress_is_recorded_once(spark, make_settings: Callable[...
 
 
 def test_listener_collects_every_batch(spark, make_settings: Callable[..., Settings], tmp_path) -> None:
-    import time
-
     from riskstream.monitoring import ProgressCollector
 
     settings = make_settings()
@@ -92,14 +90,46 @@ def test_listener_collects_every_batch(spark, make_settings: Callable[..., Setti
             .start(str(tmp_path / "copy"))
         )
         query.awaitTermination()
-        deadline = time.monotonic() + 30
-        reports: list = []
-        while time.monotonic() < deadline and len([r for r in reports if r["numInputRows"]]) < 2:
-            reports += collector.drain()
-            time.sleep(0.2)
+        reports = collector.drain(spark)
     finally:
         collector.detach(spark)
     assert sorted((r["name"], r["batchId"], r["numInputRows"]) for r in reports if r["numInputRows"]) == [
         ("letters_copy", 0, 10),
         ("letters_copy", 1, 10),
+    ]
+
+
+@pytest.mark.kafka
+def test_run_command_records_each_micro_batch(
+    spark, kafka, topic: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+    from confluent_kafka import Producer
+    from typer.testing import CliRunner
+
+    from riskstream.cli import app
+    from riskstream.config import parse_settings
+    from tests.conftest import settings_dict
+
+    raw = settings_dict(tmp_path, kafka.bootstrap_servers, kafka={"topic": topic})
+    raw["streams"] = {"bronze": {"max_offsets_per_trigger": 2}}
+    conf = tmp_path / "local.yml"
+    conf.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    monkeypatch.setenv("RISKSTREAM_CONF", str(conf))
+    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+    for number in range(5):
+        producer.produce(topic, key="P-1", value=f'{{"n": {number}}}')
+    assert producer.flush(30) == 0
+
+    result = CliRunner().invoke(app, ["run", "bronze", "--trigger", "available-now"])
+
+    assert result.exit_code == 0, result.output
+    assert "run bronze: starting (available_now)" in result.output
+    assert "(3 micro-batches)" in result.output
+    table = Catalog(parse_settings(raw)).table("ops", "stream_progress")
+    rows = table.read(spark).orderBy("batch_id").select("query_name", "batch_id", "num_input_rows").collect()
+    assert [tuple(row) for row in rows] == [
+        ("bronze_trade_events", 0, 2),
+        ("bronze_trade_events", 1, 2),
+        ("bronze_trade_events", 2, 1),
     ]

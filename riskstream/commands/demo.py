@@ -230,12 +230,13 @@ def measure_latency(spark: SparkSession, settings: Settings) -> LatencyStats:
     events: Any = (
         trades.join(
             bronze,
-            (trades.source_topic == bronze.topic)
-            & (trades.source_partition == bronze.partition)
-            & (trades.source_offset == bronze.offset),
+            (trades["source_topic"] == bronze["topic"])
+            & (trades["source_partition"] == bronze["partition"])
+            & (trades["source_offset"] == bronze["offset"]),
         )
         .select(
-            bronze.kafka_timestamp.cast("double").alias("sent"), trades.processed_ts.cast("double").alias("processed")
+            bronze["kafka_timestamp"].cast("double").alias("sent"),
+            trades["processed_ts"].cast("double").alias("processed"),
         )
         .toPandas()
     )

@@ -5,12 +5,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from riskstream.commands.common import TargetOption, console, settings_for
 from riskstream.config import TriggerConfig
+from riskstream.errors import PipelineError
+from riskstream.monitoring import ProgressCollector, record_progress
+from riskstream.tables import Catalog, TableRef
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+PROGRESS_FLUSH_SECONDS = 30
+"""How often progress of long-running queries is written to ops.stream_progress."""
 
 
 class Layer(StrEnum):
@@ -51,15 +61,50 @@ def run(
     jobs["silver"] = silver_job.run
     jobs["gold"] = gold_job.run  # after silver: `all` runs in flow order
     selected = list(jobs) if layer is Layer.all else [layer.value]
-    queries = []
-    for name in selected:
-        started = time.monotonic()
-        console.print(f"run {name}: starting ({(chosen or settings.streams.bronze.trigger).kind})")
-        query = jobs[name](spark, settings, chosen)
-        if query is None:
-            console.print(f"run {name}: done in {time.monotonic() - started:.1f}s")
-        else:  # gold starts several queries and returns them as a list
-            queries.extend(query if isinstance(query, list) else [query])
-    for query in queries:
-        console.print(f"run: query {query.name} running; Ctrl-C to stop")
-        query.awaitTermination()
+    progress_table = Catalog(settings).table("ops", "stream_progress")
+    collector = ProgressCollector().attach(spark)
+    queries: list[StreamingQuery] = []
+    try:
+        for name in selected:
+            started = time.monotonic()
+            kind = (chosen or getattr(settings.streams, name).trigger).kind
+            console.print(f"run {name}: starting ({kind})")
+            query = jobs[name](spark, settings, chosen)
+            if query is None:
+                recorded = record_progress(spark, progress_table, collector.drain(spark))
+                console.print(f"run {name}: done in {time.monotonic() - started:.1f}s ({recorded} micro-batches)")
+            else:  # gold starts several queries and returns them as a list
+                queries.extend(query if isinstance(query, list) else [query])
+        if queries:
+            _watch(spark, queries, collector, progress_table)
+    finally:
+        collector.detach(spark)
+
+
+def _watch(
+    spark: SparkSession, queries: list[StreamingQuery], collector: ProgressCollector, progress_table: TableRef
+) -> None:
+    """Keep long-running queries going, recording their progress, until one fails or Ctrl-C."""
+    from pyspark.errors import StreamingQueryException
+
+    names = ", ".join(str(query.name) for query in queries)
+    console.print(f"run: queries {names} running; Ctrl-C stops them cleanly")
+    try:
+        while all(query.isActive for query in queries):
+            spark.streams.awaitAnyTermination(PROGRESS_FLUSH_SECONDS)
+            spark.streams.resetTerminated()
+            record_progress(spark, progress_table, collector.drain())
+        for query in queries:
+            error = query.exception()
+            if error is not None:
+                raise PipelineError(f"streaming query {query.name!r} failed: {error.getMessage()}")
+    except StreamingQueryException as error:
+        raise PipelineError(f"a streaming query failed: {error.getMessage()}") from None
+    except KeyboardInterrupt:
+        console.print("run: stopping queries ...")
+    finally:
+        for query in queries:
+            if query.isActive:
+                query.stop()
+        record_progress(spark, progress_table, collector.drain(spark))
+        console.print("run: stopped")
