@@ -356,6 +356,9 @@ class MarketSimulator:
         reorder_window: an ``out_of_order`` event is sent 1..window records after its turn.
         market_speedup: market time passed per second of stream time (1 = real time, so prices
             barely move in a short test; 390 turns one stream second into one trading minute).
+        reference_seed: drives the reference data alone (defaults to ``seed``). Keeping it fixed
+            while ``seed`` changes gives new event streams (new event and trade ids) against the
+            same book, which is what a re-run on existing tables needs.
     """
 
     def __init__(
@@ -371,6 +374,7 @@ class MarketSimulator:
         lateness: timedelta = timedelta(hours=2),
         reorder_window: int = 5,
         market_speedup: float = 1.0,
+        reference_seed: int | None = None,
     ) -> None:
         if n_portfolios < 1:
             raise ConfigError("n_portfolios must be at least 1")
@@ -388,6 +392,7 @@ class MarketSimulator:
         if lateness <= timedelta(0):
             raise ConfigError("lateness must be positive")
         self.seed = seed
+        self.reference_seed = seed if reference_seed is None else reference_seed
         self.start = start.astimezone(UTC)
         self.v2_share = v2_share
         self.amend_share = amend_share
@@ -412,7 +417,7 @@ class MarketSimulator:
         return self._reference.write_csv(out_dir)
 
     def _build_reference(self, n_portfolios: int, n_instruments: int) -> tuple[ReferenceData, np.ndarray]:
-        rng = random.Random(f"reference-{self.seed}")
+        rng = random.Random(f"reference-{self.reference_seed}")
         as_of = format_ts(self.start.replace(hour=0, minute=0, second=0, microsecond=0))
         fx_rates = tuple(
             FxRate(currency, 1.0 if currency == "USD" else round(rate * rng.uniform(0.97, 1.03), 6), as_of)

@@ -66,6 +66,17 @@ def test_another_seed_another_stream() -> None:
     assert [r.value for r in _records(seed=1, count=50)] != [r.value for r in _records(seed=2, count=50)]
 
 
+def test_fixed_reference_seed_keeps_the_book_while_events_change() -> None:
+    first = MarketSimulator(seed=1, start=START, reference_seed=2026)
+    second = MarketSimulator(seed=2, start=START, reference_seed=2026)
+    assert first.reference_data() == second.reference_data()
+    assert first.reference_data() != MarketSimulator(seed=1, start=START).reference_data()
+    first_ids = {json.loads(r.value)["event_id"] for r in first.events(100) if r.kind == "valid"}
+    second_ids = {json.loads(r.value)["event_id"] for r in second.events(100) if r.kind == "valid"}
+    assert len(first_ids) == len(second_ids) == 100
+    assert first_ids.isdisjoint(second_ids)
+
+
 def test_duration_means_rate_times_seconds() -> None:
     records = list(MarketSimulator(seed=3, start=START).events(duration_s=2.5, rate=40))
     assert len(records) == 100

@@ -405,6 +405,11 @@ def _follow(
     return sum(produced.values())
 
 
+DEMO_REFERENCE_SEED = 2026
+"""The demo's book (portfolios, instruments, FX, correlations) is the same on every run; only the
+event stream's seed changes, so a re-run without --fresh adds new trades to consistent positions."""
+
+
 def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], None]) -> DemoSummary:
     """Run the demo on ``settings`` (local target) and return its summary. Stops what it started."""
     from riskstream.dashboard import write_dashboard
@@ -425,7 +430,14 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
         now = datetime.now(UTC).replace(microsecond=0)
         seed = options.seed if options.seed is not None else int(now.timestamp()) % 1_000_000
         echo(f"simulator: seed {seed} (repeat a run with --seed {seed} --fresh)")
-        simulator = MarketSimulator(seed, options.portfolios, options.instruments, start=now, market_speedup=390.0)
+        simulator = MarketSimulator(
+            seed,
+            options.portfolios,
+            options.instruments,
+            start=now,
+            market_speedup=390.0,
+            reference_seed=DEMO_REFERENCE_SEED,
+        )
         load_reference_data(spark, settings, simulator, echo)
         if options.follow:
             summary.produced = _follow(spark, settings, simulator, options, echo)
