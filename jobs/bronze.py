@@ -9,13 +9,19 @@ from riskstream.kafka_options import spark_source_options
 from riskstream.runtime import bootstrap_servers
 from riskstream.sinks import write_delta
 from riskstream.tables import Catalog
-from transformations.bronze import to_bronze
+from transformations.bronze import BRONZE_DDL, to_bronze
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
 QUERY_NAME = "bronze_trade_events"
+
+
+def create_bronze_table(spark: SparkSession, catalog: Catalog) -> None:
+    """Create ``bronze.trade_events`` if missing, so downstream streams can start before data arrives."""
+    table = catalog.table("bronze", "trade_events")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {table.sql_name} ({BRONZE_DDL}) USING DELTA PARTITIONED BY (ingest_date)")
 
 
 def run(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> StreamingQuery | None:
@@ -26,6 +32,7 @@ def run(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None =
     )
     kafka_rows = spark.readStream.format("kafka").options(**options).load()
     catalog = Catalog(settings)
+    create_bronze_table(spark, catalog)
     return write_delta(
         kafka_rows.transform(to_bronze()),
         catalog.table("bronze", "trade_events"),

@@ -1,8 +1,9 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # Data quality
-# MAGIC Per UTC ingest day: events in (bronze), accepted (silver.trades), quarantined, duplicates dropped
-# MAGIC by the `event_id` dedupe, late events, and the accept rate (`riskstream.analytics.data_quality`);
+# MAGIC Per UTC ingest day: events in (bronze), accepted (silver.trades), quarantined, of which duplicates
+# MAGIC and late events, records not yet accounted for (0 when silver is up to date), and the accept rate
+# MAGIC (`riskstream.analytics.data_quality`);
 # MAGIC then the quarantine reasons for the same days.
 
 # COMMAND ----------

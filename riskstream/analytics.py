@@ -261,37 +261,38 @@ def outcomes_frame(spark: SparkSession, outcomes: Sequence[RepublishOutcome]) ->
 def data_quality_by_day(
     trades: DataFrame, quarantine: DataFrame, start: date | None = None, end: date | None = None
 ) -> Callable[[DataFrame], DataFrame]:
-    """Per UTC ingest day: events in, accepted, quarantined, dropped duplicates, late, accept rate.
+    """Per UTC ingest day: events in, accepted, quarantined, duplicates, late, unaccounted, accept rate.
 
-    Every bronze record ends up in exactly one place: ``silver.trades`` (accepted),
-    ``silver.quarantine`` (rejected, with reasons) or nowhere because silver dropped it as a
-    duplicate ``event_id``; so ``duplicates_dropped = events_in - accepted - quarantined``.
-    ``late`` counts quarantined records with the ``late`` reason. ``accept_rate`` is
+    Silver drops nothing: every bronze record ends up in exactly one of ``silver.trades`` (accepted)
+    or ``silver.quarantine`` (rejected with reasons; a resent ``event_id`` has reason ``duplicate``).
+    ``unaccounted = events_in - accepted - quarantined`` is therefore 0 on a healthy day; anything
+    else means silver has not yet processed that day's records, or something was lost.
+    ``duplicates`` and ``late`` count quarantined records with those reasons. ``accept_rate`` is
     ``accepted / events_in`` (null on a day without events). Applied to ``bronze.trade_events``.
     """
     from pyspark.sql import functions as F
 
-    def per_day(frame: DataFrame, name: str, extra: Any = None) -> DataFrame:
-        counts = [F.count(F.lit(1)).alias(name)]
-        if extra is not None:
-            counts.append(extra)
+    def per_day(frame: DataFrame, name: str, *extra: Any) -> DataFrame:
+        counts = [F.count(F.lit(1)).alias(name), *extra]
         return frame.where(_within("ingest_ts", start, end)).groupBy(F.to_date("ingest_ts").alias("day")).agg(*counts)
 
     def transform(bronze: DataFrame) -> DataFrame:
+        duplicates = F.sum(F.array_contains("reason_codes", "duplicate").cast("long")).alias("duplicates")
         late = F.sum(F.array_contains("reason_codes", "late").cast("long")).alias("late")
         joined = (
             per_day(bronze, "events_in")
             .join(per_day(trades, "accepted"), "day", "left")
-            .join(per_day(quarantine, "quarantined", late), "day", "left")
-            .fillna(0, ["accepted", "quarantined", "late"])
+            .join(per_day(quarantine, "quarantined", duplicates, late), "day", "left")
+            .fillna(0, ["accepted", "quarantined", "duplicates", "late"])
         )
         return joined.select(
             "day",
             "events_in",
             "accepted",
             "quarantined",
-            (F.col("events_in") - F.col("accepted") - F.col("quarantined")).alias("duplicates_dropped"),
+            F.col("duplicates").cast("long").alias("duplicates"),
             F.col("late").cast("long").alias("late"),
+            (F.col("events_in") - F.col("accepted") - F.col("quarantined")).alias("unaccounted"),
             F.round(F.col("accepted") / F.col("events_in"), 4).alias("accept_rate"),
         ).orderBy("day")
 

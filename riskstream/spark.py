@@ -39,6 +39,9 @@ def local_conf(settings: Settings) -> dict[str, str]:
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.driver.memory": "2g",
+        # Catalyst recurses deeply on silver's wide parse plan; with several streams running at once
+        # (demo --follow) the default 1 MB thread stacks overflow (StackOverflowError in the stream thread).
+        "spark.driver.extraJavaOptions": "-Xss16m",
         "spark.sql.adaptive.enabled": "false",
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     }

@@ -114,7 +114,7 @@ def test_every_notebook_is_covered() -> None:
     ]
 
 
-QUALITY_COLUMNS = ["day", "events_in", "accepted", "quarantined", "duplicates_dropped", "late", "accept_rate"]
+QUALITY_COLUMNS = ["day", "events_in", "accepted", "quarantined", "duplicates", "late", "unaccounted", "accept_rate"]
 SUMMARY_COLUMNS = ["day", "reason", "records"]
 DAY1, DAY2 = date(2026, 11, 24), date(2026, 11, 25)
 
@@ -124,7 +124,7 @@ DAY1, DAY2 = date(2026, 11, 24), date(2026, 11, 25)
     [
         (
             {},
-            [(DAY1, 6, 3, 2, 1, 0, 0.5), (DAY2, 2, 1, 1, 0, 1, 0.5)],
+            [(DAY1, 6, 3, 2, 0, 0, 1, 0.5), (DAY2, 2, 1, 1, 0, 1, 0, 0.5)],
             [
                 (DAY1, "invalid_quantity", 1),
                 (DAY1, "missing_price", 1),
@@ -132,10 +132,10 @@ DAY1, DAY2 = date(2026, 11, 24), date(2026, 11, 25)
                 (DAY2, "late", 1),
             ],
         ),
-        ({"start_date": "2026-11-25"}, [(DAY2, 2, 1, 1, 0, 1, 0.5)], [(DAY2, "late", 1)]),
+        ({"start_date": "2026-11-25"}, [(DAY2, 2, 1, 1, 0, 1, 0, 0.5)], [(DAY2, "late", 1)]),
         (
             {"end_date": "2026-11-24"},
-            [(DAY1, 6, 3, 2, 1, 0, 0.5)],
+            [(DAY1, 6, 3, 2, 0, 0, 1, 0.5)],
             [(DAY1, "invalid_quantity", 1), (DAY1, "missing_price", 1), (DAY1, "unknown_portfolio", 1)],
         ),
     ],

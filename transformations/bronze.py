@@ -7,6 +7,13 @@ from pyspark.sql import functions as F
 
 from transformations import Transform
 
+BRONZE_DDL = (
+    "key binary, value binary, topic string, `partition` int, `offset` long, kafka_timestamp timestamp, "
+    "kafka_timestamp_type int, headers array<struct<key: string, value: binary>>, ingest_ts timestamp, "
+    "ingest_date date"
+)
+"""bronze.trade_events, as created before the first write (partitioned by ingest_date)."""
+
 BRONZE_COLUMNS = (
     "key",
     "value",

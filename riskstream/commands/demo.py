@@ -40,6 +40,7 @@ from riskstream.commands.common import TargetOption, console, settings_for
 from riskstream.config import Settings, TriggerConfig
 from riskstream.errors import ConfigError, PipelineError
 from riskstream.paths import project_root, state_dir
+from riskstream.tables import Catalog
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -98,7 +99,7 @@ class DemoSummary:
     events_in: int = 0
     accepted: int = 0
     quarantined: int = 0
-    duplicates_dropped: int = 0
+    unaccounted: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     portfolios: list[dict[str, Any]] = field(default_factory=list)
     alerts_by_rule: dict[str, int] = field(default_factory=dict)
@@ -263,7 +264,7 @@ def collect_summary(spark: SparkSession, settings: Settings, summary: DemoSummar
     summary.accepted = catalog.table("silver", "trades").read(spark).count()
     quarantine = catalog.table("silver", "quarantine").read(spark)
     summary.quarantined = quarantine.count()
-    summary.duplicates_dropped = summary.events_in - summary.accepted - summary.quarantined
+    summary.unaccounted = summary.events_in - summary.accepted - summary.quarantined
     reasons = quarantine.select(F.explode("reason_codes").alias("reason")).groupBy("reason").count().collect()
     summary.quarantined_by_reason = dict(sorted((row.reason, int(row["count"])) for row in reasons))
     summary.portfolios = [row.asDict() for row in analytics.risk_overview(spark, settings).collect()]
@@ -287,14 +288,14 @@ def _share(value: Any) -> str:
 
 def print_summary(summary: DemoSummary, out: Console) -> None:
     flow = Table(title="Events", show_header=True)
-    for column in ("produced", "events in (bronze)", "accepted (silver)", "quarantined", "duplicates dropped"):
+    for column in ("produced", "events in (bronze)", "accepted (silver)", "quarantined", "unaccounted"):
         flow.add_column(column, justify="right")
     flow.add_row(
         str(summary.produced),
         str(summary.events_in),
         str(summary.accepted),
         str(summary.quarantined),
-        str(summary.duplicates_dropped),
+        str(summary.unaccounted),
     )
     out.print(flow)
     reasons = Table(title="Quarantined by reason (a record can carry several)")
@@ -457,8 +458,12 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Callable[[str], Non
             sync_and_verify(spark, settings, summary, echo)
         collect_summary(spark, settings, summary)
         out_dir = options.out_dir or project_root() / "out"
-        files = write_dashboard(spark, settings, out_dir, generated_at=datetime.now(UTC))
-        summary.dashboard_png, summary.dashboard_html = files.png, files.html
+        if Catalog(settings).table("gold", "portfolio_risk").read(spark).isEmpty():
+            # --follow stopped before gold's first batch committed: nothing to draw yet.
+            echo("dashboard: gold.portfolio_risk is still empty; no dashboard written")
+        else:
+            files = write_dashboard(spark, settings, out_dir, generated_at=datetime.now(UTC))
+            summary.dashboard_png, summary.dashboard_html = files.png, files.html
     finally:
         if started_here:
             kafka_broker.stop()
