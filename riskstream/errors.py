@@ -55,3 +55,9 @@ class VerificationError(RiskstreamError):
     """A reconciliation found differences between two systems that should agree."""
 
     exit_code = 8
+
+
+class OpsError(RiskstreamError):
+    """A Databricks operation could not be done: the job is missing, already running, or did not stop."""
+
+    exit_code = 9

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from riskstream.errors import RiskstreamError
+from riskstream.errors import OpsError
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -36,12 +36,6 @@ PROJECT = "riskstream"
 TARGET_TAG = "riskstream_target"
 COMPONENT_TAG = "riskstream_component"
 COMPONENTS = ("streaming", "sync", "reference", "maintenance")
-
-
-class OpsError(RiskstreamError):
-    """A Databricks operation could not be done: the job is missing, already running, or did not stop."""
-
-    exit_code = 9
 
 
 def workspace_client(profile: str | None = None) -> WorkspaceClient:

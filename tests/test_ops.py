@@ -20,8 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from riskstream.cli import app
-from riskstream.errors import ConfigError
-from riskstream.ops import OpsError
+from riskstream.errors import ConfigError, OpsError
 
 TOKEN = "dapi-test-token-never-printed"
 STARTED_MS = 1_735_732_800_000  # 2025-01-01T12:00:00Z
