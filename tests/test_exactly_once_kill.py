@@ -102,7 +102,7 @@ def test_kill_bronze_then_silver_mid_run(
     total = len(records)
 
     bronze_table = catalog.table("bronze", "trade_events")
-    _run_and_kill(conf, "bronze", str(bronze_table.path), 0)
+    _run_and_kill(conf, "bronze", str(bronze_table.path), 1)  # version 0 is the CREATE TABLE
     assert 0 < bronze_table.read(spark).count() < total, "the kill must land mid-run"
     assert bronze.run(spark, settings) is None
     offsets = bronze_table.read(spark).groupBy("partition", "offset").count()
