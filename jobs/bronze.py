@@ -20,8 +20,7 @@ QUERY_NAME = "bronze_trade_events"
 
 def create_bronze_table(spark: SparkSession, catalog: Catalog) -> None:
     """Create ``bronze.trade_events`` if missing, so downstream streams can start before data arrives."""
-    table = catalog.table("bronze", "trade_events")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {table.sql_name} ({BRONZE_DDL}) USING DELTA PARTITIONED BY (ingest_date)")
+    catalog.table("bronze", "trade_events").create_if_missing(spark, BRONZE_DDL, partitioned_by=("ingest_date",))
 
 
 def run(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> StreamingQuery | None:

@@ -34,7 +34,6 @@ from transformations import gold
 from transformations.risk import CorrelationTable
 
 if TYPE_CHECKING:
-    from delta.tables import DeltaTable
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
@@ -54,19 +53,7 @@ GOLD_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 def create_gold_tables(spark: SparkSession, catalog: Catalog) -> None:
     """Create the gold tables if missing, with the change data feed on."""
     for name, (ddl, _) in GOLD_TABLES.items():
-        table = catalog.table("gold", name)
-        spark.sql(
-            f"CREATE TABLE IF NOT EXISTS {table.sql_name} ({ddl}) USING DELTA "
-            "TBLPROPERTIES (delta.enableChangeDataFeed = true)"
-        )
-
-
-def _delta_table(spark: SparkSession, table: TableRef) -> DeltaTable:
-    from delta.tables import DeltaTable
-
-    if table.identifier:
-        return DeltaTable.forName(spark, table.identifier)
-    return DeltaTable.forPath(spark, str(table.path))
+        catalog.table("gold", name).create_if_missing(spark, ddl, properties={"delta.enableChangeDataFeed": "true"})
 
 
 def _key_condition(keys: tuple[str, ...]) -> str:
@@ -76,7 +63,7 @@ def _key_condition(keys: tuple[str, ...]) -> str:
 def upsert(spark: SparkSession, source: DataFrame, table: TableRef, keys: tuple[str, ...]) -> None:
     """MERGE ``source`` into ``table`` on ``keys``: replace matched rows, insert the others."""
     (
-        _delta_table(spark, table)
+        table.delta_table(spark)
         .alias("t")
         .merge(source.alias("s"), _key_condition(keys))
         .whenMatchedUpdateAll()
@@ -165,7 +152,7 @@ class PositionsRiskAlertsWriter:
             trades.unpersist()
 
     def _merge_positions(self, spark: SparkSession, trades: DataFrame, batch_id: int) -> None:
-        positions = _delta_table(spark, self._gold["positions"]).alias("t")
+        positions = self._gold["positions"].delta_table(spark).alias("t")
         (
             positions.merge(
                 trades.transform(gold.position_deltas(batch_id)).alias("s"),
@@ -176,7 +163,8 @@ class PositionsRiskAlertsWriter:
             .execute()
         )
         (
-            _delta_table(spark, self._gold["positions"])
+            self._gold["positions"]
+            .delta_table(spark)
             .alias("t")
             .merge(gold.latest_instrument_prices(trades).alias("s"), "t.instrument_id = s.instrument_id")
             .whenMatchedUpdate(

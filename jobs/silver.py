@@ -88,16 +88,12 @@ def to_silver_trades(scorer: Scorer, processed_ts: F.Column | None = None) -> Tr
 def create_silver_tables(spark: SparkSession, catalog: Catalog) -> None:
     """Create ``silver.trades`` and ``silver.quarantine`` with their contract schemas if missing."""
     for name, ddl in (("trades", SILVER_TRADES_DDL), ("quarantine", QUARANTINE_DDL)):
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {catalog.table('silver', name).sql_name} ({ddl}) USING DELTA")
+        catalog.table("silver", name).create_if_missing(spark, ddl)
 
 
 def append_once(df: DataFrame, table: TableRef, app_id: str, batch_id: int) -> None:
     """Append ``df`` unless ``table`` already holds the commit of (``app_id``, ``batch_id``)."""
-    writer = df.write.format("delta").mode("append").option("txnAppId", app_id).option("txnVersion", batch_id)
-    if table.identifier:
-        writer.saveAsTable(table.identifier)
-    else:
-        writer.save(table.path)
+    table.save(df.write.format("delta").mode("append").option("txnAppId", app_id).option("txnVersion", batch_id))
 
 
 def _query_id(spark: SparkSession, checkpoint: str) -> str:

@@ -63,7 +63,6 @@ def progress_row(report: Any) -> dict[str, Any]:
 
 def record_progress(spark: SparkSession, table: TableRef, progresses: Iterable[Any]) -> int:
     """MERGE progress reports into ``table`` (created on first use); returns how many were given."""
-    from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
     rows = [progress_row(progress) for progress in progresses]
@@ -73,18 +72,10 @@ def record_progress(spark: SparkSession, table: TableRef, progresses: Iterable[A
         rows, schema=STREAM_PROGRESS_DDL.replace("progress_ts timestamp", "progress_ts string")
     )
     frame = frame.withColumn("progress_ts", F.to_timestamp("progress_ts"))
-    if not table.exists(spark):
-        empty = spark.createDataFrame([], STREAM_PROGRESS_DDL)
-        writer = empty.write.format("delta").mode("ignore")
-        if table.identifier:
-            writer.saveAsTable(table.identifier)
-        else:
-            writer.save(table.path)
-    target = (
-        DeltaTable.forName(spark, table.identifier) if table.identifier else DeltaTable.forPath(spark, str(table.path))
-    )
+    table.create_if_missing(spark, STREAM_PROGRESS_DDL)
     (
-        target.alias("t")
+        table.delta_table(spark)
+        .alias("t")
         .merge(frame.alias("s"), "t.run_id = s.run_id AND t.batch_id = s.batch_id")
         .whenNotMatchedInsertAll()
         .execute()

@@ -258,11 +258,7 @@ def reference_frames(spark: SparkSession, source: Path) -> dict[str, DataFrame]:
 
 def overwrite_table(df: DataFrame, table: TableRef) -> None:
     """Replace the table's content with ``df`` in one Delta commit (creating it when absent)."""
-    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-    if table.identifier:
-        writer.saveAsTable(table.identifier)
-    else:
-        writer.save(table.path)
+    table.save(df.write.format("delta").mode("overwrite").option("overwriteSchema", "true"))
 
 
 def write_reference(

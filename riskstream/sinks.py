@@ -67,10 +67,7 @@ def write_delta(
         writer = df.write.format("delta").mode("append")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
-        if table.identifier:
-            writer.saveAsTable(table.identifier)
-        else:
-            writer.save(table.path)
+        table.save(writer)
         return None
     if not (query_name and checkpoint and trigger):
         raise PipelineError("a streaming write needs query_name, checkpoint and trigger")

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Literal
 from riskstream.config import Settings
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, DataFrameReader, SparkSession
+    from delta.tables import DeltaTable
+    from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
     from pyspark.sql.streaming import DataStreamReader
 
 Layer = Literal["bronze", "silver", "gold", "ops", "reference"]
@@ -56,6 +57,37 @@ class TableRef:
         """A streaming read of the table (Delta source)."""
         reader: DataStreamReader = spark.readStream.format("delta").options(**(options or {}))
         return reader.table(self.identifier) if self.identifier else reader.load(self.path)
+
+    def save(self, writer: DataFrameWriter) -> None:
+        """Run a configured batch ``writer`` (format, mode, options) against this table."""
+        if self.identifier:
+            writer.saveAsTable(self.identifier)
+        else:
+            writer.save(self.path)
+
+    def delta_table(self, spark: SparkSession) -> DeltaTable:
+        """The ``DeltaTable`` handle, for MERGE, history and detail."""
+        from delta.tables import DeltaTable
+
+        if self.identifier:
+            return DeltaTable.forName(spark, self.identifier)
+        return DeltaTable.forPath(spark, str(self.path))
+
+    def create_if_missing(
+        self,
+        spark: SparkSession,
+        ddl: str,
+        *,
+        partitioned_by: tuple[str, ...] = (),
+        properties: dict[str, str] | None = None,
+    ) -> None:
+        """``CREATE TABLE IF NOT EXISTS`` with ``ddl`` columns, so readers can start before the first write."""
+        statement = f"CREATE TABLE IF NOT EXISTS {self.sql_name} ({ddl}) USING DELTA"
+        if partitioned_by:
+            statement += f" PARTITIONED BY ({', '.join(quote_identifier(column) for column in partitioned_by)})"
+        if properties:
+            statement += " TBLPROPERTIES (" + ", ".join(f"{key} = {value}" for key, value in properties.items()) + ")"
+        spark.sql(statement)
 
     def exists(self, spark: SparkSession) -> bool:
         from delta.tables import DeltaTable

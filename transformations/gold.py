@@ -28,15 +28,12 @@ An event older than the watermark still counts in those of its windows that end 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from transformations import Transform
 from transformations.risk import CorrelationTable, portfolio_risk_frame
-
-Transformation = Callable[[DataFrame], DataFrame]
 
 PORTFOLIO_RISK_1M_DDL = (
     "portfolio_id string, window_start timestamp, window_end timestamp, trade_count long, amend_count long, "
@@ -113,7 +110,7 @@ def _activity_measures() -> list[Column]:
     ]
 
 
-def portfolio_risk_1m(watermark: str) -> Transformation:
+def portfolio_risk_1m(watermark: str) -> Transform:
     """silver.trades -> one row per (portfolio_id, 1-minute tumbling window of trade_ts)."""
 
     def transform(trades: DataFrame) -> DataFrame:
@@ -153,7 +150,7 @@ def portfolio_risk_1m(watermark: str) -> Transformation:
     return transform
 
 
-def exposure_by_asset_class_5m(watermark: str) -> Transformation:
+def exposure_by_asset_class_5m(watermark: str) -> Transform:
     """silver.trades -> one row per (desk, asset_class, 5-minute window sliding every minute)."""
 
     def transform(trades: DataFrame) -> DataFrame:
@@ -189,7 +186,7 @@ def _latest_mark() -> Column:
     )
 
 
-def position_deltas(batch_id: int) -> Transformation:
+def position_deltas(batch_id: int) -> Transform:
     """A micro-batch of silver.trades -> one row per (portfolio_id, instrument_id) to MERGE into positions.
 
     The latest NEW / AMEND of the position in the batch (by trade_ts, then event_id for a
@@ -263,7 +260,7 @@ def touched_portfolios(trades: DataFrame, positions: DataFrame) -> DataFrame:
     return trades.select("portfolio_id").union(holders).distinct()
 
 
-def positions_for_risk(instruments: DataFrame, portfolios: DataFrame) -> Transformation:
+def positions_for_risk(instruments: DataFrame, portfolios: DataFrame) -> Transform:
     """gold.positions -> the columns :func:`portfolio_risk` needs (current daily_vol and limits)."""
 
     def transform(positions: DataFrame) -> DataFrame:
@@ -285,7 +282,7 @@ def positions_for_risk(instruments: DataFrame, portfolios: DataFrame) -> Transfo
     return transform
 
 
-def portfolio_risk(correlations: CorrelationTable, result_schema: str = PORTFOLIO_RISK_DDL) -> Transformation:
+def portfolio_risk(correlations: CorrelationTable, result_schema: str = PORTFOLIO_RISK_DDL) -> Transform:
     """Positions (from :func:`positions_for_risk`) -> one gold.portfolio_risk row per portfolio.
 
     Runs :func:`transformations.risk.portfolio_risk_frame` per portfolio with ``applyInPandas``:
@@ -312,7 +309,7 @@ def _alert_key(rule: Column) -> Column:
     return F.sha2(F.concat_ws("|", F.col("portfolio_id"), rule, F.col("window_start").cast("string")), 256)
 
 
-def single_trade_alerts(portfolios: DataFrame, single_trade_limit_share: float) -> Transformation:
+def single_trade_alerts(portfolios: DataFrame, single_trade_limit_share: float) -> Transform:
     """Events -> a single_trade alert per (portfolio, 1-minute window) whose largest NEW/AMEND exceeds the limit.
 
     The limit is the portfolio's ``single_trade_limit``, or ``single_trade_limit_share x
@@ -347,7 +344,7 @@ def single_trade_alerts(portfolios: DataFrame, single_trade_limit_share: float) 
     return transform
 
 
-def portfolio_alerts(trades: DataFrame, concentration_limit: float) -> Transformation:
+def portfolio_alerts(trades: DataFrame, concentration_limit: float) -> Transform:
     """gold.portfolio_risk rows of the touched portfolios -> gross_limit / var_limit / concentration alerts.
 
     The alert window is the 1-minute window of the portfolio's latest event in the batch (the

@@ -8,7 +8,6 @@ from riskstream.errors import SyncError
 from riskstream.tables import TableRef
 
 if TYPE_CHECKING:
-    from delta.tables import DeltaTable
     from pyspark.sql import DataFrame, SparkSession
 
 # Error markers Delta uses when the files or log entries of a change-feed range are gone (VACUUM,
@@ -30,24 +29,16 @@ def change_feed_unavailable(error: Exception) -> bool:
     return any(marker in text for marker in CHANGE_FEED_UNAVAILABLE_MARKERS)
 
 
-def _delta_table(spark: SparkSession, ref: TableRef) -> DeltaTable:
-    from delta.tables import DeltaTable
-
-    if ref.identifier:
-        return DeltaTable.forName(spark, ref.identifier)
-    return DeltaTable.forPath(spark, str(ref.path))
-
-
 def latest_version(spark: SparkSession, ref: TableRef) -> int:
     """The table's newest commit version, from the log only (no data files read)."""
-    row = _delta_table(spark, ref).history(1).select("version").head()
+    row = ref.delta_table(spark).history(1).select("version").head()
     assert row is not None
     return int(row[0])
 
 
 def require_change_feed(spark: SparkSession, ref: TableRef, table: str) -> None:
     """Refuse a table without ``delta.enableChangeDataFeed``: it could never be synced incrementally."""
-    row = _delta_table(spark, ref).detail().select("properties").head()
+    row = ref.delta_table(spark).detail().select("properties").head()
     properties = dict(row[0] or {}) if row is not None else {}
     if properties.get("delta.enableChangeDataFeed", "false").lower() != "true":
         raise SyncError(
