@@ -295,16 +295,16 @@ def _terminate(pid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
 
 
 def _alive(pid: int) -> bool:
-    """Alive and not a zombie (a child we have not reaped yet counts as gone)."""
-    with contextlib.suppress(ChildProcessError):
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        if finished == pid:
-            return False
+    """Alive and not a zombie. A zombie that is our child is reaped here, so its /proc entry goes too."""
     try:
         status = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
     except (OSError, IndexError):
         return False
-    return status != "Z"
+    if status != "Z":
+        return True
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    return False
 
 
 def stop(state: Path | None = None) -> BrokerInfo | None:
