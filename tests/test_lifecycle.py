@@ -132,3 +132,49 @@ def test_missing_columns_are_named(spark: SparkSession) -> None:
 )
 def test_duration_ms(duration: str, millis: int) -> None:
     assert _duration_ms(duration) == millis
+
+
+def _open_trade(spark: SparkSession, trade_id: str, offset: int, trade_ts: str) -> DataFrame:
+    """A NEW event for ``trade_id`` (1 x 10 BUY) with the columns the operator needs."""
+    return spark.sql(
+        f"""SELECT 'e-{trade_id}' AS event_id, 'NEW' AS event_type, '{trade_id}' AS trade_id, 1 AS trade_version,
+        'BUY' AS side, CAST(1 AS DECIMAL(28,8)) AS quantity, CAST(1 AS DECIMAL(28,8)) AS signed_quantity,
+        CAST(10 AS DECIMAL(28,8)) AS price, TIMESTAMP'{trade_ts}' AS trade_ts, 1D AS multiplier,
+        1D AS fx_rate_to_base, 10D AS signed_notional_base, CAST(array() AS ARRAY<STRING>) AS reason_codes,
+        'trades' AS source_topic, 0 AS source_partition, {offset}L AS source_offset"""
+    )
+
+
+def test_idle_open_trades_are_evicted_when_the_watermark_passes_their_ttl(spark: SparkSession, tmp_path: Path) -> None:
+    """State TTL without another event for the trade: the event-time timeout removes it."""
+    inbox = tmp_path / "inbox"
+    first = _open_trade(spark, "T1", 1, "2026-11-10 10:00:00").unionByName(
+        _open_trade(spark, "T2", 2, "2026-11-10 10:05:00")
+    )
+    first.write.parquet(str(inbox / "step1"))
+    stream = spark.readStream.schema(first.schema).option("recursiveFileLookup", True).parquet(str(inbox))
+    query = (
+        stream.transform(track_lifecycle("10 minutes", "1 hour", "7 days"))
+        .writeStream.queryName("lifecycle_ttl_under_test")
+        .format("memory")
+        .outputMode("append")
+        .option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .start()
+    )
+    try:
+        query.processAllAvailable()
+        assert query.lastProgress["stateOperators"][0]["numRowsTotal"] == 2
+        # T3 moves the watermark to 2026-11-17 10:05: T1's state (last event + 7 days = 10:00) has
+        # expired, T2's (10:05) has not, since expiry must be strictly before the watermark.
+        _open_trade(spark, "T3", 3, "2026-11-17 10:15:00").write.parquet(str(inbox / "step2"))
+        query.processAllAvailable()
+        assert query.lastProgress["stateOperators"][0]["numRowsTotal"] == 2
+        # T4 moves it to 2026-11-17 10:06: now T2 goes too, while T3 and T4 stay.
+        _open_trade(spark, "T4", 4, "2026-11-17 10:16:00").write.parquet(str(inbox / "step3"))
+        query.processAllAvailable()
+        assert query.lastProgress["stateOperators"][0]["numRowsTotal"] == 2
+        assert query.lastProgress["stateOperators"][0]["numRowsRemoved"] == 1
+        accepted = spark.table("lifecycle_ttl_under_test").where(F.size("reason_codes") == 0)
+        assert sorted(row.trade_id for row in accepted.collect()) == ["T1", "T2", "T3", "T4"]
+    finally:
+        query.stop()

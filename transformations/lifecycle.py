@@ -3,11 +3,18 @@
 Why one operator. Spark silently drops rows older than the watermark in aggregations,
 ``dropDuplicates*``, stream-stream joins and ``applyInPandasWithState`` with ``EventTimeTimeout``.
 Silver must not lose anything (every bronze row lands in exactly one of ``silver.trades`` or
-``silver.quarantine``), so this operator uses ``applyInPandasWithState`` with ``NoTimeout`` (which
-never filters input) and decides lateness itself, emitting every input row exactly once: accepted
-(empty ``reason_codes``) or with one more reason code. Not ``ProcessingTimeTimeout``: with it Spark
-runs a no-data micro-batch after every batch (to look for timeouts), so ``processAllAvailable``
-never returns and a query never goes idle.
+``silver.quarantine``), so this operator decides lateness itself and emits every input row exactly
+once: accepted (empty ``reason_codes``) or with one more reason code.
+
+How it keeps late rows and still gets a TTL. The watermark is declared on the accepted rows'
+``trade_ts``; right after ``withWatermark`` that column is replaced by a null column carrying the
+same watermark metadata. Spark's late-row filter (``event_time <= watermark``) is null for every
+row, so it drops nothing, while the query's watermark still advances and ``EventTimeTimeout``
+works. Each trade's state gets a timeout at the moment it expires; when the watermark passes it,
+Spark calls the function with no rows and the state is removed, whether or not the trade ever gets
+another event. ``EventTimeTimeout`` runs an extra no-data micro-batch only when the watermark
+moved, so ``availableNow`` and ``processAllAvailable`` still finish (``ProcessingTimeTimeout``
+would run one after every batch, forever).
 
 The rules, applied to a trade's rows in arrival order (source topic, partition, offset; a trade's
 events share a portfolio, the Kafka key, so they arrive in order on one partition):
@@ -37,12 +44,10 @@ input's ``signed_quantity`` and ``signed_notional_base`` (from
 :func:`transformations.enrichment.derive_amounts`) are the version's own position; the cost basis is
 ``signed_quantity x price x multiplier x fx_rate_to_base``.
 
-State TTL, in event time: seen event ids expire with the dedupe window; a trade whose last accepted
-``trade_ts`` is more than ``state_ttl`` before the watermark is forgotten when it is next touched
-(an AMEND or CANCEL for it is then ``unknown_trade``); a cancelled trade whose seen ids have all
-expired is removed. Known limit: without a timeout, the state of an open trade that never gets
-another event is only reclaimed when it is touched again (``transformWithStateInPandas`` with a
-TTL on its value state would reclaim it unprompted).
+State TTL, in event time: seen event ids expire with the dedupe window; an open trade whose last
+accepted ``trade_ts`` is more than ``state_ttl`` before the watermark is forgotten (an AMEND or
+CANCEL for it is then ``unknown_trade``); a trade's state is removed once its open version and all
+its seen ids have expired, by the event-time timeout set to the latest of those expiries.
 """
 
 from __future__ import annotations
@@ -206,6 +211,17 @@ def _process_row(row: dict[str, Any], state: _TradeState, watermark_ms: int) -> 
     )
 
 
+def _keep_late_rows(watermarked: DataFrame) -> DataFrame:
+    """Replace the watermark column by nulls that keep its watermark metadata (see the module doc).
+
+    The query's watermark comes from the values ``withWatermark`` saw; the operator below only needs
+    a column marked as the event time. Spark's late-row filter compares that column with the
+    watermark, and a null comparison is never true, so no row is dropped before the operator.
+    """
+    metadata = watermarked.schema[_EVENT_TS].metadata
+    return watermarked.withColumn(_EVENT_TS, F.lit(None).cast("timestamp")).withMetadata(_EVENT_TS, metadata)
+
+
 def track_lifecycle(watermark_delay: str, dedupe_window: str, state_ttl: str) -> Transform:
     """Dedupe, lateness and lifecycle for a stream of parsed, enriched events (see the module doc).
 
@@ -240,27 +256,35 @@ def track_lifecycle(watermark_delay: str, dedupe_window: str, state_ttl: str) ->
         def apply(key: Any, batches: Iterable[pd.DataFrame], state: GroupState) -> Iterator[pd.DataFrame]:
             import pandas as pd
 
-            rows = pd.concat(list(batches), ignore_index=True).drop(columns=[_EVENT_TS])
-            rows = rows.sort_values(["source_topic", "source_partition", "source_offset"], kind="stable")
-            records = rows.to_dict("records")
             trade = _TradeState.load(state)
             watermark_ms = state.getCurrentWatermarkMs()
             if trade.status is not None and trade.last_event_ts_ms + ttl_ms < watermark_ms:
-                trade = _TradeState(seen_event_ids={})
+                trade = _TradeState(seen_event_ids=trade.seen_event_ids)
             seen = trade.seen_event_ids or {}
             trade.seen_event_ids = {eid: ts for eid, ts in seen.items() if ts + dedupe_ms > watermark_ms}
-            for record in records:
-                _process_row(record, trade, watermark_ms)
-            if key[0] is not None and (trade.status == "open" or trade.seen_event_ids):
+            records: list[dict[str, Any]] = []
+            if not state.hasTimedOut:
+                rows = pd.concat(list(batches), ignore_index=True).drop(columns=[_EVENT_TS])
+                rows = rows.sort_values(["source_topic", "source_partition", "source_offset"], kind="stable")
+                records = rows.to_dict("records")
+                for record in records:
+                    _process_row(record, trade, watermark_ms)
+            expiries = [ts + dedupe_ms for ts in (trade.seen_event_ids or {}).values()]
+            if trade.status == "open":
+                expiries.append(trade.last_event_ts_ms + ttl_ms)
+            if key[0] is not None and expiries:
                 state.update(trade.as_tuple())
+                state.setTimeoutTimestamp(max(*expiries, watermark_ms + 1))
             elif state.exists:
                 state.remove()
-            yield pd.DataFrame.from_records(records, columns=output_names)
+            if records:
+                yield pd.DataFrame.from_records(records, columns=output_names)
 
         return (
             with_event_time.withWatermark(_EVENT_TS, watermark_delay)
+            .transform(_keep_late_rows)
             .groupBy("trade_id")
-            .applyInPandasWithState(apply, output_schema, _STATE_SCHEMA, "append", "NoTimeout")
+            .applyInPandasWithState(apply, output_schema, _STATE_SCHEMA, "append", "EventTimeTimeout")
             .drop(_EVENT_TS_MS)
         )
 
