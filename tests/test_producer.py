@@ -162,6 +162,25 @@ def test_broker_down_at_start_names_the_endpoint() -> None:
         produce(records, transport, destination="trades", planned=10)
 
 
+def test_cli_with_the_broker_down_exits_5_naming_the_endpoint(tmp_path: Path) -> None:
+    """``riskstream produce`` against a port nobody listens on: exit code 5, the endpoint in the error, no trace."""
+    port = kafka_broker.free_port()
+    conf = tmp_path / "local.yml"
+    conf.write_text(yaml.safe_dump(settings_dict(tmp_path, f"127.0.0.1:{port}")), encoding="utf-8")
+    env = {**os.environ, "RISKSTREAM_CONF": str(conf), "RISKSTREAM_STATE_DIR": str(tmp_path / "state")}
+    command = [sys.executable, "-m", "riskstream.cli", "produce", "--count", "10", "--rate", "0", "--seed", "3"]
+    finished = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert finished.returncode == 5
+    assert (
+        finished.stdout.splitlines()[-1]
+        == f"produce: 10 records to trades on 127.0.0.1:{port} (kafka, unthrottled, seed 3)"
+    )
+    assert finished.stderr.splitlines()[-1].startswith(
+        f"error: cannot reach Kafka at 127.0.0.1:{port} (topic 'trades') after 3 attempts: "
+    )
+    assert "Traceback" not in finished.stderr
+
+
 @pytest.mark.kafka
 def test_unknown_topic_is_a_clear_error(kafka: kafka_broker.BrokerInfo) -> None:
     transport = KafkaTransport.from_config(KafkaConfig(mode="local"), kafka.bootstrap_servers, "no-such-topic")
