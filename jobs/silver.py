@@ -9,9 +9,10 @@ it), derive amounts, then the stateful operator
 comes out of that operator exactly once, so every bronze row lands in exactly one of the two tables.
 
 Exactly once: the checkpoint records which bronze files each micro-batch read and the operator's
-state; ``foreachBatch`` writes both tables with Delta's idempotent-write options ``txnAppId`` /
-``txnVersion`` (= the batch id), so a batch replayed after a crash writes nothing twice, even if it
-crashed between the two writes. These are writer options, scoped to one write, unlike the
+state; ``foreachBatch`` writes both tables, and the batch's ``ops.data_quality`` row
+(:func:`~transformations.quality.batch_quality`), with Delta's idempotent-write options
+``txnAppId`` / ``txnVersion`` (= the batch id), so a batch replayed after a crash writes nothing
+twice, even if it crashed between the writes. These are writer options, scoped to one write, unlike the
 session-wide ``spark.databricks.delta.write.txn*`` confs. The app id includes the streaming query's
 id (from the checkpoint), so a fresh checkpoint, whose batch ids restart at 0, is not mistaken for
 a replay.
@@ -31,6 +32,7 @@ from transformations import Transform
 from transformations.enrichment import derive_amounts, enrich
 from transformations.lifecycle import track_lifecycle
 from transformations.parsing import parse_events, to_quarantine
+from transformations.quality import DATA_QUALITY_DDL, batch_quality
 from transformations.schemas import QUARANTINE_DDL, SILVER_TRADES_DDL, schema
 from transformations.scoring import RuleScorer, Scorer
 
@@ -89,6 +91,7 @@ def create_silver_tables(spark: SparkSession, catalog: Catalog) -> None:
     """Create ``silver.trades`` and ``silver.quarantine`` with their contract schemas if missing."""
     for name, ddl in (("trades", SILVER_TRADES_DDL), ("quarantine", QUARANTINE_DDL)):
         catalog.table("silver", name).create_if_missing(spark, ddl)
+    catalog.table("ops", "data_quality").create_if_missing(spark, DATA_QUALITY_DDL)
 
 
 def append_once(df: DataFrame, table: TableRef, app_id: str, batch_id: int) -> None:
@@ -109,6 +112,7 @@ def run(
     catalog = Catalog(settings)
     stream = settings.streams.silver
     trades, quarantine = catalog.table("silver", "trades"), catalog.table("silver", "quarantine")
+    data_quality = catalog.table("ops", "data_quality")
     checkpoint = catalog.checkpoint(QUERY_NAME)
     create_silver_tables(spark, catalog)
     source_options = {"maxFilesPerTrigger": str(stream.max_files_per_trigger)} if stream.max_files_per_trigger else {}
@@ -126,12 +130,16 @@ def run(
         session = batch.sparkSession
         if not app_ids:
             query_id = _query_id(session, checkpoint)
-            app_ids.update({name: f"{QUERY_NAME}:{query_id}:{name}" for name in ("trades", "quarantine")})
+            app_ids.update(
+                {name: f"{QUERY_NAME}:{query_id}:{name}" for name in ("trades", "quarantine", "data_quality")}
+            )
         batch.persist()
         try:
             append_once(batch.transform(to_silver_trades(trade_scorer)), trades, app_ids["trades"], batch_id)
             rejected = batch.where(F.size("reason_codes") > 0).transform(to_quarantine())
             append_once(rejected, quarantine, app_ids["quarantine"], batch_id)
+            quality = batch.transform(batch_quality(QUERY_NAME, batch_id))
+            append_once(quality, data_quality, app_ids["data_quality"], batch_id)
         finally:
             batch.unpersist()
 

@@ -4,7 +4,8 @@
 # MAGIC Per UTC ingest day: events in (bronze), accepted (silver.trades), quarantined, of which duplicates
 # MAGIC and late events, records not yet accounted for (0 when silver is up to date), and the accept rate
 # MAGIC (`riskstream.analytics.data_quality`);
-# MAGIC then the quarantine reasons for the same days.
+# MAGIC then the quarantine reasons for the same days; then what each silver micro-batch did with its
+# MAGIC rows (`ops.data_quality`, newest first).
 
 # COMMAND ----------
 
@@ -27,3 +28,7 @@ display(analytics.data_quality(spark, settings, start_date, end_date))
 # COMMAND ----------
 
 display(analytics.quarantine_summary(spark, settings, start_date, end_date))
+
+# COMMAND ----------
+
+display(analytics.batch_quality(spark, settings, start_date, end_date))

@@ -309,6 +309,34 @@ def data_quality(
     return bronze.transform(data_quality_by_day(trades, quarantine, start, end))
 
 
+def batch_quality(
+    spark: SparkSession, settings: Settings, start: date | None = None, end: date | None = None
+) -> DataFrame:
+    """``ops.data_quality``: what each silver micro-batch did with its rows, newest batch first.
+
+    One row per batch (processed within ``start``..``end``, UTC days): rows in, accepted,
+    quarantined (always ``rows_in = accepted + quarantined``) and the count of each reason code.
+    """
+    from pyspark.sql import functions as F
+
+    return (
+        _table(settings, "ops", "data_quality")
+        .read(spark)
+        .where(_within("processed_ts", start, end))
+        .select(
+            "batch_id",
+            "processed_ts",
+            "rows_in",
+            "accepted",
+            "quarantined",
+            F.to_json("quarantined_by_reason").alias("quarantined_by_reason"),
+            "min_trade_ts",
+            "max_trade_ts",
+        )
+        .orderBy(F.col("batch_id").desc())
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Stream health
 # ---------------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ def pipeline(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     from pyspark.sql import functions as F
 
     from transformations.gold import PORTFOLIO_RISK_DDL, POSITIONS_DDL, RISK_ALERTS_DDL
+    from transformations.quality import DATA_QUALITY_DDL
     from transformations.schemas import QUARANTINE_DDL, SILVER_TRADES_DDL
 
     base = tmp_path_factory.mktemp("notebook-pipeline")
@@ -86,6 +87,7 @@ def pipeline(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         ("gold", "positions", POSITIONS_DDL),
         ("gold", "portfolio_risk", PORTFOLIO_RISK_DDL),
         ("gold", "risk_alerts", RISK_ALERTS_DDL),
+        ("ops", "data_quality", DATA_QUALITY_DDL),
     ):
         write_delta(_load(spark, f"{layer}_{name}", ddl), catalog.table(layer, name))  # type: ignore[arg-type]
     return {"settings": settings, "conf": conf_path}
@@ -116,11 +118,41 @@ def test_every_notebook_is_covered() -> None:
 
 QUALITY_COLUMNS = ["day", "events_in", "accepted", "quarantined", "duplicates", "late", "unaccounted", "accept_rate"]
 SUMMARY_COLUMNS = ["day", "reason", "records"]
+BATCH_COLUMNS = [
+    "batch_id",
+    "processed_ts",
+    "rows_in",
+    "accepted",
+    "quarantined",
+    "quarantined_by_reason",
+    "min_trade_ts",
+    "max_trade_ts",
+]
 DAY1, DAY2 = date(2026, 11, 24), date(2026, 11, 25)
+BATCH_0 = (
+    0,
+    pd.Timestamp("2026-11-24 10:00:05"),
+    5,
+    3,
+    2,
+    '{"invalid_quantity":1,"missing_price":1,"unknown_portfolio":1}',
+    pd.Timestamp("2026-11-24 09:58:00"),
+    pd.Timestamp("2026-11-24 09:59:30"),
+)
+BATCH_2 = (
+    2,
+    pd.Timestamp("2026-11-25 08:00:05"),
+    2,
+    1,
+    1,
+    '{"late":1}',
+    pd.Timestamp("2026-11-25 07:59:00"),
+    pd.Timestamp("2026-11-25 07:59:00"),
+)
 
 
 @pytest.mark.parametrize(
-    ("widgets", "quality", "summary"),
+    ("widgets", "quality", "summary", "batches"),
     [
         (
             {},
@@ -131,20 +163,23 @@ DAY1, DAY2 = date(2026, 11, 24), date(2026, 11, 25)
                 (DAY1, "unknown_portfolio", 1),
                 (DAY2, "late", 1),
             ],
+            [BATCH_2, BATCH_0],
         ),
-        ({"start_date": "2026-11-25"}, [(DAY2, 2, 1, 1, 0, 1, 0, 0.5)], [(DAY2, "late", 1)]),
+        ({"start_date": "2026-11-25"}, [(DAY2, 2, 1, 1, 0, 1, 0, 0.5)], [(DAY2, "late", 1)], [BATCH_2]),
         (
             {"end_date": "2026-11-24"},
             [(DAY1, 6, 3, 2, 0, 0, 1, 0.5)],
             [(DAY1, "invalid_quantity", 1), (DAY1, "missing_price", 1), (DAY1, "unknown_portfolio", 1)],
+            [BATCH_0],
         ),
     ],
 )
-def test_data_quality_notebook(spark, conf, widgets, quality, summary) -> None:
+def test_data_quality_notebook(spark, conf, widgets, quality, summary, batches) -> None:
     run = run_notebook(NOTEBOOKS / "data_quality.py", spark, widgets)
-    quality_frame, summary_frame = run.frames()
+    quality_frame, summary_frame, batch_frame = run.frames()
     _assert_frame(quality_frame, _frame(QUALITY_COLUMNS, quality))
     _assert_frame(summary_frame, _frame(SUMMARY_COLUMNS, summary))
+    _assert_frame(batch_frame, _frame(BATCH_COLUMNS, batches))
 
 
 def test_data_quality_notebook_refuses_a_bad_date(spark, conf) -> None:

@@ -10,6 +10,7 @@ rows are in ``scenario_expected.json``. A further silver run adds nothing.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
@@ -94,6 +95,20 @@ def test_scenario_exact_trades_and_quarantine(
         )
     )
     assert_df_equality(silver_keys.orderBy("partition", "offset"), bronze_keys.orderBy("partition", "offset"))
+
+    # ops.data_quality: one row per batch that had rows, adding up to exactly the two tables
+    quality = catalog.table("ops", "data_quality").read(spark).orderBy("batch_id").collect()
+    # Each run is a data batch then a no-data batch (the watermark moved, so event-time timeouts
+    # are checked); the no-data batches 1 and 3 have no rows, so no quality row.
+    assert [(row.batch_id, row.rows_in) for row in quality] == [(0, len(parts[1])), (2, len(parts[2]))]
+    assert all(row.rows_in == row.accepted + row.quarantined for row in quality)
+    assert sum(row.rows_in for row in quality) == bronze_keys.count()
+    assert sum(row.accepted for row in quality) == len(expected["trades"])
+    assert sum(row.quarantined for row in quality) == len(expected["quarantine"])
+    reasons_in_quality: Counter[str] = Counter()
+    for row in quality:
+        reasons_in_quality.update(row.quarantined_by_reason)
+    assert reasons_in_quality == Counter(code for row in expected["quarantine"] for code in row[2])
 
     # a second availableNow run finds nothing new and commits nothing
     versions = {t.name: spark.sql(f"DESCRIBE HISTORY {t.sql_name}").count() for t in (trades_table, quarantine_table)}

@@ -1,0 +1,64 @@
+"""Data quality as data: one ``ops.data_quality`` row per silver micro-batch.
+
+The row says what the batch did with its bronze rows: how many came in, how many were accepted into
+``silver.trades``, how many were quarantined and for which reasons. Since every bronze row lands in
+exactly one of the two silver tables, ``rows_in = accepted + quarantined`` on every row; a row's
+reason codes are each counted, so ``quarantined_by_reason`` may add up to more than ``quarantined``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+from transformations import Transform
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+DATA_QUALITY_DDL = (
+    "query_name string, batch_id long, processed_ts timestamp, rows_in long, accepted long, quarantined long, "
+    "quarantined_by_reason map<string,long>, min_trade_ts timestamp, max_trade_ts timestamp"
+)
+"""ops.data_quality (key: query_name, batch_id). ``*_trade_ts`` cover the accepted rows only."""
+
+
+def batch_quality(query_name: str, batch_id: int, processed_ts: Column | None = None) -> Transform:
+    """A silver micro-batch (rows with ``reason_codes`` and ``trade_ts``) -> its one data-quality row.
+
+    A batch with no rows (Spark's no-data batches, run when only the watermark moved) gives no row.
+    """
+
+    def transform(batch: DataFrame) -> DataFrame:
+        accepted = F.size("reason_codes") == 0
+        totals = batch.agg(
+            F.count(F.lit(1)).alias("rows_in"),
+            F.count(F.when(accepted, 1)).alias("accepted"),
+            F.count(F.when(~accepted, 1)).alias("quarantined"),
+            F.min(F.when(accepted, F.col("trade_ts"))).alias("min_trade_ts"),
+            F.max(F.when(accepted, F.col("trade_ts"))).alias("max_trade_ts"),
+        )
+        reasons = (
+            batch.select(F.explode("reason_codes").alias("reason"))
+            .groupBy("reason")
+            .agg(F.count(F.lit(1)).alias("rows"))
+            .agg(F.map_from_entries(F.sort_array(F.collect_list(F.struct("reason", "rows")))).alias("by_reason"))
+        )
+        return (
+            totals.crossJoin(reasons)
+            .where(F.col("rows_in") > 0)
+            .select(
+                F.lit(query_name).alias("query_name"),
+                F.lit(batch_id).cast("long").alias("batch_id"),
+                (processed_ts if processed_ts is not None else F.current_timestamp()).alias("processed_ts"),
+                "rows_in",
+                "accepted",
+                "quarantined",
+                F.col("by_reason").cast("map<string,bigint>").alias("quarantined_by_reason"),
+                "min_trade_ts",
+                "max_trade_ts",
+            )
+        )
+
+    return transform
