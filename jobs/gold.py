@@ -7,8 +7,11 @@ Three named queries, one checkpoint each:
   window's row; a replayed batch writes the same values again).
 * ``gold_positions``: per micro-batch, MERGE the lifecycle deltas into gold.positions (skipped for
   rows already stamped with this batch id, so a replay is a no-op), re-mark other portfolios'
-  positions in the traded instruments, recompute gold.portfolio_risk for the touched portfolios,
-  MERGE gold.risk_alerts on (portfolio_id, rule, window_start) and publish the batch's alerts to
+  positions in the traded instruments, recompute gold.portfolio_risk for the touched portfolios
+  (for every portfolio when the instruments, portfolios or correlations reference table has a
+  new Delta version since the previous batch, so new volatilities, correlations or limits reach
+  all of gold.portfolio_risk with the next batch, not only the traded portfolios), MERGE
+  gold.risk_alerts on (portfolio_id, rule, window_start) and publish the batch's alerts to
   ``kafka.alerts_topic``. Topic delivery is at-least-once (a replayed batch publishes again);
   consumers dedupe on ``alert_id``, the hash of the alert key carried in every record.
 
@@ -131,15 +134,20 @@ class PositionsRiskAlertsWriter:
         self._correlations = catalog.table("reference", "correlations")
         self._settings = settings.gold
         self._kafka_sink_options = kafka_sink_options
+        self._risk_reference_versions: tuple[int, ...] | None = None
+        """The reference tables' Delta versions that gold.portfolio_risk was last fully computed with."""
 
     def __call__(self, trades: DataFrame, batch_id: int) -> None:
         spark = trades.sparkSession
         trades = trades.persist()
         try:
             self._merge_positions(spark, trades, batch_id)
-            risk = self._recompute_risk(spark, trades).persist()
+            reference_versions = self._reference_versions(spark)
+            everyone = reference_versions != self._risk_reference_versions
+            risk = self._recompute_risk(spark, trades, everyone).persist()
             try:
                 upsert(spark, risk, self._gold["portfolio_risk"], GOLD_TABLES["portfolio_risk"][1])
+                self._risk_reference_versions = reference_versions
                 alerts = self._alerts(spark, trades, risk).persist()
                 try:
                     upsert(spark, alerts, self._gold["risk_alerts"], GOLD_TABLES["risk_alerts"][1])
@@ -173,14 +181,19 @@ class PositionsRiskAlertsWriter:
             .execute()
         )
 
-    def _recompute_risk(self, spark: SparkSession, trades: DataFrame) -> DataFrame:
+    def _reference_versions(self, spark: SparkSession) -> tuple[int, ...]:
+        tables = (self._reference["instruments"], self._reference["portfolios"], self._correlations)
+        return tuple(int(table.delta_table(spark).history(1).select("version").first()[0]) for table in tables)
+
+    def _recompute_risk(self, spark: SparkSession, trades: DataFrame, everyone: bool) -> DataFrame:
         positions = self._gold["positions"].read(spark)
         correlation_rows = self._correlations.read(spark).select("level", "left_id", "right_id", "correlation")
         correlations = CorrelationTable.from_rows([tuple(row) for row in correlation_rows.collect()])
-        return (
-            positions.join(gold.touched_portfolios(trades, positions), "portfolio_id", "left_semi")
-            .transform(gold.positions_for_risk(self._reference["instruments"].read(spark), self._portfolios(spark)))
-            .transform(gold.portfolio_risk(correlations))
+        if not everyone:
+            positions = positions.join(gold.touched_portfolios(trades, positions), "portfolio_id", "left_semi")
+        instruments = self._reference["instruments"].read(spark)
+        return positions.transform(gold.positions_for_risk(instruments, self._portfolios(spark))).transform(
+            gold.portfolio_risk(correlations)
         )
 
     def _portfolios(self, spark: SparkSession) -> DataFrame:

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from chispa import assert_approx_df_equality
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from jobs import gold as gold_job
 from riskstream import kafka_broker
@@ -522,6 +523,39 @@ def test_gold_end_to_end_with_late_events_and_replays(
     replayed = _published(spark, kafka.bootstrap_servers, alerts_topic)
     assert len(replayed) == len(published) + len(alerts_2)
     assert {r["alert_id"] for r in replayed} == alert_ids
+
+
+def test_a_reference_reload_reaches_the_risk_of_portfolios_without_trades(
+    spark: SparkSession, kafka: BrokerInfo, make_settings: Callable[..., Settings]
+) -> None:
+    """Doubling every daily volatility doubles every portfolio's sigma and VaR with the next batch,
+    including P-FX-2, which that batch does not trade (it trades MSFT, which only P-EQ-1 holds)."""
+    alerts_topic = f"risk-alerts-{uuid.uuid4().hex[:10]}"
+    kafka_broker.create_topics(kafka.bootstrap_servers, {alerts_topic: 1})
+    settings = make_settings(kafka.bootstrap_servers, kafka={"alerts_topic": alerts_topic})
+    catalog = Catalog(settings)
+    _write_reference(spark, catalog)
+    _append_silver(spark, catalog, STEP_1)
+    assert gold_job.run(spark, settings) is None
+    writer = gold_job.PositionsRiskAlertsWriter(
+        settings, spark_sink_options(settings.kafka, kafka.bootstrap_servers, alerts_topic)
+    )
+    msft_sell = next(row for row in STEP_2 if row["event_id"] == "e10")
+    last_batch = _table(spark, catalog, "positions").agg({"applied_batch_id": "max"}).first()[0]
+    writer(spark.createDataFrame([msft_sell], SILVER_TRADES_DDL), last_batch + 1)
+    before = {row.portfolio_id: row for row in _table(spark, catalog, "portfolio_risk").collect()}
+
+    instruments = catalog.table("reference", "instruments")
+    doubled = instruments.read(spark).withColumn("daily_vol", F.col("daily_vol") * 2).collect()
+    spark.createDataFrame(doubled, INSTRUMENTS_DDL).write.format("delta").mode("overwrite").save(str(instruments.path))
+    another_msft_sell = {**msft_sell, "event_id": "e13", "trade_id": "T10"}
+    writer(spark.createDataFrame([another_msft_sell], SILVER_TRADES_DDL), last_batch + 2)
+
+    after = {row.portfolio_id: row for row in _table(spark, catalog, "portfolio_risk").collect()}
+    untouched = before["P-FX-2"]
+    for column in ("sigma_1d_base", "var_95_1d", "var_99_1d", "var_95_10d", "var_99_10d", "var_limit_utilisation"):
+        assert after["P-FX-2"][column] == pytest.approx(2 * untouched[column], rel=1e-12), column
+    assert after["P-FX-2"]["gross_exposure_base"] == untouched["gross_exposure_base"]
 
 
 def test_gold_tables_have_change_data_feed(spark: SparkSession, make_settings: Callable[..., Settings]) -> None:
