@@ -79,6 +79,10 @@ class KafkaConfig(_Model):
     partitions: int = Field(default=4, ge=1, le=1024)
     starting_offsets: Literal["earliest", "latest"] = "earliest"
     fail_on_data_loss: bool = True
+    producer_idempotence: bool = True
+    """``enable.idempotence`` for ``riskstream produce``'s Kafka transport: librdkafka's retries then
+    never duplicate or reorder a partition. Turn it off only for an endpoint that refuses producer
+    ids (``InitProducerId``); resends are then deduplicated by silver on ``event_id``."""
 
     @model_validator(mode="after")
     def _auth_matches_mode(self) -> KafkaConfig:

@@ -162,8 +162,9 @@ def librdkafka_producer_config(
     retry_backoff_max_ms: int = 1_000,
     linger_ms: int = 5,
 ) -> dict[str, str]:
-    """confluent-kafka ``Producer`` settings for ``config``: durable (``acks=all``, idempotent, so
-    librdkafka's own retries never duplicate or reorder a partition) and bounded (a record that is
+    """confluent-kafka ``Producer`` settings for ``config``: durable (``acks=all``, idempotent unless
+    ``kafka.producer_idempotence`` is off, so librdkafka's own retries never duplicate or reorder a
+    partition) and bounded (a record that is
     not acknowledged within ``delivery_timeout_ms`` fails with a delivery report instead of waiting
     forever).
 
@@ -178,7 +179,7 @@ def librdkafka_producer_config(
         "bootstrap.servers": bootstrap_servers,
         "client.id": client_id,
         "acks": "all",
-        "enable.idempotence": "true",
+        "enable.idempotence": "true" if config.producer_idempotence else "false",
         "message.timeout.ms": str(delivery_timeout_ms),
         "retry.backoff.ms": str(retry_backoff_ms),
         "retry.backoff.max.ms": str(max(retry_backoff_ms, retry_backoff_max_ms)),

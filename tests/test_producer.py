@@ -249,6 +249,12 @@ def test_librdkafka_settings_for_the_local_broker() -> None:
     }
 
 
+def test_producer_idempotence_can_be_turned_off_for_an_endpoint_that_refuses_it() -> None:
+    config = KafkaConfig(mode="local", producer_idempotence=False)
+    assert librdkafka_producer_config(config, "127.0.0.1:9092")["enable.idempotence"] == "false"
+    assert librdkafka_producer_config(KafkaConfig(mode="local"), "127.0.0.1:9092")["enable.idempotence"] == "true"
+
+
 def test_librdkafka_settings_for_event_hubs_connection_string(monkeypatch: pytest.MonkeyPatch) -> None:
     """Event Hubs is not reachable: the exact settings handed to confluent-kafka are the boundary."""
     from confluent_kafka import Producer
