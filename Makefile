@@ -54,6 +54,11 @@ check: lint typecheck test ## Everything CI runs
 wheel: $(UV) ## Build the wheel the Databricks bundle deploys
 	$(UV) build --wheel --out-dir dist
 
+.PHONY: bench
+bench: install ## Benchmarks: producer events/s; pipeline throughput, memory and state over rounds (out/bench/)
+	$(PY) -m benchmarks.producer
+	$(PY) -m benchmarks.pipeline
+
 kafka-start: install ## Start the local Kafka broker
 	$(RISKSTREAM) kafka start
 

@@ -1,0 +1,105 @@
+"""Pure helpers of the benchmarks: figures from progress reports, rates, and the state verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from riskstream.config import SilverConfig
+from riskstream.monitoring import progress_row
+from riskstream.simulator import SimulatedRecord
+
+
+@dataclass(frozen=True)
+class QueryRun:
+    """What one streaming query did in one availableNow run, from its progress reports.
+
+    The state figures are those of the run's last report (after a no-data batch, if Spark ran one
+    to evict expired state), summed over the query's stateful operators; None when the query
+    reported no progress in the run.
+    """
+
+    query: str
+    batches: int
+    rows_in: int
+    state_rows: int | None
+    state_memory_bytes: int | None
+    watermark: str | None
+
+
+def summarise_query(progresses: Sequence[Mapping[str, Any]], query: str) -> QueryRun:
+    """Sum the input rows of ``query``'s progress reports (``StreamingQueryProgress`` as dicts) and
+    take the state figures of the last one."""
+    rows = [progress_row(progress) for progress in progresses if progress.get("name") == query]
+    if not rows:
+        return QueryRun(query, 0, 0, None, None, None)
+    last = rows[-1]
+    return QueryRun(
+        query,
+        batches=len(rows),
+        rows_in=sum(row["num_input_rows"] for row in rows),
+        state_rows=last["state_rows_total"],
+        state_memory_bytes=last["state_memory_bytes"],
+        watermark=last["watermark"],
+    )
+
+
+def rows_per_second(rows: int, seconds: float) -> float | None:
+    """``rows / seconds``, or None for a zero or negative duration."""
+    return rows / seconds if seconds > 0 else None
+
+
+def round_sizes(events: int, rounds: int) -> list[int]:
+    """``events`` split into ``rounds`` sizes that differ by at most one, larger ones first."""
+    return [events // rounds + (1 if number < events % rounds else 0) for number in range(rounds)]
+
+
+def silver_state_horizon(silver: SilverConfig) -> timedelta:
+    """How long (event time) after a trade's last event its silver state can live.
+
+    An open trade is kept ``lifecycle_state_ttl`` after its last event and a seen event id
+    ``dedupe_watermark`` after its ``trade_ts``; either is removed only once the watermark, which
+    trails the newest ``trade_ts`` by ``watermark``, has passed that moment.
+    """
+    kept = max(pd.Timedelta(silver.lifecycle_state_ttl), pd.Timedelta(silver.dedupe_watermark))
+    return timedelta(seconds=(kept + pd.Timedelta(silver.watermark)).total_seconds())
+
+
+def state_verdict(figures: Sequence[int], tolerance: float = 0.1) -> str:
+    """``bounded`` or ``growing`` for a state figure taken after each of several equal rounds.
+
+    Every round adds the same number of events, so state that kept every event would grow by about
+    that much each round; state bounded by the watermark stops growing once the rounds cover its
+    event-time horizon. Bounded: the last round's figure is at most ``1 + tolerance`` times the
+    largest earlier one. One figure shows no trend.
+    """
+    if len(figures) < 2:
+        return "one round: no trend"
+    *earlier, last = figures
+    return "bounded" if last <= max(earlier) * (1 + tolerance) else "growing"
+
+
+def verdict_line(label: str, figures: Sequence[int | None]) -> str:
+    """E.g. ``silver_trades state rows: 812 → 840 → 836 (bounded)``; None is a round without a progress report."""
+    shown = " → ".join("-" if figure is None else str(figure) for figure in figures)
+    known = [figure for figure in figures if figure is not None]
+    verdict = state_verdict(known) if len(known) == len(figures) else "no progress report in some round"
+    return f"{label}: {shown} ({verdict})"
+
+
+def stream_clock_range(records: Sequence[SimulatedRecord]) -> tuple[str, str]:
+    """First and last ``trade_ts`` of the simulator's stream clock over ``records``.
+
+    ``late`` faults (2 h behind the clock) and ``duplicate`` faults (an earlier event resent, with
+    its own old ``trade_ts``) are left out, as are records whose ``trade_ts`` was broken out.
+    """
+    stamps = sorted(
+        str(record.event["trade_ts"])
+        for record in records
+        if record.kind not in ("late", "duplicate") and "trade_ts" in record.event
+    )
+    return (stamps[0], stamps[-1]) if stamps else ("-", "-")
