@@ -183,7 +183,7 @@ class PositionsRiskAlertsWriter:
 
     def _reference_versions(self, spark: SparkSession) -> tuple[int, ...]:
         tables = (self._reference["instruments"], self._reference["portfolios"], self._correlations)
-        return tuple(int(table.delta_table(spark).history(1).select("version").first()[0]) for table in tables)
+        return tuple(int(table.delta_table(spark).history(1).collect()[0]["version"]) for table in tables)
 
     def _recompute_risk(self, spark: SparkSession, trades: DataFrame, everyone: bool) -> DataFrame:
         positions = self._gold["positions"].read(spark)
