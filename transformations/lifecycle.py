@@ -252,6 +252,11 @@ def track_lifecycle(watermark_delay: str, dedupe_window: str, state_ttl: str) ->
         output_fields = [field for field in with_event_time.schema.fields if field.name != _EVENT_TS]
         output_schema = StructType([*output_fields, *LIFECYCLE_FIELDS])
         output_names = output_schema.fieldNames()
+        written_columns: list[str] = [name for name in ("reason_codes", "reason_details") if name in output_names]
+        written_columns += [field.name for field in LIFECYCLE_FIELDS]
+        decision_columns = [
+            name for name in (*REQUIRED_COLUMNS, "reason_details", _EVENT_TS_MS) if name in output_names
+        ]
 
         def apply(key: Any, batches: Iterable[pd.DataFrame], state: GroupState) -> Iterator[pd.DataFrame]:
             import pandas as pd
@@ -262,13 +267,19 @@ def track_lifecycle(watermark_delay: str, dedupe_window: str, state_ttl: str) ->
                 trade = _TradeState(seen_event_ids=trade.seen_event_ids)
             seen = trade.seen_event_ids or {}
             trade.seen_event_ids = {eid: ts for eid, ts in seen.items() if ts + dedupe_ms > watermark_ms}
-            records: list[dict[str, Any]] = []
+            output: pd.DataFrame | None = None
             if not state.hasTimedOut:
-                rows = pd.concat(list(batches), ignore_index=True).drop(columns=[_EVENT_TS])
-                rows = rows.sort_values(["source_topic", "source_partition", "source_offset"], kind="stable")
-                records = rows.to_dict("records")
+                chunks = list(batches)
+                rows = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+                if len(rows) > 1:
+                    rows = rows.sort_values(["source_topic", "source_partition", "source_offset"], kind="stable")
+                # Only the columns the rules read become Python objects; the others pass through as they are.
+                values = {name: rows[name].tolist() for name in decision_columns}
+                records = [dict(zip(values, row, strict=True)) for row in zip(*values.values(), strict=True)]
                 for record in records:
                     _process_row(record, trade, watermark_ms)
+                decided = {name: [record[name] for record in records] for name in written_columns}
+                output = rows.assign(**decided)[output_names]
             expiries = [ts + dedupe_ms for ts in (trade.seen_event_ids or {}).values()]
             if trade.status == "open":
                 expiries.append(trade.last_event_ts_ms + ttl_ms)
@@ -277,8 +288,8 @@ def track_lifecycle(watermark_delay: str, dedupe_window: str, state_ttl: str) ->
                 state.setTimeoutTimestamp(max(*expiries, watermark_ms + 1))
             elif state.exists:
                 state.remove()
-            if records:
-                yield pd.DataFrame.from_records(records, columns=output_names)
+            if output is not None:
+                yield output
 
         return (
             with_event_time.withWatermark(_EVENT_TS, watermark_delay)
