@@ -336,11 +336,17 @@ def print_summary(summary: DemoSummary, out: Console) -> None:
 
 
 class _Stop(Exception):
-    """Raised in the main thread by the SIGTERM handler so ``--follow`` shuts down like on Ctrl-C."""
+    """Raised in the main thread by the Ctrl-C / SIGTERM handler so ``--follow`` stops its queries."""
 
 
 @contextlib.contextmanager
-def _sigterm_as_stop() -> Iterator[None]:
+def _signals_as_stop() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM raise :class:`_Stop` in the main thread while the block runs.
+
+    SIGINT needs this as much as SIGTERM: pyspark's own SIGINT handler cancels every running Spark
+    job, which fails the micro-batch in flight and so the query, instead of letting ``stop()``
+    end each query between batches.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -348,11 +354,12 @@ def _sigterm_as_stop() -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         raise _Stop()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, earlier in previous.items():
+            signal.signal(signum, earlier)
 
 
 def _follow(
@@ -383,7 +390,7 @@ def _follow(
         f"follow: producing {options.follow_rate:g} events/s, triggers every {options.follow_interval}; Ctrl-C to stop"
     )
     try:
-        with _sigterm_as_stop():
+        with _signals_as_stop():
             while options.follow_seconds is None or time.monotonic() - began < options.follow_seconds:
                 time.sleep(1.0)
                 failed = [query for query in queries if query.exception() is not None]
