@@ -129,3 +129,58 @@ def test_kill_bronze_then_silver_mid_run(
         (p, o) for p, offs in per_partition.items() for o in offs
     )
     assert sorted(r.reason_codes[0] for r in quarantine.read(spark).collect()) == ["malformed_json"] * MALFORMED
+
+
+def test_ctrl_c_stops_a_running_job_cleanly(
+    spark: SparkSession,
+    kafka: BrokerInfo,
+    topic: str,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+) -> None:
+    """SIGINT (Ctrl-C) to ``riskstream run bronze`` mid-stream: it stops its query with
+    ``StreamingQuery.stop()`` (pyspark's own SIGINT handler, which cancels all jobs and fails the
+    query, does not run), exits 0, and a re-run completes bronze exactly."""
+    raw = settings_dict(
+        tmp_path, kafka.bootstrap_servers, kafka={"topic": topic}, streams={"bronze": {"max_offsets_per_trigger": 2}}
+    )
+    conf = tmp_path / "ctrl-c.yml"
+    conf.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    settings = make_settings(kafka.bootstrap_servers, kafka={"topic": topic})
+    records = _records()
+    publish(kafka.bootstrap_servers, topic, records)
+    bronze_table = Catalog(settings).table("bronze", "trade_events")
+
+    env = {**os.environ, "RISKSTREAM_CONF": str(conf)}
+    command = [sys.executable, "-m", "riskstream.cli", "run", "bronze", "--trigger", "processing-time"]
+    process = subprocess.Popen(
+        [*command, "--interval", "1 second"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while _commits(str(bronze_table.path)) <= 2:
+            assert process.poll() is None, f"run bronze exited early with {process.returncode}"
+            assert time.monotonic() < deadline, f"run bronze committed nothing in {START_TIMEOUT_S}s"
+            time.sleep(0.2)
+        os.kill(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, text[-3000:]
+    lines = [line for line in text.splitlines() if line.startswith("run:")]
+    assert lines[-2:] == ["run: stopping queries ...", "run: stopped"]
+    assert "cancellation of all jobs" not in text
+    assert 0 < bronze_table.read(spark).count() < len(records), "the Ctrl-C must land mid-run"
+
+    assert bronze.run(spark, settings) is None
+    offsets = bronze_table.read(spark).groupBy("partition", "offset").count()
+    assert offsets.where("count > 1").count() == 0
+    assert offsets.count() == len(records)

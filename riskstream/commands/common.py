@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -20,3 +25,37 @@ TargetOption = Annotated[
 
 def settings_for(target: str) -> Settings:
     return load_settings(target)
+
+
+class StopFlag:
+    """Set by :func:`stop_on_signals` when Ctrl-C (SIGINT) or SIGTERM arrives."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name: str | None = None
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[StopFlag]:
+    """While the block runs, Ctrl-C (SIGINT) and SIGTERM only set the yielded flag.
+
+    Long-running commands poll the flag and then stop their streaming queries with
+    ``StreamingQuery.stop()``: a micro-batch in flight is abandoned uncommitted and replayed on the
+    next start. The handler raises nothing on purpose: an exception raised while the main thread
+    waits in a py4j call breaks that call; and pyspark's own SIGINT handler, replaced here, cancels
+    every running Spark job, which makes the query fail instead of stop.
+    """
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        flag.requested, flag.signal_name = True, signal.Signals(signum).name
+
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for signum, earlier in previous.items():
+            signal.signal(signum, earlier)

@@ -20,15 +20,13 @@ import contextlib
 import importlib
 import itertools
 import shutil
-import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -36,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riskstream import kafka_broker
-from riskstream.commands.common import TargetOption, console, settings_for
+from riskstream.commands.common import TargetOption, console, settings_for, stop_on_signals
 from riskstream.config import Settings, TriggerConfig
 from riskstream.errors import ConfigError, PipelineError
 from riskstream.paths import project_root, state_dir
@@ -335,33 +333,6 @@ def print_summary(summary: DemoSummary, out: Console) -> None:
 # ------------------------------------------------------------------------------------ orchestration
 
 
-class _Stop(Exception):
-    """Raised in the main thread by the Ctrl-C / SIGTERM handler so ``--follow`` stops its queries."""
-
-
-@contextlib.contextmanager
-def _signals_as_stop() -> Iterator[None]:
-    """Ctrl-C (SIGINT) and SIGTERM raise :class:`_Stop` in the main thread while the block runs.
-
-    SIGINT needs this as much as SIGTERM: pyspark's own SIGINT handler cancels every running Spark
-    job, which fails the micro-batch in flight and so the query, instead of letting ``stop()``
-    end each query between batches.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise _Stop()
-
-    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, earlier in previous.items():
-            signal.signal(signum, earlier)
-
-
 def _follow(
     spark: SparkSession, settings: Settings, simulator: Any, options: DemoOptions, echo: Callable[[str], None]
 ) -> int:
@@ -390,8 +361,10 @@ def _follow(
         f"follow: producing {options.follow_rate:g} events/s, triggers every {options.follow_interval}; Ctrl-C to stop"
     )
     try:
-        with _signals_as_stop():
-            while options.follow_seconds is None or time.monotonic() - began < options.follow_seconds:
+        with stop_on_signals() as stop_signal:
+            while not stop_signal.requested and (
+                options.follow_seconds is None or time.monotonic() - began < options.follow_seconds
+            ):
                 time.sleep(1.0)
                 failed = [query for query in queries if query.exception() is not None]
                 if failed or failure:
@@ -399,7 +372,9 @@ def _follow(
                 if int(time.monotonic() - began) % 10 == 0:
                     rows = {query.name: dict(query.lastProgress or {}).get("numInputRows", 0) for query in queries}
                     echo("follow: last batch rows " + ", ".join(f"{name} {count}" for name, count in rows.items()))
-    except (KeyboardInterrupt, _Stop):
+        if stop_signal.requested:
+            echo("follow: stopping ...")
+    except KeyboardInterrupt:  # not the main thread: no handler was installed
         echo("follow: stopping ...")
     finally:
         stop.set()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from riskstream.commands.common import TargetOption, console, settings_for
+from riskstream.commands.common import TargetOption, console, settings_for, stop_on_signals
 from riskstream.config import TriggerConfig
 from riskstream.errors import PipelineError
 from riskstream.monitoring import ProgressCollector, record_progress
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 PROGRESS_FLUSH_SECONDS = 30
 """How often progress of long-running queries is written to ops.stream_progress."""
+WATCH_POLL_SECONDS = 1
+"""How often a long run checks for Ctrl-C / SIGTERM and for a failed query."""
 
 
 class Layer(StrEnum):
@@ -90,17 +92,23 @@ def _watch(
     names = ", ".join(str(query.name) for query in queries)
     console.print(f"run: queries {names} running; Ctrl-C stops them cleanly")
     try:
-        while all(query.isActive for query in queries):
-            spark.streams.awaitAnyTermination(PROGRESS_FLUSH_SECONDS)
-            spark.streams.resetTerminated()
-            record_progress(spark, progress_table, collector.drain())
+        flushed = time.monotonic()
+        with stop_on_signals() as stop_signal:
+            while not stop_signal.requested and all(query.isActive for query in queries):
+                spark.streams.awaitAnyTermination(WATCH_POLL_SECONDS)
+                spark.streams.resetTerminated()
+                if time.monotonic() - flushed >= PROGRESS_FLUSH_SECONDS:
+                    record_progress(spark, progress_table, collector.drain())
+                    flushed = time.monotonic()
+        if stop_signal.requested:
+            console.print("run: stopping queries ...")
         for query in queries:
             error = query.exception()
             if error is not None:
                 raise PipelineError(f"streaming query {query.name!r} failed: {error.getMessage()}")
     except StreamingQueryException as error:
         raise PipelineError(f"a streaming query failed: {error.getMessage()}") from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # not the main thread: no handler was installed
         console.print("run: stopping queries ...")
     finally:
         for query in queries:
