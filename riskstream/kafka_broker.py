@@ -273,10 +273,15 @@ def start(
 
 
 def _new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as kafka-storage random-uuid)."""
+    """A KRaft cluster id as ``kafka-storage random-uuid`` makes it: 16 random bytes, URL-safe base64
+    without padding, and never starting with ``-`` (which the tool's argument parser would take for
+    an option; Kafka's own ``Uuid.randomUuid`` redraws such ids too)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _terminate(pid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
