@@ -15,6 +15,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.types import StructType
 
 from transformations.lifecycle import _duration_ms, track_lifecycle
 
@@ -68,20 +70,25 @@ def _cases(spark: SparkSession) -> DataFrame:
     )
 
 
-def test_lifecycle_over_two_micro_batches(spark: SparkSession, tmp_path: Path) -> None:
-    cases = _cases(spark)
-    inbox = tmp_path / "inbox"
-    cases.where("step = 1").select(*INPUT_COLUMNS).write.parquet(str(inbox / "step1"))
-    schema = cases.select(*INPUT_COLUMNS).schema
+def _start_lifecycle(spark: SparkSession, schema: StructType, inbox: Path, name: str, tmp_path: Path) -> StreamingQuery:
+    """The operator (10-minute watermark, 1-hour dedupe, 7-day TTL) over parquet files dropped into
+    ``inbox``, into the memory table ``name``."""
     stream = spark.readStream.schema(schema).option("recursiveFileLookup", True).parquet(str(inbox))
-    query = (
+    return (
         stream.transform(track_lifecycle("10 minutes", "1 hour", "7 days"))
-        .writeStream.queryName("lifecycle_under_test")
+        .writeStream.queryName(name)
         .format("memory")
         .outputMode("append")
         .option("checkpointLocation", str(tmp_path / "checkpoint"))
         .start()
     )
+
+
+def test_lifecycle_over_two_micro_batches(spark: SparkSession, tmp_path: Path) -> None:
+    cases = _cases(spark)
+    inbox = tmp_path / "inbox"
+    cases.where("step = 1").select(*INPUT_COLUMNS).write.parquet(str(inbox / "step1"))
+    query = _start_lifecycle(spark, cases.select(*INPUT_COLUMNS).schema, inbox, "lifecycle_under_test", tmp_path)
     try:
         query.processAllAvailable()
         cases.where("step = 2").select(*INPUT_COLUMNS).write.parquet(str(inbox / "step2"))
@@ -152,15 +159,7 @@ def test_idle_open_trades_are_evicted_when_the_watermark_passes_their_ttl(spark:
         _open_trade(spark, "T2", 2, "2026-11-10 10:05:00")
     )
     first.write.parquet(str(inbox / "step1"))
-    stream = spark.readStream.schema(first.schema).option("recursiveFileLookup", True).parquet(str(inbox))
-    query = (
-        stream.transform(track_lifecycle("10 minutes", "1 hour", "7 days"))
-        .writeStream.queryName("lifecycle_ttl_under_test")
-        .format("memory")
-        .outputMode("append")
-        .option("checkpointLocation", str(tmp_path / "checkpoint"))
-        .start()
-    )
+    query = _start_lifecycle(spark, first.schema, inbox, "lifecycle_ttl_under_test", tmp_path)
     try:
         query.processAllAvailable()
         assert query.lastProgress["stateOperators"][0]["numRowsTotal"] == 2
