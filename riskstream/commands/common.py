@@ -32,7 +32,6 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.requested = False
-        self.signal_name: str | None = None
 
 
 @contextlib.contextmanager
@@ -51,7 +50,7 @@ def stop_on_signals() -> Iterator[StopFlag]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        flag.requested, flag.signal_name = True, signal.Signals(signum).name
+        flag.requested = True
 
     previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
