@@ -61,12 +61,12 @@ def round_sizes(events: int, rounds: int) -> list[int]:
 def silver_state_horizon(silver: SilverConfig) -> timedelta:
     """How long (event time) after a trade's last event its silver state can live.
 
-    An open trade is kept ``lifecycle_state_ttl`` after its last event and a seen event id
-    ``dedupe_watermark`` after its ``trade_ts``; either is removed only once the watermark, which
-    trails the newest ``trade_ts`` by ``watermark``, has passed that moment.
+    An open trade is kept ``lifecycle_state_ttl`` after its last event, and so is a seen event id
+    after its ``trade_ts``; either is removed only once the watermark, which trails the newest
+    ``trade_ts`` by ``watermark``, has passed that moment.
     """
-    kept = max(pd.Timedelta(silver.lifecycle_state_ttl), pd.Timedelta(silver.dedupe_watermark))
-    return timedelta(seconds=(kept + pd.Timedelta(silver.watermark)).total_seconds())
+    kept = pd.Timedelta(silver.lifecycle_state_ttl) + pd.Timedelta(silver.watermark)
+    return timedelta(seconds=kept.total_seconds())
 
 
 def state_verdict(figures: Sequence[int], tolerance: float = 0.1) -> str:

@@ -21,16 +21,17 @@ a replay.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
 from riskstream.config import Settings, SilverConfig, TriggerConfig
+from riskstream.errors import PipelineError
 from riskstream.sinks import write_delta
 from riskstream.tables import Catalog, TableRef
 from transformations import Transform
 from transformations.enrichment import derive_amounts, enrich
-from transformations.lifecycle import track_lifecycle
+from transformations.lifecycle import flag_lateness, track_lifecycle
 from transformations.parsing import parse_events, to_quarantine
 from transformations.quality import DATA_QUALITY_DDL, batch_quality
 from transformations.schemas import QUARANTINE_DDL, SILVER_TRADES_DDL, schema
@@ -69,8 +70,8 @@ def classify(settings: SilverConfig, portfolios: DataFrame, instruments: DataFra
             .drop(_PARSE_CODES, _PARSE_DETAILS)
             .transform(derive_amounts())
         )
-        return enriched.transform(
-            track_lifecycle(settings.watermark, settings.dedupe_watermark, settings.lifecycle_state_ttl)
+        return enriched.transform(flag_lateness(settings.watermark)).transform(
+            track_lifecycle(settings.watermark, settings.lifecycle_state_ttl)
         )
 
     return transform
@@ -105,6 +106,49 @@ def _query_id(spark: SparkSession, checkpoint: str) -> str:
     return str(json.loads(first_line[0])["id"]) if first_line else "unknown"
 
 
+def _files_at(spark: SparkSession, table: TableRef, version: int) -> set[str]:
+    if version < 0:
+        return set()
+    return set(spark.sql(f"SELECT * FROM {table.sql_name} VERSION AS OF {version}").inputFiles())
+
+
+def bronze_offsets_of_batch(spark: SparkSession, checkpoint: str, batch_id: int, bronze: TableRef) -> str:
+    """The Kafka offsets (per topic and partition) of the bronze rows a silver micro-batch read, as text.
+
+    For error messages only, so it never raises. The batch's Delta source offsets come from the
+    checkpoint's offset log (written before the batch runs); the bronze files added between them are
+    read for their ``offset`` column. Bronze is append-only, so this is exact up to whole Delta
+    versions at either end (it may name a few more rows, never fewer).
+    """
+
+    def source_offset(batch: int) -> dict[str, Any]:
+        lines = [row[0] for row in spark.read.text(f"{checkpoint}/offsets/{batch}").collect()]
+        loaded: dict[str, Any] = json.loads(lines[2])  # "v1", the batch metadata, then one line per source
+        return loaded
+
+    try:
+        end = source_offset(batch_id)
+        last_version = int(end["reservoirVersion"]) - (1 if int(end["index"]) < 0 else 0)
+        if batch_id == 0 or end.get("isStartingVersion"):
+            before: set[str] = set()
+        else:
+            start = source_offset(batch_id - 1)
+            before = _files_at(spark, bronze, int(start["reservoirVersion"]) - 1)
+        files = sorted(_files_at(spark, bronze, last_version) - before)
+        if not files:
+            return "no bronze rows"
+        ranges = (
+            spark.read.parquet(*files)
+            .groupBy("topic", "partition")
+            .agg(F.min("offset").alias("first"), F.max("offset").alias("last"))
+            .orderBy("topic", "partition")
+            .collect()
+        )
+        return ", ".join(f"{row.topic}[{row.partition}] offsets {row.first}-{row.last}" for row in ranges)
+    except Exception as error:  # a failing lookup must not hide the batch's own error
+        return f"bronze offsets unknown ({type(error).__name__})"
+
+
 def run(
     spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None, scorer: Scorer | None = None
 ) -> StreamingQuery | None:
@@ -116,7 +160,8 @@ def run(
     checkpoint = catalog.checkpoint(QUERY_NAME)
     create_silver_tables(spark, catalog)
     source_options = {"maxFilesPerTrigger": str(stream.max_files_per_trigger)} if stream.max_files_per_trigger else {}
-    bronze_rows = catalog.table("bronze", "trade_events").read_stream(spark, source_options)
+    bronze = catalog.table("bronze", "trade_events")
+    bronze_rows = bronze.read_stream(spark, source_options)
     reference = {
         name: catalog.table("reference", name).read(spark) for name in ("portfolios", "instruments", "fx_rates")
     }
@@ -140,6 +185,13 @@ def run(
             append_once(rejected, quarantine, app_ids["quarantine"], batch_id)
             quality = batch.transform(batch_quality(QUERY_NAME, batch_id))
             append_once(quality, data_quality, app_ids["data_quality"], batch_id)
+        except Exception as error:
+            rows = bronze_offsets_of_batch(session, checkpoint, batch_id, bronze)
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise PipelineError(
+                f"{QUERY_NAME} batch {batch_id} failed on bronze rows {rows}: {first_line}. The next run retries "
+                "the batch from the checkpoint and writes nothing twice"
+            ) from error
         finally:
             batch.unpersist()
 

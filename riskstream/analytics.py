@@ -267,7 +267,8 @@ def data_quality_by_day(
     or ``silver.quarantine`` (rejected with reasons; a resent ``event_id`` has reason ``duplicate``).
     ``unaccounted = events_in - accepted - quarantined`` is therefore 0 on a healthy day; anything
     else means silver has not yet processed that day's records, or something was lost.
-    ``duplicates`` and ``late`` count quarantined records with those reasons. ``accept_rate`` is
+    ``duplicates`` counts quarantined records with that reason; ``late`` counts accepted events that
+    ``arrived_late`` (lateness flags, it never rejects: they are in the books). ``accept_rate`` is
     ``accepted / events_in`` (null on a day without events). Applied to ``bronze.trade_events``.
     """
     from pyspark.sql import functions as F
@@ -278,11 +279,11 @@ def data_quality_by_day(
 
     def transform(bronze: DataFrame) -> DataFrame:
         duplicates = F.sum(F.array_contains("reason_codes", "duplicate").cast("long")).alias("duplicates")
-        late = F.sum(F.array_contains("reason_codes", "late").cast("long")).alias("late")
+        late = F.sum(F.coalesce(F.col("arrived_late"), F.lit(False)).cast("long")).alias("late")
         joined = (
             per_day(bronze, "events_in")
-            .join(per_day(trades, "accepted"), "day", "left")
-            .join(per_day(quarantine, "quarantined", duplicates, late), "day", "left")
+            .join(per_day(trades, "accepted", late), "day", "left")
+            .join(per_day(quarantine, "quarantined", duplicates), "day", "left")
             .fillna(0, ["accepted", "quarantined", "duplicates", "late"])
         )
         return joined.select(
@@ -315,7 +316,8 @@ def batch_quality(
     """``ops.data_quality``: what each silver micro-batch did with its rows, newest batch first.
 
     One row per batch (processed within ``start``..``end``, UTC days): rows in, accepted,
-    quarantined (always ``rows_in = accepted + quarantined``) and the count of each reason code.
+    quarantined (always ``rows_in = accepted + quarantined``), the count of each reason code and
+    how many accepted events arrived late.
     """
     from pyspark.sql import functions as F
 
@@ -330,6 +332,7 @@ def batch_quality(
             "accepted",
             "quarantined",
             F.to_json("quarantined_by_reason").alias("quarantined_by_reason"),
+            "accepted_late",
             "min_trade_ts",
             "max_trade_ts",
         )

@@ -172,7 +172,6 @@ class SilverConfig(_Model):
     """Validation and state bounds for the silver stream."""
 
     watermark: SparkDuration = "10 minutes"
-    dedupe_watermark: SparkDuration = "1 hour"
     future_skew: SparkDuration = "5 minutes"
     lifecycle_state_ttl: SparkDuration = "7 days"
 

@@ -1,7 +1,8 @@
 """Streaming progress recorded as data: ``ops.stream_progress``.
 
 Every micro-batch's ``StreamingQueryProgress`` is flattened into one row (query name and ids, batch
-id, input/processed rates, durations, state-store rows and memory, watermark, the raw JSON) and
+id, input/processed rates, durations, state-store rows and memory, rows a stateful operator left
+out because they were behind its watermark, watermark, the raw JSON) and
 MERGEd on (run_id, batch_id), so recording the same progress twice changes nothing. The stream
 health notebook and ``riskstream ops`` read this table; on Databricks the same rows can be scraped
 into any monitoring system.
@@ -22,7 +23,7 @@ STREAM_PROGRESS_DDL = (
     "query_name string, query_id string, run_id string, batch_id long, progress_ts timestamp, "
     "num_input_rows long, input_rows_per_second double, processed_rows_per_second double, "
     "trigger_execution_ms long, add_batch_ms long, state_rows_total long, state_memory_bytes long, "
-    "watermark string, sources string, sink string, progress_json string"
+    "rows_dropped_by_watermark long, watermark string, sources string, sink string, progress_json string"
 )
 
 
@@ -54,6 +55,7 @@ def progress_row(report: Any) -> dict[str, Any]:
         "add_batch_ms": durations.get("addBatch"),
         "state_rows_total": sum(int(op.get("numRowsTotal") or 0) for op in state_operators),
         "state_memory_bytes": sum(int(op.get("memoryUsedBytes") or 0) for op in state_operators),
+        "rows_dropped_by_watermark": sum(int(op.get("numRowsDroppedByWatermark") or 0) for op in state_operators),
         "watermark": event_time.get("watermark"),
         "sources": json.dumps([source.get("description") for source in progress.get("sources") or []]),
         "sink": (progress.get("sink") or {}).get("description"),

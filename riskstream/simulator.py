@@ -27,8 +27,8 @@ kind                   what is sent                                             
 ``valid``              a lifecycle event in order                                           accepted
 ``malformed_json``     a truncated JSON document                                            quarantined
 ``schema_invalid``     a NEW event breaking the contract in one way (see ``detail``)        quarantined
-``duplicate``          an earlier valid record again, byte for byte (same ``event_id``)     dropped by dedupe
-``late``               a NEW whose ``trade_ts`` is ``lateness`` behind the stream clock     quarantined (late)
+``duplicate``          an earlier valid record again, byte for byte (same ``event_id``)     quarantined
+``late``               a NEW whose ``trade_ts`` is ``lateness`` behind the stream clock     accepted, late
 ``out_of_order``       a NEW held back and sent up to ``reorder_window`` records later      accepted
 ``unknown_portfolio``  a schema-valid NEW for a portfolio not in reference data             quarantined
 ``unknown_instrument`` a schema-valid NEW for an instrument not in reference data           quarantined

@@ -12,11 +12,14 @@ from confluent_kafka import Producer
 
 @dataclass(frozen=True)
 class Record:
-    """One Kafka record: key, value bytes and the ``schema_version`` header (None: no header)."""
+    """One Kafka record: key, value bytes and the ``schema_version`` header (None: no header).
 
-    key: str
+    Key and header are text, or bytes for records that a well-behaved producer would not send.
+    """
+
+    key: str | bytes
     value: bytes
-    schema_version_header: str | None
+    schema_version_header: str | bytes | None
 
 
 def load_records(path: Path) -> dict[int, list[Record]]:
@@ -59,6 +62,7 @@ def publish(bootstrap: str, topic: str, records: list[Record]) -> None:
     """Produce ``records`` in order with acks=all; fail the test if any is not delivered."""
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
     for record in records:
-        headers = [("schema_version", record.schema_version_header.encode())] if record.schema_version_header else []
+        header = record.schema_version_header
+        headers = [("schema_version", header.encode() if isinstance(header, str) else header)] if header else []
         producer.produce(topic, key=record.key, value=record.value, headers=headers)
     assert producer.flush(30) == 0

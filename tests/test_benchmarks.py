@@ -102,8 +102,8 @@ def test_rows_per_second() -> None:
 
 def test_silver_state_horizon() -> None:
     assert silver_state_horizon(SilverConfig()) == timedelta(days=7, minutes=10)
-    shorter_ttl = SilverConfig(lifecycle_state_ttl="30 minutes", dedupe_watermark="1 hour", watermark="5 minutes")
-    assert silver_state_horizon(shorter_ttl) == timedelta(hours=1, minutes=5)
+    shorter_ttl = SilverConfig(lifecycle_state_ttl="30 minutes", watermark="5 minutes")
+    assert silver_state_horizon(shorter_ttl) == timedelta(minutes=35)
 
 
 def test_verdict_line_with_a_round_without_progress() -> None:

@@ -35,6 +35,7 @@ from riskstream import kafka_broker
 from riskstream.config import Settings
 from riskstream.kafka_broker import BrokerInfo
 from riskstream.kafka_options import spark_sink_options
+from riskstream.monitoring import ProgressCollector, progress_row
 from riskstream.tables import Catalog
 from transformations.gold import EXPOSURE_BY_ASSET_CLASS_5M_DDL, PORTFOLIO_RISK_1M_DDL, POSITIONS_DDL
 from transformations.schemas import CORRELATIONS_DDL, FX_RATES_DDL, INSTRUMENTS_DDL, PORTFOLIOS_DDL, SILVER_TRADES_DDL
@@ -480,7 +481,22 @@ def test_gold_end_to_end_with_late_events_and_replays(
 
     # Step 2: newer, late (within the watermark), too-late (beyond it) and amending events.
     _append_silver(spark, catalog, STEP_2)
-    assert gold_job.run(spark, settings) is None
+    collector = ProgressCollector().attach(spark)
+    try:
+        assert gold_job.run(spark, settings) is None
+        progress = [progress_row(report) for report in collector.drain(spark)]
+    finally:
+        collector.detach(spark)
+    # What the windows leave out is counted: e11 drops out of its 1-minute window and four of its
+    # five sliding windows, recorded per query in ops.stream_progress.rows_dropped_by_watermark.
+    dropped = defaultdict(int)
+    for row in progress:
+        dropped[row["query_name"]] += row["rows_dropped_by_watermark"]
+    assert dict(dropped) == {
+        gold_job.QUERY_PORTFOLIO_RISK_1M: 1,
+        gold_job.QUERY_EXPOSURE_5M: 4,
+        gold_job.QUERY_POSITIONS: 0,
+    }
     # e11 (09:50:00) is older than the watermark left by step 1 (10:04:20 - 10 min): it is dropped from
     # its 1-minute window and from four of its five sliding windows; only 09:50-09:55 still accepts it.
     tagged = _with_watermarks(STEP_1, STEP_2)

@@ -2,9 +2,11 @@
 
 The cases live in ``tests/fixtures/silver/lifecycle_cases.csv``: each input row with the reason codes
 and lifecycle columns it must come out with. Step 1 is the first micro-batch (watermark 0, so nothing
-is late); step 2 arrives after it, when the watermark is the newest accepted step-1 ``trade_ts``
-(10:06, the rejected 2030 row must not count) minus 10 minutes. Trade T8's last event (Nov 10) is
-then more than the 7-day state TTL behind the watermark, so its state is forgotten.
+can be beyond the TTL); step 2 arrives after it, when the watermark is the newest accepted step-1
+``trade_ts`` (10:06, the rejected 2030 row must not count) minus 10 minutes. T2's AMEND at 09:50 is
+behind that watermark and is applied all the same (lateness flags, it never rejects). Trade T8's
+last event (Nov 10) is then more than the 7-day state TTL behind the watermark, so its state is
+forgotten, and T9's NEW of Nov 16 is ``beyond_state_ttl``.
 """
 
 from __future__ import annotations
@@ -71,11 +73,11 @@ def _cases(spark: SparkSession) -> DataFrame:
 
 
 def _start_lifecycle(spark: SparkSession, schema: StructType, inbox: Path, name: str, tmp_path: Path) -> StreamingQuery:
-    """The operator (10-minute watermark, 1-hour dedupe, 7-day TTL) over parquet files dropped into
+    """The operator (10-minute watermark, 7-day TTL) over parquet files dropped into
     ``inbox``, into the memory table ``name``."""
     stream = spark.readStream.schema(schema).option("recursiveFileLookup", True).parquet(str(inbox))
     return (
-        stream.transform(track_lifecycle("10 minutes", "1 hour", "7 days"))
+        stream.transform(track_lifecycle("10 minutes", "7 days"))
         .writeStream.queryName(name)
         .format("memory")
         .outputMode("append")
@@ -124,7 +126,7 @@ def test_lifecycle_over_two_micro_batches(spark: SparkSession, tmp_path: Path) -
 def test_missing_columns_are_named(spark: SparkSession) -> None:
     frame = spark.createDataFrame([("e1", "T1")], "event_id string, trade_id string")
     with pytest.raises(ValueError, match=r"track_lifecycle needs columns \['event_type', 'trade_version'"):
-        track_lifecycle("10 minutes", "1 hour", "7 days")(frame)
+        track_lifecycle("10 minutes", "7 days")(frame)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,10 @@ PROGRESS = {
     "processedRowsPerSecond": 240.0,
     "durationMs": {"addBatch": 400, "triggerExecution": 500},
     "eventTime": {"watermark": "2026-11-24T09:20:00.000Z"},
-    "stateOperators": [{"numRowsTotal": 10, "memoryUsedBytes": 2048}, {"numRowsTotal": 5, "memoryUsedBytes": 1024}],
+    "stateOperators": [
+        {"numRowsTotal": 10, "memoryUsedBytes": 2048, "numRowsDroppedByWatermark": 3},
+        {"numRowsTotal": 5, "memoryUsedBytes": 1024, "numRowsDroppedByWatermark": 1},
+    ],
     "sources": [{"description": "DeltaSource[bronze]"}],
     "sink": {"description": "ForeachBatchSink"},
 }
@@ -44,6 +47,7 @@ def test_progress_row_flattens_one_report() -> None:
         "add_batch_ms": 400,
         "state_rows_total": 15,
         "state_memory_bytes": 3072,
+        "rows_dropped_by_watermark": 4,
         "watermark": "2026-11-24T09:20:00.000Z",
         "sources": '["DeltaSource[bronze]"]',
         "sink": "ForeachBatchSink",

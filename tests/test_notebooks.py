@@ -125,6 +125,7 @@ BATCH_COLUMNS = [
     "accepted",
     "quarantined",
     "quarantined_by_reason",
+    "accepted_late",
     "min_trade_ts",
     "max_trade_ts",
 ]
@@ -136,6 +137,7 @@ BATCH_0 = (
     3,
     2,
     '{"invalid_quantity":1,"missing_price":1,"unknown_portfolio":1}',
+    0,
     pd.Timestamp("2026-11-24 09:58:00"),
     pd.Timestamp("2026-11-24 09:59:30"),
 )
@@ -145,7 +147,8 @@ BATCH_2 = (
     2,
     1,
     1,
-    '{"late":1}',
+    '{"duplicate":1}',
+    1,
     pd.Timestamp("2026-11-25 07:59:00"),
     pd.Timestamp("2026-11-25 07:59:00"),
 )
@@ -156,16 +159,16 @@ BATCH_2 = (
     [
         (
             {},
-            [(DAY1, 6, 3, 2, 0, 0, 1, 0.5), (DAY2, 2, 1, 1, 0, 1, 0, 0.5)],
+            [(DAY1, 6, 3, 2, 0, 0, 1, 0.5), (DAY2, 2, 1, 1, 1, 1, 0, 0.5)],
             [
                 (DAY1, "invalid_quantity", 1),
                 (DAY1, "missing_price", 1),
                 (DAY1, "unknown_portfolio", 1),
-                (DAY2, "late", 1),
+                (DAY2, "duplicate", 1),
             ],
             [BATCH_2, BATCH_0],
         ),
-        ({"start_date": "2026-11-25"}, [(DAY2, 2, 1, 1, 0, 1, 0, 0.5)], [(DAY2, "late", 1)], [BATCH_2]),
+        ({"start_date": "2026-11-25"}, [(DAY2, 2, 1, 1, 1, 1, 0, 0.5)], [(DAY2, "duplicate", 1)], [BATCH_2]),
         (
             {"end_date": "2026-11-24"},
             [(DAY1, 6, 3, 2, 0, 0, 1, 0.5)],
@@ -289,7 +292,7 @@ CORRECTED = {
 
 
 def test_quarantine_review_notebook_lists_records(spark, conf) -> None:
-    run = run_notebook(NOTEBOOKS / "quarantine_review.py", spark, {"reason": "late"})
+    run = run_notebook(NOTEBOOKS / "quarantine_review.py", spark, {"reason": "duplicate"})
     summary, records = run.frames()
     assert len(run.displayed) == 2
     _assert_frame(
@@ -300,14 +303,14 @@ def test_quarantine_review_notebook_lists_records(spark, conf) -> None:
                 (DAY1, "invalid_quantity", 1),
                 (DAY1, "missing_price", 1),
                 (DAY1, "unknown_portfolio", 1),
-                (DAY2, "late", 1),
+                (DAY2, "duplicate", 1),
             ],
         ),
     )
     assert [
         (r.source_partition, r.source_offset, r.kafka_key, r.event_id, list(r.reason_codes), r.raw_text)
         for r in records.itertuples()
-    ] == [(1, 1, "P-002", "q3", ["late"], '{"event_id": "q3"}')]
+    ] == [(1, 1, "P-002", "q3", ["duplicate"], '{"event_id": "q3"}')]
 
 
 def test_quarantine_review_notebook_holds_an_invalid_batch(spark, conf) -> None:

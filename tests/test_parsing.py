@@ -80,7 +80,7 @@ def test_one_row_per_bronze_row(parsed_cases: dict[str, Row]) -> None:
 
 PARSED_DDL = (
     "source_topic string, source_partition int, source_offset long, kafka_key string, raw_value binary, "
-    "raw_text string, schema_version_header string, ingest_ts timestamp, "
+    "raw_text string, schema_version_header string, kafka_ts timestamp, ingest_ts timestamp, "
     "schema_version int, event_id string, event_type string, trade_id string, trade_version int, "
     "portfolio_id string, instrument_id string, side string, quantity decimal(28,8), price decimal(28,8), "
     "currency string, trade_ts timestamp, venue string, trader_id string, source_system string, "
@@ -111,8 +111,38 @@ def test_valid_v1_and_v2_parse_exactly(spark: SparkSession) -> None:
     lineage = ("trades", 0)
     expected = spark.createDataFrame(
         [
-            (*lineage, 0, "P-001", bytearray(v1.encode()), v1, "1", INGEST_TS, 1, *common, None, None, [], []),
-            (*lineage, 1, "P-001", bytearray(v2.encode()), v2, "2", INGEST_TS, 2, *common, "CP-42", "momentum", [], []),
+            (
+                *lineage,
+                0,
+                "P-001",
+                bytearray(v1.encode()),
+                v1,
+                "1",
+                INGEST_TS,
+                INGEST_TS,
+                1,
+                *common,
+                None,
+                None,
+                [],
+                [],
+            ),
+            (
+                *lineage,
+                1,
+                "P-001",
+                bytearray(v2.encode()),
+                v2,
+                "2",
+                INGEST_TS,
+                INGEST_TS,
+                2,
+                *common,
+                "CP-42",
+                "momentum",
+                [],
+                [],
+            ),
             (
                 *lineage,
                 2,
@@ -120,6 +150,7 @@ def test_valid_v1_and_v2_parse_exactly(spark: SparkSession) -> None:
                 bytearray(b'{"schema_version": 1'),
                 '{"schema_version": 1',
                 "1",
+                INGEST_TS,
                 INGEST_TS,
                 *([None] * 17),
                 ["malformed_json"],

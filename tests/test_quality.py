@@ -13,19 +13,19 @@ from transformations.quality import DATA_QUALITY_DDL, batch_quality
 
 pytestmark = [pytest.mark.spark]
 
-BATCH_DDL = "event_id string, reason_codes array<string>, trade_ts timestamp"
+BATCH_DDL = "event_id string, reason_codes array<string>, trade_ts timestamp, arrived_late boolean"
 PROCESSED = datetime(2026, 11, 24, 12, 0)
 
 
 def test_counts_rows_accepted_quarantined_and_each_reason(spark: SparkSession) -> None:
     batch = spark.createDataFrame(
         [
-            ("e1", [], datetime(2026, 11, 24, 9, 30)),
-            ("e2", [], datetime(2026, 11, 24, 9, 45)),
-            ("e3", ["duplicate"], datetime(2026, 11, 24, 9, 0)),
-            ("e4", ["unknown_portfolio", "unknown_instrument"], datetime(2026, 11, 24, 8, 0)),
-            (None, ["malformed_json"], None),
-            ("e6", ["unknown_instrument"], datetime(2026, 11, 24, 10, 0)),
+            ("e1", [], datetime(2026, 11, 24, 9, 30), True),
+            ("e2", [], datetime(2026, 11, 24, 9, 45), False),
+            ("e3", ["duplicate"], datetime(2026, 11, 24, 9, 0), True),
+            ("e4", ["unknown_portfolio", "unknown_instrument"], datetime(2026, 11, 24, 8, 0), False),
+            (None, ["malformed_json"], None, None),
+            ("e6", ["unknown_instrument"], datetime(2026, 11, 24, 10, 0), False),
         ],
         BATCH_DDL,
     )
@@ -40,6 +40,7 @@ def test_counts_rows_accepted_quarantined_and_each_reason(spark: SparkSession) -
                 2,
                 4,
                 {"duplicate": 1, "malformed_json": 1, "unknown_instrument": 2, "unknown_portfolio": 1},
+                1,
                 datetime(2026, 11, 24, 9, 30),
                 datetime(2026, 11, 24, 9, 45),
             )
@@ -50,7 +51,7 @@ def test_counts_rows_accepted_quarantined_and_each_reason(spark: SparkSession) -
 
 
 def test_an_all_accepted_batch_has_an_empty_reason_map(spark: SparkSession) -> None:
-    batch = spark.createDataFrame([("e1", [], datetime(2026, 11, 24, 9, 30))], BATCH_DDL)
+    batch = spark.createDataFrame([("e1", [], datetime(2026, 11, 24, 9, 30), False)], BATCH_DDL)
     row = batch.transform(batch_quality("silver_trades", 0, F.lit(PROCESSED))).collect()
     assert [(r.rows_in, r.accepted, r.quarantined, r.quarantined_by_reason) for r in row] == [(1, 1, 0, {})]
 

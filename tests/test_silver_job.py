@@ -2,8 +2,9 @@
 
 ``tests/fixtures/silver/scenario_events.jsonl`` holds a mixed stream in two parts: v1 and v2 events,
 a resent event (duplicate), a malformed record, an unknown instrument, an AMEND for an unknown trade,
-AMEND and CANCEL sequences, and, in part 2, an event older than the watermark (late) and an AMEND
-after a CANCEL. Each part is published, then bronze and silver run with availableNow; the expected
+AMEND and CANCEL sequences, a v1 event carrying the v2-only ``counterparty_id`` (null in silver), and,
+in part 2, an event older than the watermark (applied: lateness flags, it never rejects) and an
+AMEND after a CANCEL. Each part is published, then bronze and silver run with availableNow; the expected
 rows are in ``scenario_expected.json``. A further silver run adds nothing.
 """
 

@@ -16,15 +16,26 @@ another event. ``EventTimeTimeout`` runs an extra no-data micro-batch only when 
 moved, so ``availableNow`` and ``processAllAvailable`` still finish (``ProcessingTimeTimeout``
 would run one after every batch, forever).
 
+Lateness flags, it never rejects. Whether an event arrived late is a property of the record, not of
+where micro-batch boundaries fell: :func:`flag_lateness` sets ``lateness_seconds`` (Kafka record
+timestamp - ``trade_ts``) and ``arrived_late`` (``lateness_seconds`` above ``silver.watermark``).
+A late event is applied to its trade like any other, so the same records give the same books
+whatever the batching. The watermark only bounds state: it decides when a trade is forgotten.
+
 The rules, applied to a trade's rows in arrival order (source topic, partition, offset; a trade's
 events share a portfolio, the Kafka key, so they arrive in order on one partition):
 
 1. Rows that arrive with reason codes (parse, validation or enrichment failures) pass through
    untouched and never enter state.
-2. ``duplicate``: the same ``event_id`` was already seen for this trade. Seen ids are kept while
-   ``trade_ts + dedupe_window`` is after the watermark; a resend older than that is ``late``.
-3. ``late``: ``trade_ts`` is at or before the query's event-time watermark (the max accepted
-   ``trade_ts`` of earlier micro-batches minus ``watermark_delay``, as Spark defines it).
+2. ``beyond_state_ttl``: ``trade_ts + state_ttl`` is before the query's event-time watermark (the
+   max accepted ``trade_ts`` of earlier micro-batches minus ``watermark_delay``, as Spark defines
+   it). State that could tell whether the event is a resend, or where it stands in its trade's
+   lifecycle, may already be gone, so it is quarantined rather than guessed at. This is the only
+   rule that depends on the watermark, and so on micro-batch boundaries; with the default 7-day TTL
+   it concerns events more than a week old.
+3. ``duplicate``: the same ``event_id`` was already seen for this trade. Seen ids are kept as long
+   as the event could still pass rule 2 (``trade_ts + state_ttl`` at or after the watermark), so no
+   resend that passes rule 2 is missed.
 4. Lifecycle, against the trade's state (status, current version, open amounts):
 
    * unknown trade: ``NEW`` opens it; ``AMEND`` / ``CANCEL`` -> ``unknown_trade`` (not held:
@@ -44,10 +55,10 @@ input's ``signed_quantity`` and ``signed_notional_base`` (from
 :func:`transformations.enrichment.derive_amounts`) are the version's own position; the cost basis is
 ``signed_quantity x price x multiplier x fx_rate_to_base``.
 
-State TTL, in event time: seen event ids expire with the dedupe window; an open trade whose last
-accepted ``trade_ts`` is more than ``state_ttl`` before the watermark is forgotten (an AMEND or
-CANCEL for it is then ``unknown_trade``); a trade's state is removed once its open version and all
-its seen ids have expired, by the event-time timeout set to the latest of those expiries.
+State TTL, in event time: a trade whose last accepted ``trade_ts`` is more than ``state_ttl`` before
+the watermark is forgotten (an AMEND or CANCEL for it is then ``unknown_trade``), and so are seen
+event ids; a trade's state is removed, by the event-time timeout set to the latest of those
+expiries, once its open version and all its seen ids have expired.
 """
 
 from __future__ import annotations
@@ -94,7 +105,15 @@ REQUIRED_COLUMNS = (
     "source_offset",
 )
 
-LIFECYCLE_REASONS = ("duplicate", "late", "unknown_trade", "already_cancelled", "duplicate_version", "stale_version")
+LIFECYCLE_REASONS = (
+    "beyond_state_ttl",
+    "duplicate",
+    "unknown_trade",
+    "already_cancelled",
+    "duplicate_version",
+    "stale_version",
+)
+LATENESS_COLUMNS = ("lateness_seconds", "arrived_late")
 
 _STATE_SCHEMA = (
     "status string, current_version int, open_signed_quantity string, open_notional_base double, "
@@ -163,7 +182,7 @@ def _reject(row: dict[str, Any], code: str, detail: str) -> None:
         row["reason_details"].append(f"{code}: {detail}")
 
 
-def _process_row(row: dict[str, Any], state: _TradeState, watermark_ms: int) -> None:
+def _process_row(row: dict[str, Any], state: _TradeState, watermark_ms: int, ttl_ms: int) -> None:
     """Decide one row's fate, update ``state`` and fill the row's lifecycle columns in place."""
     for field in LIFECYCLE_FIELDS:
         row[field.name] = None
@@ -176,11 +195,16 @@ def _process_row(row: dict[str, Any], state: _TradeState, watermark_ms: int) -> 
     seen = state.seen_event_ids if state.seen_event_ids is not None else {}
     event_ts_ms = int(row[_EVENT_TS_MS])
     event_type, version = row["event_type"], int(row["trade_version"])
+    if event_ts_ms + ttl_ms < watermark_ms:
+        _reject(
+            row,
+            "beyond_state_ttl",
+            f"trade_ts is more than the lifecycle state TTL before the event-time watermark ({watermark_ms} ms "
+            "since epoch): too old to check for a resend or to place in its trade's lifecycle",
+        )
+        return
     if row["event_id"] in seen:
         _reject(row, "duplicate", f"event_id {row['event_id']} was already processed for trade {row['trade_id']}")
-        return
-    if event_ts_ms <= watermark_ms:
-        _reject(row, "late", f"trade_ts is at or before the event-time watermark ({watermark_ms} ms since epoch)")
         return
     seen[row["event_id"]] = event_ts_ms
     reason = _lifecycle_reason(state, event_type, version)
@@ -222,24 +246,58 @@ def _keep_late_rows(watermarked: DataFrame) -> DataFrame:
     return watermarked.withColumn(_EVENT_TS, F.lit(None).cast("timestamp")).withMetadata(_EVENT_TS, metadata)
 
 
-def track_lifecycle(watermark_delay: str, dedupe_window: str, state_ttl: str) -> Transform:
-    """Dedupe, lateness and lifecycle for a stream of parsed, enriched events (see the module doc).
+def expire_state(state: _TradeState, watermark_ms: int, ttl_ms: int) -> _TradeState:
+    """``state`` without what the TTL has expired at ``watermark_ms``: a trade whose last accepted
+    ``trade_ts + ttl`` is before the watermark is forgotten, and so is each seen id with such a ``trade_ts``."""
+    if state.status is not None and state.last_event_ts_ms + ttl_ms < watermark_ms:
+        state = _TradeState(seen_event_ids=state.seen_event_ids)
+    seen = state.seen_event_ids or {}
+    state.seen_event_ids = {eid: ts for eid, ts in seen.items() if ts + ttl_ms >= watermark_ms}
+    return state
+
+
+def state_expiry(state: _TradeState, ttl_ms: int) -> int | None:
+    """When the whole state may go (the latest of its expiries, ms since epoch); None when nothing is left."""
+    expiries = [ts + ttl_ms for ts in (state.seen_event_ids or {}).values()]
+    if state.status == "open":
+        expiries.append(state.last_event_ts_ms + ttl_ms)
+    return max(expiries) if expiries else None
+
+
+def flag_lateness(late_after: str) -> Transform:
+    """Add ``lateness_seconds`` (Kafka record timestamp ``kafka_ts`` - ``trade_ts``, in seconds) and
+    ``arrived_late`` (``lateness_seconds`` above ``late_after``, ``settings.silver.watermark``).
+
+    Both come from the record alone, so they do not depend on micro-batch boundaries; both are null
+    when either timestamp is. A negative lateness means the producer's clock ran ahead of Kafka's.
+    """
+    late_after_ms = _duration_ms(late_after)
+
+    def transform(events: DataFrame) -> DataFrame:
+        lateness_ms = F.unix_millis("kafka_ts") - F.unix_millis("trade_ts")
+        return events.withColumns(
+            {"lateness_seconds": lateness_ms / F.lit(1000.0), "arrived_late": lateness_ms > F.lit(late_after_ms)}
+        )
+
+    return transform
+
+
+def track_lifecycle(watermark_delay: str, state_ttl: str) -> Transform:
+    """Dedupe and lifecycle for a stream of parsed, enriched events (see the module doc).
 
     Args:
-        watermark_delay: how far behind the newest accepted ``trade_ts`` an event may arrive before
-            it is ``late`` (``settings.silver.watermark``).
-        dedupe_window: how long after the watermark passes an event's ``trade_ts`` its ``event_id``
-            is still remembered (``settings.silver.dedupe_watermark``).
-        state_ttl: how far (event time) behind the watermark a trade's last accepted event may be
-            before its state is dropped (``settings.silver.lifecycle_state_ttl``).
+        watermark_delay: how far the event-time watermark trails the newest accepted ``trade_ts``
+            (``settings.silver.watermark``); the watermark only decides when state expires.
+        state_ttl: how far (event time) behind the watermark a trade's last accepted event, or an
+            event, may be before its state is dropped, or it is ``beyond_state_ttl``
+            (``settings.silver.lifecycle_state_ttl``).
 
     Returns:
         A transform for a streaming DataFrame holding :data:`REQUIRED_COLUMNS` (more are carried
         through). The output has the input's columns, then :data:`LIFECYCLE_FIELDS`; a row is
         accepted when its ``reason_codes`` is empty. Only rows without reason codes move the
-        watermark, so a rejected far-future ``trade_ts`` cannot make good events late.
+        watermark, so a rejected far-future ``trade_ts`` cannot expire good state early.
     """
-    dedupe_ms = _duration_ms(dedupe_window)
     ttl_ms = _duration_ms(state_ttl)
 
     def transform(events: DataFrame) -> DataFrame:
@@ -261,12 +319,8 @@ def track_lifecycle(watermark_delay: str, dedupe_window: str, state_ttl: str) ->
         def apply(key: Any, batches: Iterable[pd.DataFrame], state: GroupState) -> Iterator[pd.DataFrame]:
             import pandas as pd
 
-            trade = _TradeState.load(state)
             watermark_ms = state.getCurrentWatermarkMs()
-            if trade.status is not None and trade.last_event_ts_ms + ttl_ms < watermark_ms:
-                trade = _TradeState(seen_event_ids=trade.seen_event_ids)
-            seen = trade.seen_event_ids or {}
-            trade.seen_event_ids = {eid: ts for eid, ts in seen.items() if ts + dedupe_ms > watermark_ms}
+            trade = expire_state(_TradeState.load(state), watermark_ms, ttl_ms)
             output: pd.DataFrame | None = None
             if not state.hasTimedOut:
                 chunks = list(batches)
@@ -277,15 +331,13 @@ def track_lifecycle(watermark_delay: str, dedupe_window: str, state_ttl: str) ->
                 values = {name: rows[name].tolist() for name in decision_columns}
                 records = [dict(zip(values, row, strict=True)) for row in zip(*values.values(), strict=True)]
                 for record in records:
-                    _process_row(record, trade, watermark_ms)
+                    _process_row(record, trade, watermark_ms, ttl_ms)
                 decided = {name: [record[name] for record in records] for name in written_columns}
                 output = rows.assign(**decided)[output_names]
-            expiries = [ts + dedupe_ms for ts in (trade.seen_event_ids or {}).values()]
-            if trade.status == "open":
-                expiries.append(trade.last_event_ts_ms + ttl_ms)
-            if key[0] is not None and expiries:
+            expiry = state_expiry(trade, ttl_ms)
+            if key[0] is not None and expiry is not None:
                 state.update(trade.as_tuple())
-                state.setTimeoutTimestamp(max(*expiries, watermark_ms + 1))
+                state.setTimeoutTimestamp(max(expiry, watermark_ms + 1))
             elif state.exists:
                 state.remove()
             if output is not None:

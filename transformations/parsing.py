@@ -8,6 +8,14 @@ rows into ``silver.quarantine``.
 How a record is read (the rules come from the JSON Schemas in ``conf/schemas``, so a new
 constraint there is enforced here without a code change):
 
+* Bytes first: the record value, the Kafka key and the ``schema_version`` header must be valid
+  UTF-8, checked on the bytes before anything turns them into text. A record that fails is
+  ``invalid_utf8`` (detail: which part) and gets no other code; its text columns are null (the key
+  is kept with U+FFFD for each bad byte), its value bytes stay in ``raw_value`` and every original
+  byte in bronze at its topic, partition and offset. Nothing downstream (Python, Arrow, Delta,
+  Snowflake) ever sees a string that is not valid UTF-8.
+* A ``\\u`` escape of a lone UTF-16 surrogate (``"\\ud800"`` without its pair) is ``malformed_json``:
+  it encodes no character (RFC 8259, section 8.2), and Spark's parser would silently read it as ``?``.
 * The record value is parsed once into a VARIANT (``try_parse_json``). Anything that is not a
   single JSON object (bad syntax, trailing text, a second object, an array, a bare string, an empty
   or null value) is ``malformed_json`` and gets no other code. Spark's JSON readers (``from_json``
@@ -34,9 +42,10 @@ constraint there is enforced here without a code change):
   A missing, non-integer or unknown version is ``unknown_schema_version`` as well; the other fields
   are still checked (against the fields every version requires) so the quarantine row says
   everything that is wrong at once.
-* Fields the event's version does not define are ignored (tolerant reader), never rejected.
+* Fields the event's version does not define are ignored (tolerant reader), never rejected: they
+  are null in the output (a v1 event's ``counterparty_id`` is null even when the payload has one).
 
-Reason codes come in a fixed order: ``malformed_json`` alone; otherwise
+Reason codes come in a fixed order: ``invalid_utf8`` alone, ``malformed_json`` alone; otherwise
 ``unknown_schema_version``, then ``missing_<field>`` / ``invalid_<field>`` in contract field order,
 then ``future_trade_ts``. Later stages (enrichment, lifecycle) append their own codes.
 """
@@ -64,12 +73,15 @@ LINEAGE_COLUMNS = (
     "raw_value",
     "raw_text",
     "schema_version_header",
+    "kafka_ts",
     "ingest_ts",
 )
 REASON_COLUMNS = ("reason_codes", "reason_details")
 
 _EVENT = "_event"
 _WRAPPED = "_wrapped_event"
+_WRAPPED_TEXT = "_wrapped_text"
+_ENCODING = "_encoding_problem"
 _INTEGER_JSON_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
 _DECIMAL_CHECK_TYPE = "decimal(38,18)"
 
@@ -83,14 +95,34 @@ class _Reason:
     detail: Column
 
 
-def _header_text(name: str) -> Column:
-    """The first Kafka header called ``name`` as a UTF-8 string, null when absent.
+def _header_bytes(name: str) -> Column:
+    """The value bytes of the first Kafka header called ``name``, null when absent.
 
     Not :func:`transformations.bronze.header_value`: its ``element_at`` raises under ANSI mode (the
     Spark 4 default) for a record without that header, which would fail the whole micro-batch.
     """
     matching = F.filter(F.col("headers"), lambda header: header["key"] == F.lit(name))
-    return F.try_element_at(matching, F.lit(1))["value"].cast("string")
+    return F.try_element_at(matching, F.lit(1))["value"]
+
+
+def _encoding_problem(value: Column, key: Column, header: Column) -> Column:
+    """Which parts of the record are not valid UTF-8, as a sentence; null when all are."""
+
+    def invalid(raw: Column) -> Column:
+        return raw.isNotNull() & ~F.is_valid_utf8(raw.cast("string"))
+
+    parts = [
+        F.when(invalid(value), F.lit("the record value")),
+        F.when(invalid(key), F.lit("the Kafka key")),
+        F.when(invalid(header), F.lit("the schema_version header")),
+    ]
+    named = F.concat_ws(" and ", *parts)
+    return F.when(named != "", F.concat(named, F.lit(" is not valid UTF-8 (original bytes in bronze)")))
+
+
+def _defined_in() -> dict[str, list[int]]:
+    """Each contract field with the schema versions that define it."""
+    return {name: [v for v in SCHEMA_VERSIONS if name in json_schema(v)["properties"]] for name in field_names()}
 
 
 def _field_property(name: str) -> dict[str, Any]:
@@ -100,6 +132,20 @@ def _field_property(name: str) -> dict[str, Any]:
         if name in properties:
             return dict(properties[name])
     raise KeyError(name)
+
+
+_LONE_SURROGATE_ESCAPE = (
+    r"(?i)(?<!\\)(?:\\\\)*"
+    r"(?:\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2})"
+)
+"""A ``\\uXXXX`` escape (after an even run of backslashes) of a high surrogate not followed by a low
+one, or of a low surrogate not preceded by a high one."""
+
+
+def _utf8_text(raw: Column) -> Column:
+    """``raw`` bytes as a string when they are valid UTF-8, else null (never a string with bad bytes)."""
+    text = raw.cast("string")
+    return F.when(F.is_valid_utf8(text), text)
 
 
 def _path(name: str) -> str:
@@ -279,31 +325,54 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
     always_required = set.intersection(*(set(required_fields(v)) for v in SCHEMA_VERSIONS))
 
     def transform(bronze: DataFrame) -> DataFrame:
-        raw_text = F.col("value").cast("string")
+        header_bytes = _header_bytes("schema_version")
+        raw_text = _utf8_text(F.col("value"))
         lineage = bronze.select(
             F.col("topic").alias("source_topic"),
             F.col("partition").cast("int").alias("source_partition"),
             F.col("offset").cast("long").alias("source_offset"),
-            F.col("key").cast("string").alias("kafka_key"),
+            F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key"),
             F.col("value").alias("raw_value"),
             raw_text.alias("raw_text"),
-            _header_text("schema_version").alias("schema_version_header"),
+            _utf8_text(header_bytes).alias("schema_version_header"),
+            F.col("kafka_timestamp").alias("kafka_ts"),
             F.col("ingest_ts"),
-            F.try_parse_json(F.concat(F.lit("["), raw_text, F.lit("]"))).alias(_WRAPPED),
-        )
+            _encoding_problem(F.col("value"), F.col("key"), header_bytes).alias(_ENCODING),
+            F.when(~raw_text.rlike(_LONE_SURROGATE_ESCAPE), F.concat(F.lit("["), raw_text, F.lit("]"))).alias(
+                _WRAPPED_TEXT
+            ),
+        ).withColumn(_WRAPPED, F.try_parse_json(_WRAPPED_TEXT))
         wrapped = F.col(_WRAPPED)
         single_value = F.variant_get(wrapped, "$[0]", "variant")
         is_single_object = (
-            wrapped.isNotNull()
+            F.col(_ENCODING).isNull()
+            & wrapped.isNotNull()
             & F.schema_of_variant(single_value).startswith("OBJECT")
             & F.variant_get(wrapped, "$[1]", "variant").isNull()
         )
         json_types = [_json_type_column(name) for name in names]
         with_types = lineage.withColumn(_EVENT, F.when(is_single_object, single_value)).select(
-            *LINEAGE_COLUMNS, _EVENT, *[_json_type_of(name).alias(_json_type_column(name)) for name in names]
+            *LINEAGE_COLUMNS,
+            _ENCODING,
+            _WRAPPED_TEXT,
+            _EVENT,
+            *[_json_type_of(name).alias(_json_type_column(name)) for name in names],
+        )
+        version = _typed_value("schema_version", spark_type_name(_field_property("schema_version")))
+        with_types = with_types.withColumns(
+            {
+                _json_type_column(name): F.when(
+                    version.isNull() | ~version.isin(*SCHEMA_VERSIONS) | version.isin(*defined_in),
+                    _json_type(name),
+                )
+                for name, defined_in in _defined_in().items()
+                if len(defined_in) < len(SCHEMA_VERSIONS)
+            }
         )
         typed = with_types.select(
             *LINEAGE_COLUMNS,
+            _ENCODING,
+            _WRAPPED_TEXT,
             _EVENT,
             *json_types,
             *[_typed_value(name, spark_type_name(_field_property(name))).alias(name) for name in names],
@@ -319,15 +388,29 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
         reasons.append(_future_reason(reference_time, future_skew))
         codes, details = _codes_and_details(reasons)
 
+        bad_encoding = F.col(_ENCODING).isNotNull()
         malformed = F.col(_EVENT).isNull()
-        malformed_detail = F.when(
-            F.col("raw_value").isNull() | (F.length("raw_value") == 0), F.lit("malformed_json: empty record value")
-        ).otherwise(F.lit("malformed_json: not a single JSON object"))
+        malformed_detail = (
+            F.when(
+                F.col("raw_value").isNull() | (F.length("raw_value") == 0), F.lit("malformed_json: empty record value")
+            )
+            .when(
+                F.col(_WRAPPED_TEXT).isNull(),
+                F.lit("malformed_json: a \\u escape encodes a lone UTF-16 surrogate, which is not a character"),
+            )
+            .otherwise(F.lit("malformed_json: not a single JSON object"))
+        )
         return typed.select(
             *LINEAGE_COLUMNS,
             *names,
-            F.when(malformed, F.array(F.lit("malformed_json"))).otherwise(codes).alias("reason_codes"),
-            F.when(malformed, F.array(malformed_detail)).otherwise(details).alias("reason_details"),
+            F.when(bad_encoding, F.array(F.lit("invalid_utf8")))
+            .when(malformed, F.array(F.lit("malformed_json")))
+            .otherwise(codes)
+            .alias("reason_codes"),
+            F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(_ENCODING))))
+            .when(malformed, F.array(malformed_detail))
+            .otherwise(details)
+            .alias("reason_details"),
         )
 
     return transform

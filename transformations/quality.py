@@ -19,13 +19,14 @@ if TYPE_CHECKING:
 
 DATA_QUALITY_DDL = (
     "query_name string, batch_id long, processed_ts timestamp, rows_in long, accepted long, quarantined long, "
-    "quarantined_by_reason map<string,long>, min_trade_ts timestamp, max_trade_ts timestamp"
+    "quarantined_by_reason map<string,long>, accepted_late long, min_trade_ts timestamp, max_trade_ts timestamp"
 )
-"""ops.data_quality (key: query_name, batch_id). ``*_trade_ts`` cover the accepted rows only."""
+"""ops.data_quality (key: query_name, batch_id). ``accepted_late`` counts accepted rows that
+``arrived_late`` (applied like any other); ``*_trade_ts`` cover the accepted rows only."""
 
 
 def batch_quality(query_name: str, batch_id: int, processed_ts: Column | None = None) -> Transform:
-    """A silver micro-batch (rows with ``reason_codes`` and ``trade_ts``) -> its one data-quality row.
+    """A silver micro-batch (rows with ``reason_codes``, ``trade_ts``, ``arrived_late``) -> its one data-quality row.
 
     A batch with no rows (Spark's no-data batches, run when only the watermark moved) gives no row.
     """
@@ -36,6 +37,7 @@ def batch_quality(query_name: str, batch_id: int, processed_ts: Column | None = 
             F.count(F.lit(1)).alias("rows_in"),
             F.count(F.when(accepted, 1)).alias("accepted"),
             F.count(F.when(~accepted, 1)).alias("quarantined"),
+            F.count(F.when(accepted & F.col("arrived_late"), 1)).alias("accepted_late"),
             F.min(F.when(accepted, F.col("trade_ts"))).alias("min_trade_ts"),
             F.max(F.when(accepted, F.col("trade_ts"))).alias("max_trade_ts"),
         )
@@ -56,6 +58,7 @@ def batch_quality(query_name: str, batch_id: int, processed_ts: Column | None = 
                 "accepted",
                 "quarantined",
                 F.col("by_reason").cast("map<string,bigint>").alias("quarantined_by_reason"),
+                "accepted_late",
                 "min_trade_ts",
                 "max_trade_ts",
             )

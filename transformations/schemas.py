@@ -39,6 +39,7 @@ SILVER_TRADES_DDL = (
     "counterparty_id string, strategy string, "
     # lifecycle
     "previous_trade_version int, signed_quantity decimal(28,8), delta_quantity decimal(28,8), "
+    "lateness_seconds double, arrived_late boolean, "
     # enrichment
     "desk string, base_currency string, asset_class string, sector string, instrument_currency string, "
     "multiplier double, daily_vol double, reference_price double, fx_rate_to_base double, "
@@ -48,12 +49,16 @@ SILVER_TRADES_DDL = (
     # scoring
     "risk_score double, risk_reasons array<string>, "
     # lineage
-    "source_topic string, source_partition int, source_offset long, ingest_ts timestamp, processed_ts timestamp"
+    "source_topic string, source_partition int, source_offset long, kafka_ts timestamp, ingest_ts timestamp, "
+    "processed_ts timestamp"
 )
 """silver.trades: one row per accepted event carrying its lifecycle delta (key: event_id).
 
-``delta_cost_base`` is the change in cost basis in base currency (signed quantity x price x
-multiplier x fx), used by gold.positions for average cost. ``risk_reasons`` lists the rule codes
+``lateness_seconds`` is how long after ``trade_ts`` the event reached Kafka (``kafka_ts``, the record
+timestamp); ``arrived_late`` is true when that is more than ``silver.watermark``. A late event is
+applied like any other (see :mod:`transformations.lifecycle`). ``delta_cost_base`` is the change in
+cost basis in base currency (signed quantity x price x multiplier x fx), used by gold.positions for
+average cost. ``risk_reasons`` lists the rule codes
 that contributed to ``risk_score`` (0-100)."""
 
 QUARANTINE_DDL = (
@@ -63,8 +68,9 @@ QUARANTINE_DDL = (
 )
 """silver.quarantine: every rejected bronze record with its reasons (key: topic, partition, offset).
 
-Reason codes: ``malformed_json``, ``unknown_schema_version``, ``missing_<field>``, ``invalid_<field>``,
-``future_trade_ts``, ``unknown_portfolio``, ``unknown_instrument``, ``missing_fx_rate``, ``late``,
+Reason codes: ``invalid_utf8`` (value, Kafka key or ``schema_version`` header is not UTF-8), ``malformed_json``,
+``unknown_schema_version``, ``missing_<field>``, ``invalid_<field>``,
+``future_trade_ts``, ``unknown_portfolio``, ``unknown_instrument``, ``missing_fx_rate``, ``beyond_state_ttl``,
 ``stale_version``, ``unknown_trade``, ``already_cancelled``, ``duplicate_version``, ``duplicate`` (the same
 ``event_id`` resent: quarantined rather than dropped, so every bronze row lands in exactly one of
 silver.trades or silver.quarantine). The lifecycle rules behind the last six are in
