@@ -10,8 +10,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RISKSTREAM := $(VENV)/bin/riskstream
 JAR_STAMP := .cache/jars/.complete
+LIFECYCLE_JAR := riskstream/jars/riskstream-lifecycle.jar
+LIFECYCLE_SOURCES := jvm/lifecycle/pom.xml $(shell find jvm/lifecycle/src -name '*.java')
 
-.PHONY: help install jars test lint typecheck check demo run kafka-start kafka-stop clean-state wheel
+.PHONY: help install jars lifecycle-jar test lint typecheck check demo run kafka-start kafka-stop clean-state wheel
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -32,7 +34,13 @@ $(JAR_STAMP): jvm/spark/pom.xml jvm/kafka/pom.xml
 	mvn -q -B -f jvm/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/.cache/jars/kafka
 	@touch $@
 
-install: $(VENV)/.synced $(JAR_STAMP) ## Install the Python environment and fetch the JVM jars (once)
+$(LIFECYCLE_JAR): $(LIFECYCLE_SOURCES)
+	@command -v mvn >/dev/null || { echo "Maven (mvn) is needed to build jvm/lifecycle: apt-get install maven"; exit 3; }
+	mvn -q -B -f jvm/lifecycle/pom.xml package
+	@mkdir -p $(@D)
+	cp jvm/lifecycle/target/riskstream-lifecycle.jar $@
+
+install: $(VENV)/.synced $(JAR_STAMP) $(LIFECYCLE_JAR) ## Install the Python environment, fetch the JVM jars, build the lifecycle operator
 
 jars: $(JAR_STAMP) ## Fetch Spark's Kafka source, Delta and Apache Kafka from Maven Central into .cache/jars
 
@@ -51,7 +59,9 @@ typecheck: install ## mypy on the package code
 
 check: lint typecheck test ## Everything CI runs
 
-wheel: $(UV) ## Build the wheel the Databricks bundle deploys
+lifecycle-jar: $(LIFECYCLE_JAR) ## Build silver's JVM lifecycle operator (jvm/lifecycle) into riskstream/jars
+
+wheel: $(UV) $(LIFECYCLE_JAR) ## Build the wheel the Databricks bundle deploys (it carries the lifecycle jar)
 	$(UV) build --wheel --out-dir dist
 
 .PHONY: bench

@@ -1,8 +1,10 @@
 """JVM artifacts fetched from Maven Central into the git-ignored cache, and the Java check.
 
-``make jars`` (or ``riskstream setup jars``) runs ``mvn dependency:copy-dependencies`` on the two
-POMs under ``jvm/``: Spark's Kafka source + Delta (``.cache/jars/spark``) and Apache Kafka's
-broker (``.cache/jars/kafka``). Later runs and the tests only read the cache.
+``make jars`` runs ``mvn dependency:copy-dependencies`` on two POMs under ``jvm/``: Spark's Kafka
+source + Delta (``.cache/jars/spark``) and Apache Kafka's broker (``.cache/jars/kafka``). ``make
+install`` also builds silver's lifecycle operator from ``jvm/lifecycle`` into
+``riskstream/jars/riskstream-lifecycle.jar``, which the wheel ships. Later runs and the tests only
+read these files.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ def cached_jars(name: str) -> list[Path]:
             "or `make install`, then try again."
         )
     return jars
+
+
+def lifecycle_jar() -> Path:
+    """The lifecycle operator's jar (built by ``make install``, shipped in the wheel); raises with the fix."""
+    jar = Path(__file__).parent / "jars" / "riskstream-lifecycle.jar"
+    if not jar.is_file():
+        raise SetupError(
+            f"silver's lifecycle operator jar is missing ({jar}). Run `make install` (it builds jvm/lifecycle "
+            "with Maven), then try again."
+        )
+    return jar
 
 
 def java_executable() -> str:

@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from riskstream.config import Settings
-from riskstream.jvm import cached_jars
+from riskstream.jvm import cached_jars, lifecycle_jar
 from riskstream.kafka_options import on_databricks
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def local_conf(settings: Settings) -> dict[str, str]:
     """Spark settings for a local session built from ``settings``."""
     spark = settings.spark
     conf = {
-        "spark.jars": ",".join(str(jar) for jar in cached_jars("spark")),
+        "spark.jars": ",".join(str(jar) for jar in [*cached_jars("spark"), lifecycle_jar()]),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         # Frozen into each streaming checkpoint at its first run: never change it for an existing checkpoint.

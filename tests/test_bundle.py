@@ -305,6 +305,15 @@ def file_errors(root: Path, config: dict[str, Any], documents: dict[str, dict[st
                 resolved = (base / wheel).resolve()
                 if resolved.parent not in outputs or not resolved.name.endswith(".whl"):
                     errors.append(f"{name}: {job_key}: {wheel} is not a wheel the bundle's artifacts build")
+            jars = [
+                library["jar"]
+                for task in job.get("tasks", [])
+                for library in task.get("libraries", [])
+                if "jar" in library
+            ]
+            for jar in jars:
+                if (base / jar).resolve() != (root / "riskstream" / "jars" / "riskstream-lifecycle.jar").resolve():
+                    errors.append(f"{name}: {job_key}: {jar} is not the lifecycle jar `make wheel` builds")
             for task in job.get("tasks", []):
                 for kind, key in (("notebook_task", "notebook_path"), ("spark_python_task", "python_file")):
                     path = (task.get(kind) or {}).get(key)
@@ -536,6 +545,7 @@ def test_the_wheel_carries_the_entry_point_and_not_spark(tmp_path: Path) -> None
         "Requires-Dist: pyspark[sql]==4.0.0; extra == 'local'",
     ]
     assert {"riskstream/_conf/dev.yml", "riskstream/_conf/prod.yml", "riskstream/cli.py"} <= names
+    assert "riskstream/jars/riskstream-lifecycle.jar" in names
 
 
 # --------------------------------------------------------------------------------------------

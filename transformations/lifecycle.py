@@ -1,10 +1,18 @@
-"""Silver's one stateful operator: dedupe, lateness and the trade lifecycle, keyed by ``trade_id``.
+"""Silver's one stateful operator: dedupe and the trade lifecycle, keyed by ``trade_id``.
+
+This module is the specification; a small Java class runs it on the stream. The rules below are
+executable here (:func:`process_row`, :func:`expire_state`, :func:`state_expiry`, on
+:class:`TradeState`), and :func:`track_lifecycle` applies the same rules at JVM speed through
+``io.riskstream.lifecycle.TradeLifecycle`` (``jvm/lifecycle``: ``groupByKey(trade_id)`` +
+``flatMapGroupsWithState`` with ``EventTimeTimeout``), whose methods carry the same names in the same
+order. ``tests/test_lifecycle_model.py`` feeds both the same generated micro-batches (hypothesis) and
+asserts identical rows. No per-row or per-key Python runs on the stream.
 
 Why one operator. Spark silently drops rows older than the watermark in aggregations,
-``dropDuplicates*``, stream-stream joins and ``applyInPandasWithState`` with ``EventTimeTimeout``.
+``dropDuplicates*``, stream-stream joins and ``flatMapGroupsWithState`` with ``EventTimeTimeout``.
 Silver must not lose anything (every bronze row lands in exactly one of ``silver.trades`` or
-``silver.quarantine``), so this operator decides lateness itself and emits every input row exactly
-once: accepted (empty ``reason_codes``) or with one more reason code.
+``silver.quarantine``), so this operator emits every input row exactly once: accepted (empty
+``reason_codes``) or with one more reason code.
 
 How it keeps late rows and still gets a TTL. The watermark is declared on the accepted rows'
 ``trade_ts``; right after ``withWatermark`` that column is replaced by a null column carrying the
@@ -13,8 +21,7 @@ row, so it drops nothing, while the query's watermark still advances and ``Event
 works. Each trade's state gets a timeout at the moment it expires; when the watermark passes it,
 Spark calls the function with no rows and the state is removed, whether or not the trade ever gets
 another event. ``EventTimeTimeout`` runs an extra no-data micro-batch only when the watermark
-moved, so ``availableNow`` and ``processAllAvailable`` still finish (``ProcessingTimeTimeout``
-would run one after every batch, forever).
+moved, so ``availableNow`` and ``processAllAvailable`` still finish.
 
 Lateness flags, it never rejects. Whether an event arrived late is a property of the record, not of
 where micro-batch boundaries fell: :func:`flag_lateness` sets ``lateness_seconds`` (Kafka record
@@ -63,21 +70,19 @@ expiries, once its open version and all its seen ids have expired.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import DecimalType, DoubleType, IntegerType, StructField, StructType
+from pyspark.sql.types import DecimalType, DoubleType, IntegerType, StructField
 
+from riskstream.errors import SetupError
 from transformations import Transform
 
 if TYPE_CHECKING:
-    import pandas as pd
-    from pyspark.sql import DataFrame
-    from pyspark.sql.streaming.state import GroupState
+    from collections.abc import Iterable
 
 LIFECYCLE_FIELDS = (
     StructField("previous_trade_version", IntegerType()),
@@ -115,12 +120,10 @@ LIFECYCLE_REASONS = (
 )
 LATENESS_COLUMNS = ("lateness_seconds", "arrived_late")
 
-_STATE_SCHEMA = (
-    "status string, current_version int, open_signed_quantity string, open_notional_base double, "
-    "open_cost_base double, seen_event_ids string, last_event_ts_ms long"
-)
 _EVENT_TS_MS = "_lifecycle_event_ts_ms"
+"""``trade_ts`` in ms since epoch, as the rules read it (kept out of the operator's output)."""
 _EVENT_TS = "_lifecycle_event_ts"
+_OPERATOR_CLASS = "io.riskstream.lifecycle.TradeLifecycle"
 _ZERO = Decimal(0)
 
 
@@ -132,35 +135,19 @@ def _duration_ms(duration: str) -> int:
 
 
 @dataclass
-class _TradeState:
+class TradeState:
+    """One trade's state: what the JVM operator keeps per ``trade_id`` (its ``TradeState`` bean)."""
+
     status: str | None = None
     current_version: int = 0
     open_signed_quantity: Decimal = _ZERO
     open_notional_base: float = 0.0
     open_cost_base: float = 0.0
-    seen_event_ids: dict[str, int] | None = None
+    seen_event_ids: dict[str, int] = field(default_factory=dict)
     last_event_ts_ms: int = 0
 
-    @classmethod
-    def load(cls, state: GroupState) -> _TradeState:
-        if not state.exists:
-            return cls(seen_event_ids={})
-        status, version, quantity, notional, cost, seen, last = state.get
-        return cls(status, int(version), Decimal(quantity), float(notional), float(cost), json.loads(seen), int(last))
 
-    def as_tuple(self) -> tuple[Any, ...]:
-        return (
-            self.status,
-            self.current_version,
-            str(self.open_signed_quantity),
-            self.open_notional_base,
-            self.open_cost_base,
-            json.dumps(self.seen_event_ids, sort_keys=True),
-            self.last_event_ts_ms,
-        )
-
-
-def _lifecycle_reason(state: _TradeState, event_type: str, version: int) -> str | None:
+def lifecycle_reason(state: TradeState, event_type: str, version: int) -> str | None:
     """The quarantine reason for an event that is neither a duplicate nor late, or None to accept it."""
     if state.status is None:
         return None if event_type == "NEW" else "unknown_trade"
@@ -182,17 +169,21 @@ def _reject(row: dict[str, Any], code: str, detail: str) -> None:
         row["reason_details"].append(f"{code}: {detail}")
 
 
-def _process_row(row: dict[str, Any], state: _TradeState, watermark_ms: int, ttl_ms: int) -> None:
-    """Decide one row's fate, update ``state`` and fill the row's lifecycle columns in place."""
-    for field in LIFECYCLE_FIELDS:
-        row[field.name] = None
+def process_row(row: dict[str, Any], state: TradeState, watermark_ms: int, ttl_ms: int) -> None:
+    """Decide one row's fate, update ``state`` and fill the row's lifecycle columns in place.
+
+    ``row`` holds :data:`REQUIRED_COLUMNS` (``reason_details`` too, when the stream has it) and
+    ``_lifecycle_event_ts_ms``; ``watermark_ms`` is the query's event-time watermark for the batch.
+    """
+    for added in LIFECYCLE_FIELDS:
+        row[added.name] = None
     reasons = list(row["reason_codes"]) if row["reason_codes"] is not None else []
     row["reason_codes"] = reasons
     if "reason_details" in row:
         row["reason_details"] = list(row["reason_details"]) if row["reason_details"] is not None else []
     if reasons:
         return
-    seen = state.seen_event_ids if state.seen_event_ids is not None else {}
+    seen = state.seen_event_ids
     event_ts_ms = int(row[_EVENT_TS_MS])
     event_type, version = row["event_type"], int(row["trade_version"])
     if event_ts_ms + ttl_ms < watermark_ms:
@@ -207,7 +198,7 @@ def _process_row(row: dict[str, Any], state: _TradeState, watermark_ms: int, ttl
         _reject(row, "duplicate", f"event_id {row['event_id']} was already processed for trade {row['trade_id']}")
         return
     seen[row["event_id"]] = event_ts_ms
-    reason = _lifecycle_reason(state, event_type, version)
+    reason = lifecycle_reason(state, event_type, version)
     if reason is not None:
         current = "none" if state.status is None else f"{state.status} at version {state.current_version}"
         _reject(row, reason, f"{event_type} version {version} for trade {row['trade_id']} ({current})")
@@ -246,19 +237,18 @@ def _keep_late_rows(watermarked: DataFrame) -> DataFrame:
     return watermarked.withColumn(_EVENT_TS, F.lit(None).cast("timestamp")).withMetadata(_EVENT_TS, metadata)
 
 
-def expire_state(state: _TradeState, watermark_ms: int, ttl_ms: int) -> _TradeState:
+def expire_state(state: TradeState, watermark_ms: int, ttl_ms: int) -> TradeState:
     """``state`` without what the TTL has expired at ``watermark_ms``: a trade whose last accepted
     ``trade_ts + ttl`` is before the watermark is forgotten, and so is each seen id with such a ``trade_ts``."""
     if state.status is not None and state.last_event_ts_ms + ttl_ms < watermark_ms:
-        state = _TradeState(seen_event_ids=state.seen_event_ids)
-    seen = state.seen_event_ids or {}
-    state.seen_event_ids = {eid: ts for eid, ts in seen.items() if ts + ttl_ms >= watermark_ms}
+        state = TradeState(seen_event_ids=state.seen_event_ids)
+    state.seen_event_ids = {eid: ts for eid, ts in state.seen_event_ids.items() if ts + ttl_ms >= watermark_ms}
     return state
 
 
-def state_expiry(state: _TradeState, ttl_ms: int) -> int | None:
+def state_expiry(state: TradeState, ttl_ms: int) -> int | None:
     """When the whole state may go (the latest of its expiries, ms since epoch); None when nothing is left."""
-    expiries = [ts + ttl_ms for ts in (state.seen_event_ids or {}).values()]
+    expiries = [ts + ttl_ms for ts in state.seen_event_ids.values()]
     if state.status == "open":
         expiries.append(state.last_event_ts_ms + ttl_ms)
     return max(expiries) if expiries else None
@@ -280,6 +270,37 @@ def flag_lateness(late_after: str) -> Transform:
         )
 
     return transform
+
+
+def apply_rules(rows: Iterable[dict[str, Any]], state: TradeState, watermark_ms: int, ttl_ms: int) -> TradeState:
+    """One trade's rows of one micro-batch, in arrival order: the Python model of one operator call.
+
+    Expires ``state`` at the batch's watermark, then decides each row in place (:func:`process_row`);
+    returns the state to keep. The JVM operator sorts a trade's rows by (topic, partition, offset)
+    before doing the same.
+    """
+    trade = expire_state(state, watermark_ms, ttl_ms)
+    for row in rows:
+        process_row(row, trade, watermark_ms, ttl_ms)
+    return trade
+
+
+def _operator(spark: Any) -> Any:
+    """The JVM operator class, or a SetupError that says how to get its jar onto the classpath."""
+    from py4j.java_gateway import JavaClass
+
+    try:
+        operator = spark._jvm.io.riskstream.lifecycle.TradeLifecycle
+    except Exception as error:  # no py4j gateway at all (Spark Connect, standard access mode)
+        operator = error
+    if not isinstance(operator, JavaClass):  # py4j answers a missing class with a JavaPackage
+        raise SetupError(
+            f"Spark cannot load {_OPERATOR_CLASS} ({type(operator).__name__}). Locally run `make install`; on "
+            "Databricks the streaming job cluster needs the riskstream-lifecycle jar as a library (the bundle "
+            "installs it), on dedicated (single user) access mode: serverless and standard access mode cannot "
+            "run custom JVM code."
+        ) from None
+    return operator
 
 
 def track_lifecycle(watermark_delay: str, state_ttl: str) -> Transform:
@@ -304,51 +325,15 @@ def track_lifecycle(watermark_delay: str, state_ttl: str) -> Transform:
         missing = [name for name in REQUIRED_COLUMNS if name not in events.columns]
         if missing:
             raise ValueError(f"track_lifecycle needs columns {missing}")
-        with_event_time = events.withColumn(
-            _EVENT_TS, F.when(F.size("reason_codes") == 0, F.col("trade_ts"))
-        ).withColumn(_EVENT_TS_MS, F.unix_millis(F.col("trade_ts")))
-        output_fields = [field for field in with_event_time.schema.fields if field.name != _EVENT_TS]
-        output_schema = StructType([*output_fields, *LIFECYCLE_FIELDS])
-        output_names = output_schema.fieldNames()
-        written_columns: list[str] = [name for name in ("reason_codes", "reason_details") if name in output_names]
-        written_columns += [field.name for field in LIFECYCLE_FIELDS]
-        decision_columns = [
-            name for name in (*REQUIRED_COLUMNS, "reason_details", _EVENT_TS_MS) if name in output_names
-        ]
-
-        def apply(key: Any, batches: Iterable[pd.DataFrame], state: GroupState) -> Iterator[pd.DataFrame]:
-            import pandas as pd
-
-            watermark_ms = state.getCurrentWatermarkMs()
-            trade = expire_state(_TradeState.load(state), watermark_ms, ttl_ms)
-            output: pd.DataFrame | None = None
-            if not state.hasTimedOut:
-                chunks = list(batches)
-                rows = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
-                if len(rows) > 1:
-                    rows = rows.sort_values(["source_topic", "source_partition", "source_offset"], kind="stable")
-                # Only the columns the rules read become Python objects; the others pass through as they are.
-                values = {name: rows[name].tolist() for name in decision_columns}
-                records = [dict(zip(values, row, strict=True)) for row in zip(*values.values(), strict=True)]
-                for record in records:
-                    _process_row(record, trade, watermark_ms, ttl_ms)
-                decided = {name: [record[name] for record in records] for name in written_columns}
-                output = rows.assign(**decided)[output_names]
-            expiry = state_expiry(trade, ttl_ms)
-            if key[0] is not None and expiry is not None:
-                state.update(trade.as_tuple())
-                state.setTimeoutTimestamp(max(expiry, watermark_ms + 1))
-            elif state.exists:
-                state.remove()
-            if output is not None:
-                yield output
-
-        return (
-            with_event_time.withWatermark(_EVENT_TS, watermark_delay)
+        spark = events.sparkSession
+        operator = _operator(spark)
+        watermarked = (
+            events.withColumn(_EVENT_TS, F.when(F.size("reason_codes") == 0, F.col("trade_ts")))
+            .withColumn(_EVENT_TS_MS, F.unix_millis(F.col("trade_ts")))
+            .withWatermark(_EVENT_TS, watermark_delay)
             .transform(_keep_late_rows)
-            .groupBy("trade_id")
-            .applyInPandasWithState(apply, output_schema, _STATE_SCHEMA, "append", "EventTimeTimeout")
-            .drop(_EVENT_TS_MS)
         )
+        applied = operator.apply(watermarked._jdf, _EVENT_TS, _EVENT_TS_MS, ttl_ms)
+        return DataFrame(applied, spark).drop(_EVENT_TS_MS)
 
     return transform
