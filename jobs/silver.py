@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 
 from riskstream.config import Settings, SilverConfig, TriggerConfig
 from riskstream.errors import PipelineError
+from riskstream.rebuild import check_silver_checkpoint
 from riskstream.sinks import write_delta
 from riskstream.tables import Catalog, TableRef
 from transformations import Transform
@@ -158,6 +159,7 @@ def run(
     trades, quarantine = catalog.table("silver", "trades"), catalog.table("silver", "quarantine")
     data_quality = catalog.table("ops", "data_quality")
     checkpoint = catalog.checkpoint(QUERY_NAME)
+    check_silver_checkpoint(spark, checkpoint)
     create_silver_tables(spark, catalog)
     source_options = {"maxFilesPerTrigger": str(stream.max_files_per_trigger)} if stream.max_files_per_trigger else {}
     bronze = catalog.table("bronze", "trade_events")

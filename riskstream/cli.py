@@ -10,6 +10,7 @@ from riskstream.commands import demo, kafka, reference_generate, run
 from riskstream.commands import maintain as maintain_command
 from riskstream.commands import ops as ops_command
 from riskstream.commands import produce as produce_command
+from riskstream.commands import rebuild as rebuild_command
 from riskstream.commands import reference as reference_command
 from riskstream.commands import snowflake as snowflake_command
 from riskstream.commands import sync as sync_command
@@ -26,6 +27,7 @@ app.add_typer(kafka.app, name="kafka")
 app.command("run")(run.run)
 app.command("demo")(demo.demo)
 app.command("maintain")(maintain_command.maintain)
+app.command("rebuild")(rebuild_command.rebuild)
 app.add_typer(ops_command.app, name="ops")
 app.command("produce")(produce_command.produce)
 app.add_typer(reference_generate.app, name="simulate")

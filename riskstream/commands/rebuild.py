@@ -1,0 +1,36 @@
+"""``riskstream rebuild silver``: fresh silver (and gold) tables and checkpoints, rebuilt from bronze."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from riskstream.commands.common import TargetOption, console, settings_for
+
+
+class Rebuildable(StrEnum):
+    silver = "silver"
+
+
+def rebuild(
+    layer: Annotated[Rebuildable, typer.Argument(help="What to rebuild from bronze (gold follows silver).")],
+    target: TargetOption = "local",
+) -> None:
+    """Move silver's and gold's tables and checkpoints aside (nothing is deleted) so the next runs rebuild them.
+
+    Stop the streaming jobs first. Afterwards `riskstream run silver` and `riskstream run gold` reprocess
+    every bronze record into fresh tables.
+    """
+    from riskstream.rebuild import rebuild_silver
+    from riskstream.spark import get_spark
+
+    settings = settings_for(target)
+    moved = rebuild_silver(get_spark(settings), settings)
+    for what, where in moved:
+        console.print(f"rebuild {layer.value}: moved {what} to {where}")
+    console.print(
+        f"rebuild {layer.value}: {len(moved)} tables and checkpoints moved aside; now run "
+        f"`riskstream run silver --target {target}` then `riskstream run gold --target {target}`"
+    )
