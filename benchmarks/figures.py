@@ -48,6 +48,46 @@ def summarise_query(progresses: Sequence[Mapping[str, Any]], query: str) -> Quer
     )
 
 
+TIME_SPLIT_PARTS = ("queryPlanning", "getBatch", "addBatch", "commit")
+"""The parts of ``durationMs`` a micro-batch's time is split into (``walCommit`` and ``latestOffset``
+are in ``triggerExecution`` too, and in ``other`` below)."""
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """Where one query's micro-batches spent their time, summed over its progress reports (ms)."""
+
+    query: str
+    batches: int
+    data_batches: int
+    trigger_ms: int
+    parts_ms: dict[str, int]
+    other_ms: int
+    max_planning_ms: int
+    state_update_ms: int
+    state_commit_ms: int
+
+
+def time_split(progresses: Sequence[Mapping[str, Any]], query: str) -> TimeSplit:
+    """Sum ``durationMs`` and the state operators' ``allUpdatesTimeMs`` / ``commitTimeMs`` of ``query``."""
+    reports = [progress for progress in progresses if progress.get("name") == query]
+    durations = [report.get("durationMs") or {} for report in reports]
+    parts = {part: sum(int(d.get(part) or 0) for d in durations) for part in TIME_SPLIT_PARTS}
+    trigger = sum(int(d.get("triggerExecution") or 0) for d in durations)
+    operators = [op for report in reports for op in report.get("stateOperators") or []]
+    return TimeSplit(
+        query,
+        batches=len(reports),
+        data_batches=sum(1 for report in reports if int(report.get("numInputRows") or 0) > 0),
+        trigger_ms=trigger,
+        parts_ms=parts,
+        other_ms=trigger - sum(parts.values()),
+        max_planning_ms=max((int(d.get("queryPlanning") or 0) for d in durations), default=0),
+        state_update_ms=sum(int(op.get("allUpdatesTimeMs") or 0) for op in operators),
+        state_commit_ms=sum(int(op.get("commitTimeMs") or 0) for op in operators),
+    )
+
+
 def rows_per_second(rows: int, seconds: float) -> float | None:
     """``rows / seconds``, or None for a zero or negative duration."""
     return rows / seconds if seconds > 0 else None

@@ -25,7 +25,7 @@ import argparse
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,11 +34,13 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.figures import (
+    TimeSplit,
     round_sizes,
     rows_per_second,
     silver_state_horizon,
     stream_clock_range,
     summarise_query,
+    time_split,
     verdict_line,
 )
 from benchmarks.harness import (
@@ -74,6 +76,11 @@ STAGES = (
     Stage("silver", silver.run, silver.QUERY_NAME, (silver.QUERY_NAME,)),
     Stage("gold", gold.run, gold.QUERY_POSITIONS, (gold.QUERY_PORTFOLIO_RISK_1M, gold.QUERY_EXPOSURE_5M)),
 )
+STAGE_QUERIES = {
+    "bronze": (bronze.QUERY_NAME,),
+    "silver": (silver.QUERY_NAME,),
+    "gold": (gold.QUERY_POSITIONS, gold.QUERY_PORTFOLIO_RISK_1M, gold.QUERY_EXPOSURE_5M),
+}
 STATE_QUERIES = tuple(query for stage in STAGES for query in stage.state_queries)
 
 
@@ -128,6 +135,8 @@ class PipelineFigures:
     rounds: list[RoundFigures]
     stages: list[StageFigures]
     state: list[StateFigures]
+    splits: list[tuple[int, TimeSplit]] = field(default_factory=list)
+    """(round, where each query's micro-batches spent their time)."""
 
     def state_rows(self, query: str) -> list[int | None]:
         return [figure.state_rows for figure in self.state if figure.query == query]
@@ -135,6 +144,12 @@ class PipelineFigures:
     def verdicts(self) -> dict[str, str]:
         """One line per stateful query, e.g. ``silver_trades state rows: 812 → 840 → 836 (bounded)``."""
         return {query: verdict_line(f"{query} state rows", self.state_rows(query)) for query in STATE_QUERIES}
+
+    def silver_to_bronze(self) -> float | None:
+        """Silver's rows/s as a share of bronze's (round 1): machine-independent, unlike either rate."""
+        rates = {stage.stage: stage.rows_per_s for stage in self.stages if stage.round == 1}
+        bronze_rate, silver_rate = rates.get("bronze"), rates.get("silver")
+        return silver_rate / bronze_rate if bronze_rate and silver_rate is not None else None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -144,6 +159,8 @@ class PipelineFigures:
             "rounds": [asdict(figure) for figure in self.rounds],
             "stages": [asdict(figure) for figure in self.stages],
             "state": [asdict(figure) for figure in self.state],
+            "time_split": [{"round": number, **asdict(split)} for number, split in self.splits],
+            "silver_to_bronze_rows_per_s": self.silver_to_bronze(),
             "verdicts": self.verdicts(),
         }
 
@@ -186,6 +203,7 @@ def _run_stages(
                 None if memory.peak_rss_mib is None else round(memory.peak_rss_mib, 1),
             )
         )
+        figures.splits += [(number, time_split(progresses, query)) for query in STAGE_QUERIES[stage.name]]
         for query in stage.state_queries:
             run = summarise_query(progresses, query)
             figures.state.append(StateFigures(number, query, run.state_rows, run.state_memory_bytes, run.watermark))
@@ -272,6 +290,35 @@ def print_figures(figures: PipelineFigures, out: Console) -> None:
             str(figure.round), figure.query, _number(figure.state_rows), _number(memory, 2), figure.watermark or "-"
         )
     out.print(state)
+    split = Table(title="Where micro-batches spent their time (durationMs summed over the round's batches, s)")
+    headings = ("round", "query", "batches", "data", "trigger", "planning", "max plan", "getBatch", "addBatch")
+    for column in (*headings, "commit", "other", "state upd", "state commit"):
+        split.add_column(column, justify="left" if column == "query" else "right")
+    for number, figure in figures.splits:
+        parts = figure.parts_ms
+        seconds = [
+            figure.trigger_ms,
+            parts["queryPlanning"],
+            figure.max_planning_ms,
+            parts["getBatch"],
+            parts["addBatch"],
+            parts["commit"],
+            figure.other_ms,
+            figure.state_update_ms,
+            figure.state_commit_ms,
+        ]
+        split.add_row(
+            str(number),
+            figure.query,
+            str(figure.batches),
+            str(figure.data_batches),
+            *[_number(ms / 1000, 2) for ms in seconds],
+        )
+    out.print(split)
+    ratio = figures.silver_to_bronze()
+    out.print(
+        f"silver rows/s as a share of bronze rows/s (round 1): {_number(None if ratio is None else ratio * 100, 1)} %"
+    )
     for line in figures.verdicts().values():
         out.print(line)
 
