@@ -87,8 +87,7 @@ STATE_QUERIES = tuple(query for stage in STAGES for query in stage.state_queries
 @dataclass(frozen=True)
 class PipelineOptions:
     events: int = 15_000
-    """All rounds together. Silver's per-trade state function dominates the run time: 20000 events
-    took 10.6 minutes on 2 shared cores (benchmarks/README.md), so the default is lower."""
+    """All rounds together (``--events 200000 --rounds 1`` is the silver speed check of the README)."""
     rounds: int = 3
     round_span: timedelta | None = None
     """Event time covered by one round; None: silver's state horizon."""

@@ -10,12 +10,14 @@ import pytest
 
 from benchmarks.figures import (
     QueryRun,
+    TimeSplit,
     round_sizes,
     rows_per_second,
     silver_state_horizon,
     state_verdict,
     stream_clock_range,
     summarise_query,
+    time_split,
     verdict_line,
 )
 from benchmarks.pipeline import STATE_QUERIES, PipelineFigures, StateFigures
@@ -153,3 +155,45 @@ def test_parse_batch_sizes(text: str, sizes: list[int]) -> None:
 def test_parse_batch_sizes_refuses(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="expected positive integers separated by commas"):
         parse_batch_sizes(text)
+
+
+def test_time_split_sums_each_part_of_the_batches_of_one_query() -> None:
+    def report(name: str, rows: int, durations: dict[str, int], operators: list[dict[str, int]]) -> dict[str, Any]:
+        return {"name": name, "numInputRows": rows, "durationMs": durations, "stateOperators": operators}
+
+    progresses = [
+        report(
+            "silver_trades",
+            500,
+            {
+                "queryPlanning": 300,
+                "getBatch": 20,
+                "addBatch": 900,
+                "commit": 50,
+                "walCommit": 10,
+                "triggerExecution": 1300,
+            },
+            [{"allUpdatesTimeMs": 120, "commitTimeMs": 40}],
+        ),
+        report("gold_positions", 500, {"queryPlanning": 999, "triggerExecution": 2000}, []),
+        report(
+            "silver_trades",
+            0,
+            {"queryPlanning": 700, "addBatch": 100, "commit": 30, "triggerExecution": 900},
+            [{"allUpdatesTimeMs": 5, "commitTimeMs": 15}],
+        ),
+    ]
+    assert time_split(progresses, "silver_trades") == TimeSplit(
+        "silver_trades",
+        batches=2,
+        data_batches=1,
+        trigger_ms=2200,
+        parts_ms={"queryPlanning": 1000, "getBatch": 20, "addBatch": 1000, "commit": 80},
+        other_ms=100,
+        max_planning_ms=700,
+        state_update_ms=125,
+        state_commit_ms=55,
+    )
+    assert time_split(progresses, "bronze_trade_events") == TimeSplit(
+        "bronze_trade_events", 0, 0, 0, {"queryPlanning": 0, "getBatch": 0, "addBatch": 0, "commit": 0}, 0, 0, 0, 0
+    )
