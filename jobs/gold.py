@@ -25,6 +25,7 @@ Every gold table is created with ``delta.enableChangeDataFeed = true`` for the S
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from riskstream.config import Settings, TriggerConfig
@@ -212,8 +213,14 @@ def _require(spark: SparkSession, table: TableRef, hint: str) -> None:
         raise PipelineError(f"gold needs {table.layer}.{table.name} ({table}), which does not exist yet: {hint}")
 
 
-def start(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> list[StreamingQuery]:
-    """Start the three gold queries; with availableNow each runs to completion and none is returned."""
+def start(
+    spark: SparkSession,
+    settings: Settings,
+    trigger: TriggerConfig | None = None,
+    queries: Collection[str] = (QUERY_PORTFOLIO_RISK_1M, QUERY_EXPOSURE_5M, QUERY_POSITIONS),
+) -> list[StreamingQuery]:
+    """Start the gold queries (all three by default, or those named in ``queries``); with availableNow
+    each runs to completion and none is returned."""
     catalog = Catalog(settings)
     silver_trades = catalog.table("silver", "trades")
     _require(spark, silver_trades, "run `riskstream run silver` first")
@@ -231,6 +238,8 @@ def start(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None
     }
     started: list[StreamingQuery | None] = []
     for query_name, (table_name, aggregate) in windowed.items():
+        if query_name not in queries:
+            continue
         table = catalog.table("gold", table_name)
         started.append(
             write_delta(
@@ -243,6 +252,8 @@ def start(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None
                 foreach_batch=upsert_batches(table, GOLD_TABLES[table_name][1]),
             )
         )
+    if QUERY_POSITIONS not in queries:
+        return [query for query in started if query is not None]
     sink_options = spark_sink_options(settings.kafka, bootstrap_servers(settings), settings.kafka.alerts_topic)
     started.append(
         write_delta(
