@@ -15,8 +15,16 @@ import pytest
 
 from riskstream import kafka_broker
 from riskstream.config import Settings, parse_settings
+from riskstream.reference import load_reference
+from riskstream.tables import Catalog
 
 TEST_SHUFFLE_PARTITIONS = 2
+REFERENCE_FIXTURES = Path(__file__).parent / "fixtures" / "reference"
+
+
+def load_fixture_reference(spark: Any, catalog: Catalog) -> None:
+    """Load the reference CSVs of tests/fixtures/reference into ``catalog``'s reference tables, quietly."""
+    load_reference(spark, REFERENCE_FIXTURES, lambda name: catalog.table("reference", name), lambda *_: None)
 
 
 def settings_dict(base: Path, bootstrap: str | None = None, **overrides: Any) -> dict[str, Any]:

@@ -37,14 +37,12 @@ from jobs import silver
 from riskstream import kafka_broker
 from riskstream.config import Settings, parse_settings
 from riskstream.kafka_broker import BrokerInfo
-from riskstream.reference import load_reference
 from riskstream.tables import Catalog
-from tests.conftest import settings_dict
+from tests.conftest import load_fixture_reference, settings_dict
 from transformations.bronze import BRONZE_DDL
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
-FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = 3
 """Each example runs silver and gold positions twice on local Spark."""
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -118,7 +116,7 @@ def _run(spark: SparkSession, base: Path, bootstrap: str, rows: list[tuple[Any, 
         settings_dict(base, bootstrap, streams={"silver": one_file, "gold": one_file}, kafka={"alerts_topic": "alerts"})
     )
     catalog = Catalog(conf)
-    load_reference(spark, FIXTURES / "reference", lambda name: catalog.table("reference", name), lambda *_: None)
+    load_fixture_reference(spark, catalog)
     bronze = catalog.table("bronze", "trade_events")
     bounds = [0, *cuts, len(rows)]
     for start, end in pairwise(bounds):

@@ -135,7 +135,7 @@ def model(all_batches: list[list[dict[str, Any]]]) -> dict[int, dict[str, Any]]:
             states[trade_id] = apply_rules(trade_rows, states[trade_id], watermark_ms, ttl_ms)
         output.update({row["source_offset"]: row for row in rows})
         # only rows that arrived without reason codes carry the watermark's event time
-        newest = [int(event["trade_ts"].timestamp() * 1000) for event in batch if not event["reason_codes"]]
+        newest = [row[_EVENT_TS_MS] for row, event in zip(rows, batch, strict=True) if not event["reason_codes"]]
         if newest:
             watermark_ms = max(watermark_ms, max(newest) - delay_ms)
     return output

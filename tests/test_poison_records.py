@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
@@ -21,13 +20,11 @@ from jobs import bronze, silver
 from riskstream.config import Settings
 from riskstream.errors import PipelineError
 from riskstream.kafka_broker import BrokerInfo
-from riskstream.reference import load_reference
 from riskstream.tables import Catalog
+from tests.conftest import load_fixture_reference
 from tests.events import Record, publish, trade_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _valid(number: int) -> bytes:
@@ -114,7 +111,7 @@ def poisoned_run(
         settings_dict(tmp_path_factory.mktemp("poison"), kafka.bootstrap_servers, kafka={"topic": topic})
     )
     catalog = Catalog(settings)
-    load_reference(spark, FIXTURES / "reference", lambda name: catalog.table("reference", name), lambda *_: None)
+    load_fixture_reference(spark, catalog)
     records = [Record("P-001", _valid(1), "1")]
     offsets = {}
     for index, (case, (record, _, _)) in enumerate(POISON.items()):
@@ -173,7 +170,7 @@ def test_a_failing_batch_names_the_query_the_batch_and_the_bronze_offsets(
     """A batch that fails anyway (here a scorer that raises) says where to look, and a re-run retries it."""
     settings = make_settings(kafka.bootstrap_servers, kafka={"topic": topic})
     catalog = Catalog(settings)
-    load_reference(spark, FIXTURES / "reference", lambda name: catalog.table("reference", name), lambda *_: None)
+    load_fixture_reference(spark, catalog)
     publish(kafka.bootstrap_servers, topic, [Record("P-001", _valid(n), "1") for n in (1, 2, 3)])
     assert bronze.run(spark, settings) is None
     (partition,) = {row.partition for row in catalog.table("bronze", "trade_events").read(spark).collect()}

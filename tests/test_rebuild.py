@@ -20,13 +20,12 @@ from riskstream.config import Settings
 from riskstream.errors import PipelineError
 from riskstream.kafka_broker import BrokerInfo
 from riskstream.rebuild import MARKER, OPERATOR, rebuild_silver, write_marker
-from riskstream.reference import load_reference
 from riskstream.tables import Catalog
+from tests.conftest import load_fixture_reference
 from tests.events import Record, publish, trade_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
-FIXTURES = Path(__file__).parent / "fixtures"
 HINT = (
     "rebuild silver from bronze with `riskstream rebuild silver` (it moves the silver and gold tables and "
     "checkpoints aside, deleting nothing), then run silver and gold again"
@@ -38,7 +37,7 @@ def test_an_old_checkpoint_is_refused_and_a_rebuild_starts_over(
 ) -> None:
     settings = make_settings(kafka.bootstrap_servers, kafka={"topic": topic})
     catalog = Catalog(settings)
-    load_reference(spark, FIXTURES / "reference", lambda name: catalog.table("reference", name), lambda *_: None)
+    load_fixture_reference(spark, catalog)
     publish(kafka.bootstrap_servers, topic, [Record("P-001", json.dumps(trade_event(n)).encode(), "1") for n in (1, 2)])
     assert bronze.run(spark, settings) is None
     assert silver.run(spark, settings) is None

@@ -25,8 +25,9 @@ from pyspark.sql import functions as F
 from jobs import bronze, silver
 from riskstream.config import Settings, TriggerConfig
 from riskstream.kafka_broker import BrokerInfo
-from riskstream.reference import load_reference, read_reference, write_reference
+from riskstream.reference import read_reference, write_reference
 from riskstream.tables import Catalog
+from tests.conftest import load_fixture_reference
 from tests.events import Record, load_records, publish, trade_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
@@ -56,7 +57,7 @@ def test_scenario_exact_trades_and_quarantine(
 ) -> None:
     settings = make_settings(kafka.bootstrap_servers, kafka={"topic": topic})
     catalog = Catalog(settings)
-    load_reference(spark, FIXTURES / "reference", lambda name: catalog.table("reference", name), lambda *_: None)
+    load_fixture_reference(spark, catalog)
     parts = load_records(FIXTURES / "silver" / "scenario_events.jsonl")
     expected = json.loads((FIXTURES / "silver" / "scenario_expected.json").read_text(encoding="utf-8"))
 

@@ -118,7 +118,6 @@ LIFECYCLE_REASONS = (
     "duplicate_version",
     "stale_version",
 )
-LATENESS_COLUMNS = ("lateness_seconds", "arrived_late")
 
 _EVENT_TS_MS = "_lifecycle_event_ts_ms"
 """``trade_ts`` in ms since epoch, as the rules read it (kept out of the operator's output)."""
