@@ -41,7 +41,20 @@ def local_conf(settings: Settings) -> dict[str, str]:
         "spark.driver.memory": "2g",
         # Catalyst recurses deeply on silver's wide parse plan; with several streams running at once
         # (demo --follow) the default 1 MB thread stacks overflow (StackOverflowError in the stream thread).
-        "spark.driver.extraJavaOptions": "-Xss16m",
+        # -XX:-DontCompileHugeMethods: Spark's generated code for silver's parse is one method larger
+        # than HotSpot's 8000-byte JIT limit; without it that method runs in the bytecode interpreter.
+        "spark.driver.extraJavaOptions": "-Xss16m -XX:-DontCompileHugeMethods",
+        # Delta reconstructs a table's snapshot in 50 tasks by default, sized for clusters; locally that
+        # is 50 task launches per snapshot, several per micro-batch.
+        "spark.databricks.delta.snapshotPartitions": "2",
+        # Every micro-batch plans afresh and Spark caches generated classes by their source: a batch of
+        # silver (parse, three Delta writes and their log reads) needs more than the default 100 entries,
+        # which evicted each other and were compiled again in every batch (1,618 compilations in 22
+        # batches before, 320 after).
+        "spark.sql.codegen.cache.maxEntries": "2000",
+        # The foreachBatch frame is cached once and read by three writes; compressing it costs more CPU
+        # than it saves on a 2-core machine.
+        "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.sql.adaptive.enabled": "false",
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     }

@@ -79,6 +79,7 @@ LINEAGE_COLUMNS = (
 REASON_COLUMNS = ("reason_codes", "reason_details")
 
 _EVENT = "_event"
+_STRINGS = "_event_strings"
 _WRAPPED = "_wrapped_event"
 _WRAPPED_TEXT = "_wrapped_text"
 _ENCODING = "_encoding_problem"
@@ -142,14 +143,27 @@ _LONE_SURROGATE_ESCAPE = (
 one, or of a low surrogate not preceded by a high one."""
 
 
+def _has_lone_surrogate(text: Column) -> Column:
+    """Whether ``text`` holds a :data:`_LONE_SURROGATE_ESCAPE`; the regular expression (look-behinds, slow)
+    runs only on the rare text that contains a ``\\uD`` escape at all."""
+    maybe = text.contains("\\ud") | text.contains("\\uD")
+    return F.when(maybe, text.rlike(_LONE_SURROGATE_ESCAPE)).otherwise(F.lit(False))
+
+
 def _utf8_text(raw: Column) -> Column:
     """``raw`` bytes as a string when they are valid UTF-8, else null (never a string with bad bytes)."""
     text = raw.cast("string")
     return F.when(F.is_valid_utf8(text), text)
 
 
-def _path(name: str) -> str:
-    return f"$['{name}']"
+def _field(name: str) -> Column:
+    """The field's own VARIANT (null when the key is absent; a VARIANT null for JSON ``null``)."""
+    return F.col(_EVENT)[name]
+
+
+def _event_fields(field_type: str) -> str:
+    """A struct type with one ``field_type`` field per contract field."""
+    return "struct<" + ", ".join(f"`{name}`: {field_type}" for name in field_names()) + ">"
 
 
 def _json_type_column(name: str) -> str:
@@ -158,7 +172,7 @@ def _json_type_column(name: str) -> str:
 
 def _json_type_of(name: str) -> Column:
     """The JSON type of the field as Spark names it (``STRING``, ``BIGINT``, ``DECIMAL(4,2)``, ``VOID``...)."""
-    return F.schema_of_variant(F.variant_get(F.col(_EVENT), _path(name), "variant"))
+    return F.schema_of_variant(_field(name))
 
 
 def _json_type(name: str) -> Column:
@@ -168,7 +182,7 @@ def _json_type(name: str) -> Column:
 
 def _json_text(name: str) -> Column:
     """The field's value as JSON text, for messages: ``"HOLD"``, ``-5``, ``{"a":1}``."""
-    return F.to_json(F.variant_get(F.col(_EVENT), _path(name), "variant"))
+    return F.to_json(_field(name))
 
 
 def _is_present(name: str) -> Column:
@@ -176,26 +190,41 @@ def _is_present(name: str) -> Column:
     return json_type.isNotNull() & (json_type != F.lit("VOID"))
 
 
+def _string_value(name: str) -> Column:
+    """The field's text as ``from_json`` reads it into a string: exact for a JSON string (escapes
+    decoded); not used for other JSON types, whose text ``from_json`` may reformat (a float through a double)."""
+    return F.col(_STRINGS)[name]
+
+
+def _number_text(name: str) -> Column:
+    """The exact text of a JSON number field (the VARIANT keeps decimals exact), or of a JSON string."""
+    return F.when(_json_type(name) == "STRING", _string_value(name)).otherwise(F.to_json(_field(name)))
+
+
 def _typed_value(name: str, spark_type: str) -> Column:
-    """The field converted to its Spark type, or null when absent or not of the contract's JSON type."""
-    event = F.col(_EVENT)
+    """The field converted to its Spark type, or null when absent or not of the contract's JSON type.
+
+    Values are read from text with ``try_cast`` rather than with ``try_variant_get``: Spark 4.0's
+    variant-to-atomic conversion builds and evaluates a new ``Cast`` expression for every value,
+    which cost about ten times the whole rest of the parse.
+    """
     json_type = _json_type(name)
     if spark_type == "string":
-        return F.when(json_type == "STRING", F.try_variant_get(event, _path(name), "string"))
+        return F.when(json_type == "STRING", _string_value(name))
     if spark_type in ("int", "bigint"):
-        return F.when(json_type.isin(*_INTEGER_JSON_TYPES), F.try_variant_get(event, _path(name), spark_type))
+        return F.when(json_type.isin(*_INTEGER_JSON_TYPES), F.to_json(_field(name)).try_cast(spark_type))
     if spark_type.startswith("decimal"):
-        exact = F.try_variant_get(event, _path(name), _DECIMAL_CHECK_TYPE)
-        value = F.try_variant_get(event, _path(name), spark_type)
+        text = _number_text(name)
+        exact, value = text.try_cast(_DECIMAL_CHECK_TYPE), text.try_cast(spark_type)
         numeric = json_type.isin(*_INTEGER_JSON_TYPES, "DOUBLE", "STRING") | json_type.startswith("DECIMAL")
         return F.when(numeric & (exact == value), value)
     if spark_type == "double":
         numeric = json_type.isin(*_INTEGER_JSON_TYPES) | json_type.startswith("DECIMAL") | (json_type == "DOUBLE")
-        return F.when(numeric, F.try_variant_get(event, _path(name), "double"))
+        return F.when(numeric, F.to_json(_field(name)).try_cast("double"))
     if spark_type == "boolean":
-        return F.when(json_type == "BOOLEAN", F.try_variant_get(event, _path(name), "boolean"))
+        return F.when(json_type == "BOOLEAN", F.to_json(_field(name)) == F.lit("true"))
     if spark_type == "timestamp":
-        text = F.try_variant_get(event, _path(name), "string")
+        text = _string_value(name)
         well_formed = (json_type == "STRING") & text.rlike(_field_property(name).get("pattern", ".*"))
         return F.when(well_formed, F.try_to_timestamp(text, F.lit(TRADE_TS_FORMAT)))
     raise NotImplementedError(f"contract field {name!r} has Spark type {spark_type!r}, which the parser does not read")
@@ -296,11 +325,21 @@ def _future_reason(now: Column, future_skew: str) -> _Reason:
 
 
 def _codes_and_details(reasons: list[_Reason]) -> tuple[Column, Column]:
-    codes = F.array(*[F.when(reason.applies, F.lit(reason.code)) for reason in reasons])
-    details = F.array(
-        *[F.when(reason.applies, F.concat(F.lit(f"{reason.code}: "), reason.detail)) for reason in reasons]
+    """The codes and details of the reasons that apply, in order.
+
+    Built with ``concat`` of one- or zero-element arrays rather than ``filter`` over an array of
+    nullable codes: ``filter`` (a higher-order function) has no generated code, so Spark would
+    evaluate every reason's condition row by row in the interpreter.
+    """
+    none = F.array().cast("array<string>")
+    codes = F.concat(*[F.when(reason.applies, F.array(F.lit(reason.code))).otherwise(none) for reason in reasons])
+    details = F.concat(
+        *[
+            F.when(reason.applies, F.array(F.concat(F.lit(f"{reason.code}: "), reason.detail))).otherwise(none)
+            for reason in reasons
+        ]
     )
-    return F.filter(codes, lambda code: code.isNotNull()), F.filter(details, lambda detail: detail.isNotNull())
+    return codes, details
 
 
 def parse_events(future_skew: str, now: Column | None = None) -> Transform:
@@ -338,17 +377,13 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
             F.col("kafka_timestamp").alias("kafka_ts"),
             F.col("ingest_ts"),
             _encoding_problem(F.col("value"), F.col("key"), header_bytes).alias(_ENCODING),
-            F.when(~raw_text.rlike(_LONE_SURROGATE_ESCAPE), F.concat(F.lit("["), raw_text, F.lit("]"))).alias(
-                _WRAPPED_TEXT
-            ),
+            F.when(~_has_lone_surrogate(raw_text), F.concat(F.lit("["), raw_text, F.lit("]"))).alias(_WRAPPED_TEXT),
         ).withColumn(_WRAPPED, F.try_parse_json(_WRAPPED_TEXT))
         wrapped = F.col(_WRAPPED)
-        single_value = F.variant_get(wrapped, "$[0]", "variant")
+        # Null unless the first value is an object: a number, string, array or JSON null does not cast.
+        single_value = F.try_variant_get(wrapped, "$[0]", _event_fields("variant"))
         is_single_object = (
-            F.col(_ENCODING).isNull()
-            & wrapped.isNotNull()
-            & F.schema_of_variant(single_value).startswith("OBJECT")
-            & F.variant_get(wrapped, "$[1]", "variant").isNull()
+            F.col(_ENCODING).isNull() & single_value.isNotNull() & F.variant_get(wrapped, "$[1]", "variant").isNull()
         )
         json_types = [_json_type_column(name) for name in names]
         with_types = lineage.withColumn(_EVENT, F.when(is_single_object, single_value)).select(
@@ -356,6 +391,7 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
             _ENCODING,
             _WRAPPED_TEXT,
             _EVENT,
+            F.when(F.col(_EVENT).isNotNull(), F.from_json(F.col("raw_text"), _event_fields("string"))).alias(_STRINGS),
             *[_json_type_of(name).alias(_json_type_column(name)) for name in names],
         )
         version = _typed_value("schema_version", spark_type_name(_field_property("schema_version")))
@@ -374,6 +410,7 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
             _ENCODING,
             _WRAPPED_TEXT,
             _EVENT,
+            _STRINGS,
             *json_types,
             *[_typed_value(name, spark_type_name(_field_property(name))).alias(name) for name in names],
         )
@@ -400,6 +437,7 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
             )
             .otherwise(F.lit("malformed_json: not a single JSON object"))
         )
+        # Details (text built from the values) only for rows that have a code: most rows are valid.
         return typed.select(
             *LINEAGE_COLUMNS,
             *names,
@@ -409,7 +447,8 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
             .alias("reason_codes"),
             F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(_ENCODING))))
             .when(malformed, F.array(malformed_detail))
-            .otherwise(details)
+            .when(F.size(codes) > 0, details)
+            .otherwise(F.array().cast("array<string>"))
             .alias("reason_details"),
         )
 

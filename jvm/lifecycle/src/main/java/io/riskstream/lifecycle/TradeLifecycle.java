@@ -8,7 +8,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.function.FlatMapGroupsWithStateFunction;
-import org.apache.spark.api.java.function.MapFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -114,10 +113,11 @@ public final class TradeLifecycle implements FlatMapGroupsWithStateFunction<Stri
     for (StructField field : LIFECYCLE_FIELDS) {
       output = output.add(field);
     }
-    int tradeIdIndex = input.fieldIndex("trade_id");
-    MapFunction<Row, String> key = row -> row.isNullAt(tradeIdIndex) ? null : row.getString(tradeIdIndex);
+    // groupBy(column).as(...) rather than groupByKey(function): the key is read from the row as it is,
+    // without deserialising every (wide) row into a Row object first just to call a key function.
     return events
-        .groupByKey(key, Encoders.STRING())
+        .groupBy(events.col("trade_id"))
+        .as(Encoders.STRING(), Encoders.row(input))
         .flatMapGroupsWithState(
             new TradeLifecycle(input, eventTimeColumn, eventTsMsColumn, ttlMs),
             OutputMode.Append(),
