@@ -10,12 +10,15 @@ comes out of that operator exactly once, so every bronze row lands in exactly on
 
 Exactly once: the checkpoint records which bronze files each micro-batch read and the operator's
 state; ``foreachBatch`` writes both tables, and the batch's ``ops.data_quality`` row
-(:func:`~transformations.quality.batch_quality`), with Delta's idempotent-write options
-``txnAppId`` / ``txnVersion`` (= the batch id), so a batch replayed after a crash writes nothing
-twice, even if it crashed between the writes. These are writer options, scoped to one write, unlike the
-session-wide ``spark.databricks.delta.write.txn*`` confs. The app id includes the streaming query's
-id (from the checkpoint), so a fresh checkpoint, whose batch ids restart at 0, is not mistaken for
-a replay.
+(:func:`~transformations.quality.batch_quality`), each commit marked with the writer and the batch id
+in its ``userMetadata`` (:func:`append_once`), so a batch replayed after a crash writes nothing twice,
+even if it crashed between the writes. Only the first batch a run writes can be a replay (Spark
+re-runs the one batch whose commit it did not record, then moves on), so only that batch reads the
+tables' recent history to skip what is already there; later batches append without a lookup. Delta's
+own ``txnAppId`` / ``txnVersion`` options would do the same check on every write, at about 0.7 s per
+write on this machine type (a 10-row append: 0.9 to 1.0 s with them, 0.25 s without). The app id
+includes the streaming query's id (from the checkpoint), so a fresh checkpoint, whose batch ids
+restart at 0, is not mistaken for a replay.
 """
 
 from __future__ import annotations
@@ -96,9 +99,40 @@ def create_silver_tables(spark: SparkSession, catalog: Catalog) -> None:
     catalog.table("ops", "data_quality").create_if_missing(spark, DATA_QUALITY_DDL)
 
 
-def append_once(df: DataFrame, table: TableRef, app_id: str, batch_id: int) -> None:
-    """Append ``df`` unless ``table`` already holds the commit of (``app_id``, ``batch_id``)."""
-    table.save(df.write.format("delta").mode("append").option("txnAppId", app_id).option("txnVersion", batch_id))
+HISTORY_LOOKBACK = 1000
+"""How many of a table's latest commits :func:`last_batch_written` reads (others' commits, such as
+``OPTIMIZE``, may come between this writer's)."""
+_BATCH_MARKER = "#batch="
+
+
+def batch_marker(app_id: str, batch_id: int) -> str:
+    """The ``userMetadata`` of the commit that appends batch ``batch_id`` of writer ``app_id``."""
+    return f"{app_id}{_BATCH_MARKER}{batch_id}"
+
+
+def last_batch_written(spark: SparkSession, table: TableRef, app_id: str) -> int | None:
+    """The batch id of ``app_id``'s newest commit to ``table`` (its ``userMetadata``), None if there is none."""
+    history = spark.sql(f"DESCRIBE HISTORY {table.sql_name} LIMIT {HISTORY_LOOKBACK}").select("userMetadata")
+    for row in history.collect():  # newest first
+        writer, marker, batch = (row.userMetadata or "").rpartition(_BATCH_MARKER)
+        if marker and writer == app_id and batch.isdigit():
+            return int(batch)
+    return None
+
+
+def append_once(df: DataFrame, table: TableRef, app_id: str, batch_id: int, *, replay_possible: bool = True) -> bool:
+    """Append ``df`` unless ``table`` already holds the commit of (``app_id``, ``batch_id``); True if it appended.
+
+    With ``replay_possible`` the table's history is read first (see the module doc); without it the
+    caller knows the batch is new and the append is blind. Either way the commit carries
+    :func:`batch_marker`.
+    """
+    if replay_possible:
+        written = last_batch_written(df.sparkSession, table, app_id)
+        if written is not None and written >= batch_id:
+            return False
+    table.save(df.write.format("delta").mode("append").option("userMetadata", batch_marker(app_id, batch_id)))
+    return True
 
 
 def _query_id(spark: SparkSession, checkpoint: str) -> str:
@@ -175,18 +209,20 @@ def run(
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
         session = batch.sparkSession
-        if not app_ids:
+        first_of_run = not app_ids
+        if first_of_run:
             query_id = _query_id(session, checkpoint)
             app_ids.update(
                 {name: f"{QUERY_NAME}:{query_id}:{name}" for name in ("trades", "quarantine", "data_quality")}
             )
         batch.persist()
         try:
-            append_once(batch.transform(to_silver_trades(trade_scorer)), trades, app_ids["trades"], batch_id)
-            rejected = batch.where(F.size("reason_codes") > 0).transform(to_quarantine())
-            append_once(rejected, quarantine, app_ids["quarantine"], batch_id)
-            quality = batch.transform(batch_quality(QUERY_NAME, batch_id))
-            append_once(quality, data_quality, app_ids["data_quality"], batch_id)
+            for name, table, output in (
+                ("trades", trades, batch.transform(to_silver_trades(trade_scorer))),
+                ("quarantine", quarantine, batch.where(F.size("reason_codes") > 0).transform(to_quarantine())),
+                ("data_quality", data_quality, batch.transform(batch_quality(QUERY_NAME, batch_id))),
+            ):
+                append_once(output, table, app_ids[name], batch_id, replay_possible=first_of_run)
         except Exception as error:
             rows = bronze_offsets_of_batch(session, checkpoint, batch_id, bronze)
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

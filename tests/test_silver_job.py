@@ -123,13 +123,30 @@ def test_scenario_exact_trades_and_quarantine(
 
 
 def test_replayed_batch_is_written_once(spark: SparkSession, make_settings: Callable[..., Settings]) -> None:
-    """The same (app id, batch id) appended twice, as after a crash between write and commit: one copy."""
+    """The same (app id, batch id) appended twice, as after a crash between write and commit: one copy.
+
+    Found by the commit marker, also behind other writers' commits and an OPTIMIZE.
+    """
     table = Catalog(make_settings()).table("silver", "quarantine")
+    table.create_if_missing(spark, "event_id string")
     rows = spark.createDataFrame([("e1",), ("e2",)], "event_id string")
-    silver.append_once(rows, table, "silver_trades:q1:quarantine", 0)
-    silver.append_once(rows, table, "silver_trades:q1:quarantine", 0)
-    silver.append_once(rows.limit(1), table, "silver_trades:q1:quarantine", 1)
-    assert sorted(row.event_id for row in table.read(spark).collect()) == ["e1", "e1", "e2"]
+    app = "silver_trades:q1:quarantine"
+    assert silver.append_once(rows, table, app, 0) is True
+    assert silver.append_once(rows, table, app, 0) is False
+    assert silver.append_once(rows.limit(1), table, app, 1) is True
+    # another writer's commit and a compaction come between: the marker behind them still counts
+    assert silver.append_once(rows.limit(1), table, "silver_trades:q2:quarantine", 0) is True
+    spark.sql(f"OPTIMIZE {table.sql_name}")
+    assert silver.last_batch_written(spark, table, app) == 1
+    assert silver.last_batch_written(spark, table, "silver_trades:q3:quarantine") is None
+    assert silver.append_once(rows, table, app, 1) is False
+    assert sorted(row.event_id for row in table.read(spark).collect()) == ["e1", "e1", "e1", "e2"]
+    latest = spark.sql(f"DESCRIBE HISTORY {table.sql_name}").where("operation = 'WRITE'").orderBy("version")
+    assert [row.userMetadata for row in latest.collect()] == [
+        "silver_trades:q1:quarantine#batch=0",
+        "silver_trades:q1:quarantine#batch=1",
+        "silver_trades:q2:quarantine#batch=0",
+    ]
 
 
 def test_reference_reload_reaches_a_running_query(
