@@ -80,6 +80,7 @@ REASON_COLUMNS = ("reason_codes", "reason_details")
 
 _EVENT = "_event"
 _STRINGS = "_event_strings"
+_SINGLE = "_first_value"
 _WRAPPED = "_wrapped_event"
 _WRAPPED_TEXT = "_wrapped_text"
 _ENCODING = "_encoding_problem"
@@ -198,7 +199,7 @@ def _string_value(name: str) -> Column:
 
 def _number_text(name: str) -> Column:
     """The exact text of a JSON number field (the VARIANT keeps decimals exact), or of a JSON string."""
-    return F.when(_json_type(name) == "STRING", _string_value(name)).otherwise(F.to_json(_field(name)))
+    return F.when(_json_type(name) == "STRING", _string_value(name)).otherwise(_json_text(name))
 
 
 def _typed_value(name: str, spark_type: str) -> Column:
@@ -212,7 +213,7 @@ def _typed_value(name: str, spark_type: str) -> Column:
     if spark_type == "string":
         return F.when(json_type == "STRING", _string_value(name))
     if spark_type in ("int", "bigint"):
-        return F.when(json_type.isin(*_INTEGER_JSON_TYPES), F.to_json(_field(name)).try_cast(spark_type))
+        return F.when(json_type.isin(*_INTEGER_JSON_TYPES), _json_text(name).try_cast(spark_type))
     if spark_type.startswith("decimal"):
         text = _number_text(name)
         exact, value = text.try_cast(_DECIMAL_CHECK_TYPE), text.try_cast(spark_type)
@@ -220,9 +221,9 @@ def _typed_value(name: str, spark_type: str) -> Column:
         return F.when(numeric & (exact == value), value)
     if spark_type == "double":
         numeric = json_type.isin(*_INTEGER_JSON_TYPES) | json_type.startswith("DECIMAL") | (json_type == "DOUBLE")
-        return F.when(numeric, F.to_json(_field(name)).try_cast("double"))
+        return F.when(numeric, _json_text(name).try_cast("double"))
     if spark_type == "boolean":
-        return F.when(json_type == "BOOLEAN", F.to_json(_field(name)) == F.lit("true"))
+        return F.when(json_type == "BOOLEAN", _json_text(name) == F.lit("true"))
     if spark_type == "timestamp":
         text = _string_value(name)
         well_formed = (json_type == "STRING") & text.rlike(_field_property(name).get("pattern", ".*"))
@@ -381,7 +382,9 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
         ).withColumn(_WRAPPED, F.try_parse_json(_WRAPPED_TEXT))
         wrapped = F.col(_WRAPPED)
         # Null unless the first value is an object: a number, string, array or JSON null does not cast.
-        single_value = F.try_variant_get(wrapped, "$[0]", _event_fields("variant"))
+        # Its own column, so the cast runs once per record (in a CASE condition and its branch it ran twice).
+        lineage = lineage.withColumn(_SINGLE, F.try_variant_get(wrapped, "$[0]", _event_fields("variant")))
+        single_value = F.col(_SINGLE)
         is_single_object = (
             F.col(_ENCODING).isNull() & single_value.isNotNull() & F.variant_get(wrapped, "$[1]", "variant").isNull()
         )
