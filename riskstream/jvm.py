@@ -2,7 +2,7 @@
 
 ``make jars`` runs ``mvn dependency:copy-dependencies`` on two POMs under ``jvm/``: Spark's Kafka
 source + Delta (``.cache/jars/spark``) and Apache Kafka's broker (``.cache/jars/kafka``). ``make
-install`` also builds silver's lifecycle operator from ``jvm/lifecycle`` into
+install`` also builds silver's JVM classes (record parser, lifecycle operator) from ``jvm/lifecycle`` into
 ``riskstream/jars/riskstream-lifecycle.jar``, which the wheel ships. Later runs and the tests only
 read these files.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from riskstream.errors import SetupError
 from riskstream.paths import cache_dir, project_root
@@ -70,3 +71,31 @@ def fetch_jars(name: str) -> Path:
         errors = [line for line in result.stdout.splitlines() if "ERROR" in line][:5]
         raise SetupError(f"Maven could not fetch the {name} jars:\n" + "\n".join(errors))
     return target
+
+
+def jvm_class(spark: Any, class_name: str, what: str) -> Any:
+    """A class of the riskstream jar through the session's JVM gateway, or a SetupError that says how to
+    get the jar onto the classpath (``what`` names the class for the reader)."""
+    from py4j.java_gateway import JavaClass
+
+    try:
+        found: Any = spark._jvm
+        for part in class_name.split("."):
+            found = getattr(found, part)
+    except Exception as error:  # no py4j gateway at all (Spark Connect, standard access mode)
+        found = error
+    if not isinstance(found, JavaClass):  # py4j answers a missing class with a JavaPackage
+        raise SetupError(
+            f"Spark cannot load {what}, {class_name} ({type(found).__name__}). Locally run `make install`; on "
+            "Databricks the streaming job cluster needs the riskstream-lifecycle jar as a library (the bundle "
+            "installs it), on dedicated (single user) access mode: serverless and standard access mode cannot "
+            "run custom JVM code."
+        ) from None
+    return found
+
+
+def python_column(java_column: Any) -> Any:
+    """A PySpark Column around a column object built on the JVM side."""
+    from pyspark.sql.classic.column import Column
+
+    return Column(java_column)

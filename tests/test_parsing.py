@@ -1,13 +1,15 @@
 """Silver parsing and validation: every bad event gets its exact reason codes; valid v1 and v2 parse exactly.
 
 Cases live in tests/fixtures/silver/parse_cases.jsonl (one bronze record each: value text, header,
-expected reason codes). All cases are parsed in one DataFrame once per module, then each case is
-asserted on its own.
+expected reason codes). All cases are parsed in one DataFrame once per module and implementation,
+then each case is asserted on its own. Every test that parses runs twice: with ``parse_events`` (the
+JVM parser silver runs) and with ``parse_events_reference`` (the Spark SQL specification).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +20,15 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from transformations.parsing import parse_events, rejected, split_valid, to_quarantine
+from transformations import Transform
+from transformations.parsing import (
+    LINEAGE_COLUMNS,
+    parse_events,
+    parse_events_reference,
+    rejected,
+    split_valid,
+    to_quarantine,
+)
 from transformations.schemas import QUARANTINE_DDL, schema
 
 pytestmark = pytest.mark.spark
@@ -56,12 +66,17 @@ def bronze_frame(spark: SparkSession, records: list[tuple[str | None, str | None
     return spark.createDataFrame(rows, BRONZE_DDL)
 
 
-def parse(df: DataFrame) -> DataFrame:
-    return df.transform(parse_events("5 minutes", now=F.lit(NOW).cast("timestamp")))
+Parse = Callable[[DataFrame], DataFrame]
+
+
+@pytest.fixture(scope="module", params=[parse_events, parse_events_reference], ids=["jvm", "reference"])
+def parse(request: pytest.FixtureRequest) -> Parse:
+    parser: Callable[..., Transform] = request.param
+    return lambda df: df.transform(parser("5 minutes", now=F.lit(NOW).cast("timestamp")))
 
 
 @pytest.fixture(scope="module")
-def parsed_cases(spark: SparkSession) -> dict[str, Row]:
+def parsed_cases(spark: SparkSession, parse: Parse) -> dict[str, Row]:
     bronze = bronze_frame(spark, [(case["value"], case["schema_version_header"]) for case in CASES])
     rows = parse(bronze).collect()
     return {CASES[row.source_offset]["case"]: row for row in rows}
@@ -88,7 +103,7 @@ PARSED_DDL = (
 )
 
 
-def test_valid_v1_and_v2_parse_exactly(spark: SparkSession) -> None:
+def test_valid_v1_and_v2_parse_exactly(spark: SparkSession, parse: Parse) -> None:
     v1 = CASES[0]["value"]
     v2 = CASES[1]["value"]
     actual = parse(bronze_frame(spark, [(v1, "1"), (v2, "2"), ('{"schema_version": 1', "1")]))
@@ -162,7 +177,7 @@ def test_valid_v1_and_v2_parse_exactly(spark: SparkSession) -> None:
     assert_df_equality(actual, expected, ignore_nullable=True)
 
 
-def test_split_and_quarantine_rows(spark: SparkSession) -> None:
+def test_split_and_quarantine_rows(spark: SparkSession, parse: Parse) -> None:
     records = [
         (CASES[0]["value"], "1"),
         ('{"schema_version":1,"event_id":"abc","quantity":-5,"trade_id":"T-9"}', "1"),
@@ -278,3 +293,15 @@ def test_verdict_matches_the_producer_side_validator(case: dict[str, Any]) -> No
         assert (parser_accepts, schema_accepts) == (False, True)
     else:
         assert parser_accepts == schema_accepts, schema_errors
+
+
+def test_a_key_that_is_not_utf8_leaves_every_field_unread(spark: SparkSession, parse: Parse) -> None:
+    """Found by tests/test_parsing_model.py: the record is invalid_utf8 and nothing else, even with a valid value."""
+    value = CASES[0]["value"]
+    bronze = bronze_frame(spark, [(value, "1")]).withColumn("key", F.lit(bytearray(b"\xff\xfe")))
+    row = parse(bronze).collect()[0]
+    fields = [name for name in row.asDict() if name not in (*LINEAGE_COLUMNS, "reason_codes", "reason_details")]
+    assert [row[name] for name in fields] == [None] * 17
+    assert (row.raw_text, row.kafka_key) == (value, "\ufffd\ufffd")
+    assert row.reason_codes == ["invalid_utf8"]
+    assert row.reason_details == ["invalid_utf8: the Kafka key is not valid UTF-8 (original bytes in bronze)"]

@@ -78,7 +78,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType, DoubleType, IntegerType, StructField
 
-from riskstream.errors import SetupError
+from riskstream.jvm import jvm_class
 from transformations import Transform
 
 if TYPE_CHECKING:
@@ -284,24 +284,6 @@ def apply_rules(rows: Iterable[dict[str, Any]], state: TradeState, watermark_ms:
     return trade
 
 
-def _operator(spark: Any) -> Any:
-    """The JVM operator class, or a SetupError that says how to get its jar onto the classpath."""
-    from py4j.java_gateway import JavaClass
-
-    try:
-        operator = spark._jvm.io.riskstream.lifecycle.TradeLifecycle
-    except Exception as error:  # no py4j gateway at all (Spark Connect, standard access mode)
-        operator = error
-    if not isinstance(operator, JavaClass):  # py4j answers a missing class with a JavaPackage
-        raise SetupError(
-            f"Spark cannot load {_OPERATOR_CLASS} ({type(operator).__name__}). Locally run `make install`; on "
-            "Databricks the streaming job cluster needs the riskstream-lifecycle jar as a library (the bundle "
-            "installs it), on dedicated (single user) access mode: serverless and standard access mode cannot "
-            "run custom JVM code."
-        ) from None
-    return operator
-
-
 def track_lifecycle(watermark_delay: str, state_ttl: str) -> Transform:
     """Dedupe and lifecycle for a stream of parsed, enriched events (see the module doc).
 
@@ -325,7 +307,7 @@ def track_lifecycle(watermark_delay: str, state_ttl: str) -> Transform:
         if missing:
             raise ValueError(f"track_lifecycle needs columns {missing}")
         spark = events.sparkSession
-        operator = _operator(spark)
+        operator = jvm_class(spark, _OPERATOR_CLASS, "silver's lifecycle operator")
         watermarked = (
             events.withColumn(_EVENT_TS, F.when(F.size("reason_codes") == 0, F.col("trade_ts")))
             .withColumn(_EVENT_TS_MS, F.unix_millis(F.col("trade_ts")))

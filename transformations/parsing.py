@@ -52,13 +52,15 @@ then ``future_trade_ts``. Later stages (enrichment, lifecycle) append their own 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from riskstream.contract import SCHEMA_VERSIONS, field_names, json_schema, required_fields, spark_type_name
+from riskstream.jvm import jvm_class, python_column
 from transformations import Transform
 from transformations.schemas import QUARANTINE_DDL
 
@@ -79,13 +81,33 @@ LINEAGE_COLUMNS = (
 REASON_COLUMNS = ("reason_codes", "reason_details")
 
 _EVENT = "_event"
+_PARSED = "_parsed"
+_PARSER_CLASS = "io.riskstream.parsing.EventParser"
 _STRINGS = "_event_strings"
 _SINGLE = "_first_value"
 _WRAPPED = "_wrapped_event"
 _WRAPPED_TEXT = "_wrapped_text"
 _ENCODING = "_encoding_problem"
 _INTEGER_JSON_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
-_DECIMAL_CHECK_TYPE = "decimal(38,18)"
+_DECIMAL_CHECK = (38, 18)
+_DECIMAL_CHECK_TYPE = f"decimal{_DECIMAL_CHECK}".replace(" ", "")
+"""Decimals are read at this wider type too and kept only when both agree, so nothing is rounded."""
+_VERSION_FIELD = "schema_version"
+_VERSION_CODE = "unknown_schema_version"
+_VERSION_MESSAGES = {
+    "absent": "schema_version is absent or null",
+    "not_integer": " is not an integer",
+    "unknown": f" is not one of {', '.join(str(version) for version in SCHEMA_VERSIONS)}",
+    "payload_says": "payload says ",
+    "header_says": " but the header says ",
+}
+_MALFORMED = "malformed_json"
+_MALFORMED_DETAILS = {
+    "empty": "empty record value",
+    "lone_surrogate": "a \\u escape encodes a lone UTF-16 surrogate, which is not a character",
+    "not_object": "not a single JSON object",
+}
+_MISSING_DETAIL = "required field is absent or null"
 
 
 @dataclass(frozen=True)
@@ -231,87 +253,116 @@ def _typed_value(name: str, spark_type: str) -> Column:
     raise NotImplementedError(f"contract field {name!r} has Spark type {spark_type!r}, which the parser does not read")
 
 
-def _describe_type(spark_type: str) -> str:
+def _wrong_type_message(spark_type: str) -> str:
+    """What follows the value's JSON text when it does not convert to ``spark_type``."""
     if spark_type.startswith("decimal"):
-        return "a decimal number (at most 8 decimal places)"
+        return " is not a decimal number (at most 8 decimal places)"
     if spark_type == "timestamp":
-        return "an ISO-8601 UTC timestamp with milliseconds"
-    return {"string": "a string", "int": "an integer", "bigint": "an integer", "double": "a number"}.get(
-        spark_type, spark_type
-    )
+        return " is not an ISO-8601 UTC timestamp with milliseconds"
+    described = {"string": "a string", "int": "an integer", "bigint": "an integer", "double": "a number"}
+    return f" is not {described.get(spark_type, spark_type)}"
 
 
-def _rule_failures(name: str, prop: dict[str, Any], value: Column) -> list[tuple[Column, Column]]:
-    """(fails, detail) for each value rule of the JSON Schema property, in a fixed order.
+def _required_in(name: str) -> list[int]:
+    """The schema versions that require the field."""
+    return [version for version in SCHEMA_VERSIONS if name in required_fields(version)]
 
-    A timestamp's ``pattern`` is part of its type check (:func:`_typed_value`), so it is not repeated here.
+
+@dataclass(frozen=True)
+class ValueRule:
+    """One value rule of a JSON Schema property, as data both parsers run.
+
+    ``kind`` is ``enum``, ``pattern``, ``min_length``, ``max_length``, ``minimum`` or
+    ``exclusive_minimum``; ``message`` follows the value's JSON text in the reason detail.
     """
-    text = _json_text(name)
-    is_string = spark_type_name(prop) == "string"
-    rules: list[tuple[Column, Column]] = []
+
+    kind: str
+    argument: Any
+    message: str
+
+
+def value_rules(prop: dict[str, Any]) -> list[ValueRule]:
+    """The value rules of one JSON Schema property, in the order they are checked (the first failing one is
+    the detail). Length rules apply to strings, bounds to numbers. A timestamp's ``pattern`` is part of its
+    type check (:func:`_typed_value`), so it is not repeated here."""
+    spark_type = spark_type_name(prop)
+    is_string = spark_type == "string"
+    is_number = spark_type in ("int", "bigint", "double") or spark_type.startswith("decimal")
+    rules: list[ValueRule] = []
     if "enum" in prop:
-        allowed = [str(item) for item in prop["enum"]]
-        rules.append((~value.isin(*prop["enum"]), F.concat(text, F.lit(f" is not one of {', '.join(allowed)}"))))
+        rules.append(ValueRule("enum", prop["enum"], f" is not one of {', '.join(str(item) for item in prop['enum'])}"))
     if "pattern" in prop and is_string:
-        rules.append((~value.rlike(prop["pattern"]), F.concat(text, F.lit(f" does not match {prop['pattern']}"))))
+        rules.append(ValueRule("pattern", prop["pattern"], f" does not match {prop['pattern']}"))
     if "minLength" in prop and is_string:
-        rules.append(
-            (F.length(value) < prop["minLength"], F.concat(text, F.lit(f" is shorter than {prop['minLength']}")))
-        )
+        rules.append(ValueRule("min_length", prop["minLength"], f" is shorter than {prop['minLength']}"))
     if "maxLength" in prop and is_string:
-        rules.append(
-            (F.length(value) > prop["maxLength"], F.concat(text, F.lit(f" is longer than {prop['maxLength']}")))
-        )
-    if "minimum" in prop:
-        rules.append((value < prop["minimum"], F.concat(text, F.lit(f" is not >= {prop['minimum']}"))))
-    if "exclusiveMinimum" in prop:
-        rules.append(
-            (value <= prop["exclusiveMinimum"], F.concat(text, F.lit(f" is not > {prop['exclusiveMinimum']}")))
-        )
+        rules.append(ValueRule("max_length", prop["maxLength"], f" is longer than {prop['maxLength']}"))
+    if "minimum" in prop and is_number:
+        rules.append(ValueRule("minimum", prop["minimum"], f" is not >= {prop['minimum']}"))
+    if "exclusiveMinimum" in prop and is_number:
+        rules.append(ValueRule("exclusive_minimum", prop["exclusiveMinimum"], f" is not > {prop['exclusiveMinimum']}"))
     return rules
 
 
-def _field_reasons(name: str, required_in: list[int]) -> list[_Reason]:
+def _rule_fails(rule: ValueRule, value: Column) -> Column:
+    """Whether a converted value breaks ``rule``, as a Spark SQL condition."""
+    if rule.kind == "enum":
+        return ~value.isin(*rule.argument)
+    if rule.kind == "pattern":
+        return ~value.rlike(rule.argument)
+    if rule.kind == "min_length":
+        return F.length(value) < rule.argument
+    if rule.kind == "max_length":
+        return F.length(value) > rule.argument
+    if rule.kind == "minimum":
+        return value < rule.argument
+    if rule.kind == "exclusive_minimum":
+        return value <= rule.argument
+    raise NotImplementedError(f"value rule {rule.kind!r}")
+
+
+def _field_reasons(name: str) -> list[_Reason]:
     """missing_<name> / invalid_<name> for one contract field."""
     prop = _field_property(name)
     spark_type = spark_type_name(prop)
     value = F.col(name)
     present = _is_present(name)
+    required_in = _required_in(name)
     if len(required_in) == len(SCHEMA_VERSIONS):
         required = F.lit(True)
     else:
         required = F.col("schema_version").isin(*required_in) if required_in else F.lit(False)
-    missing = _Reason(f"missing_{name}", required & ~present, F.lit("required field is absent or null"))
+    missing = _Reason(f"missing_{name}", required & ~present, F.lit(_MISSING_DETAIL))
 
     wrong_type = present & value.isNull()
-    detail = F.when(wrong_type, F.concat(_json_text(name), F.lit(f" is not {_describe_type(spark_type)}")))
+    detail = F.when(wrong_type, F.concat(_json_text(name), F.lit(_wrong_type_message(spark_type))))
     fails = wrong_type
-    for rule_fails, rule_detail in _rule_failures(name, prop, value):
-        applies = present & value.isNotNull() & rule_fails
-        detail = detail.when(applies, rule_detail)
+    for rule in value_rules(prop):
+        applies = present & value.isNotNull() & _rule_fails(rule, value)
+        detail = detail.when(applies, F.concat(_json_text(name), F.lit(rule.message)))
         fails = fails | applies
     invalid = _Reason(f"invalid_{name}", fails, detail)
     return [missing, invalid]
 
 
 def _schema_version_reason() -> _Reason:
-    version = F.col("schema_version")
+    version = F.col(_VERSION_FIELD)
     header = F.col("schema_version_header")
-    known = [str(v) for v in SCHEMA_VERSIONS]
-    absent = ~_is_present("schema_version")
+    messages = _VERSION_MESSAGES
+    absent = ~_is_present(_VERSION_FIELD)
     not_integer = ~absent & version.isNull()
     unknown = version.isNotNull() & ~version.isin(*SCHEMA_VERSIONS)
     disagrees = version.isNotNull() & header.isNotNull() & (header != version.cast("string"))
     detail = (
-        F.when(absent, F.lit("schema_version is absent or null"))
-        .when(not_integer, F.concat(_json_text("schema_version"), F.lit(" is not an integer")))
-        .when(unknown, F.concat(version.cast("string"), F.lit(f" is not one of {', '.join(known)}")))
+        F.when(absent, F.lit(messages["absent"]))
+        .when(not_integer, F.concat(_json_text(_VERSION_FIELD), F.lit(messages["not_integer"])))
+        .when(unknown, F.concat(version.cast("string"), F.lit(messages["unknown"])))
         .when(
             disagrees,
-            F.concat(F.lit("payload says "), version.cast("string"), F.lit(" but the header says "), header),
+            F.concat(F.lit(messages["payload_says"]), version.cast("string"), F.lit(messages["header_says"]), header),
         )
     )
-    return _Reason("unknown_schema_version", absent | not_integer | unknown | disagrees, detail)
+    return _Reason(_VERSION_CODE, absent | not_integer | unknown | disagrees, detail)
 
 
 def _future_reason(now: Column, future_skew: str) -> _Reason:
@@ -343,8 +394,66 @@ def _codes_and_details(reasons: list[_Reason]) -> tuple[Column, Column]:
     return codes, details
 
 
+def _lineage_columns(bronze: DataFrame) -> DataFrame:
+    """:data:`LINEAGE_COLUMNS` of each bronze row, plus ``_encoding_problem`` (null when every part is UTF-8)."""
+    header_bytes = _header_bytes("schema_version")
+    return bronze.select(
+        F.col("topic").alias("source_topic"),
+        F.col("partition").cast("int").alias("source_partition"),
+        F.col("offset").cast("long").alias("source_offset"),
+        F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key"),
+        F.col("value").alias("raw_value"),
+        _utf8_text(F.col("value")).alias("raw_text"),
+        _utf8_text(header_bytes).alias("schema_version_header"),
+        F.col("kafka_timestamp").alias("kafka_ts"),
+        F.col("ingest_ts"),
+        _encoding_problem(F.col("value"), F.col("key"), header_bytes).alias(_ENCODING),
+    )
+
+
+def jvm_parse_rules() -> str:
+    """The rules :func:`parse_events` hands to the JVM parser, as JSON: everything it checks and every
+    message it writes comes from here (the JSON Schemas and this module's wording), none from Java."""
+    fields = []
+    for name in field_names():
+        prop = _field_property(name)
+        spark_type = spark_type_name(prop)
+        fields.append(
+            {
+                "name": name,
+                "type": spark_type,
+                "defined_in": _defined_in()[name],
+                "required_in": _required_in(name),
+                "missing_code": f"missing_{name}",
+                "missing_detail": _MISSING_DETAIL,
+                "invalid_code": f"invalid_{name}",
+                "wrong_type": _wrong_type_message(spark_type),
+                "rules": [asdict(rule) for rule in value_rules(prop)],
+                "timestamp_pattern": prop.get("pattern", ".*") if spark_type == "timestamp" else None,
+            }
+        )
+    return json.dumps(
+        {
+            "versions": list(SCHEMA_VERSIONS),
+            "lone_surrogate_escape": _LONE_SURROGATE_ESCAPE,
+            "malformed": {"code": _MALFORMED, **_MALFORMED_DETAILS},
+            "schema_version": {"field": _VERSION_FIELD, "code": _VERSION_CODE, **_VERSION_MESSAGES},
+            "exact_decimal": list(_DECIMAL_CHECK),
+            "timestamp_format": TRADE_TS_FORMAT,
+            "fields": fields,
+        }
+    )
+
+
 def parse_events(future_skew: str, now: Column | None = None) -> Transform:
     """Parse and validate bronze rows: one output row per bronze row, valid or not.
+
+    The rules of :func:`parse_events_reference` (the module doc), run by one JVM function per record
+    (``io.riskstream.parsing.EventParser``, driven by :func:`jvm_parse_rules`): the record's UTF-8
+    check and ``future_trade_ts`` stay in Spark SQL around it. The same rules as Spark SQL expressions
+    made a plan of thousands of expressions that took seconds to plan and compile in every micro-batch
+    and about 0.15 ms a record to run. ``tests/test_parsing.py`` runs every case through both and a
+    hypothesis property compares them on generated records.
 
     Args:
         future_skew: how far ``trade_ts`` may lie ahead of ``now`` (a Spark interval such as
@@ -362,53 +471,78 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
     """
     reference_time = now if now is not None else F.current_timestamp()
     names = field_names()
-    always_required = set.intersection(*(set(required_fields(v)) for v in SCHEMA_VERSIONS))
+    rules = jvm_parse_rules()
 
     def transform(bronze: DataFrame) -> DataFrame:
-        header_bytes = _header_bytes("schema_version")
-        raw_text = _utf8_text(F.col("value"))
-        lineage = bronze.select(
-            F.col("topic").alias("source_topic"),
-            F.col("partition").cast("int").alias("source_partition"),
-            F.col("offset").cast("long").alias("source_offset"),
-            F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key"),
-            F.col("value").alias("raw_value"),
-            raw_text.alias("raw_text"),
-            _utf8_text(header_bytes).alias("schema_version_header"),
-            F.col("kafka_timestamp").alias("kafka_ts"),
-            F.col("ingest_ts"),
-            _encoding_problem(F.col("value"), F.col("key"), header_bytes).alias(_ENCODING),
-            F.when(~_has_lone_surrogate(raw_text), F.concat(F.lit("["), raw_text, F.lit("]"))).alias(_WRAPPED_TEXT),
-        ).withColumn(_WRAPPED, F.try_parse_json(_WRAPPED_TEXT))
+        parser = jvm_class(bronze.sparkSession, _PARSER_CLASS, "silver's record parser")
+        # A record with any part that is not UTF-8 is invalid_utf8 and nothing else: no fields are read.
+        text = F.when(F.col(_ENCODING).isNull(), F.col("raw_text"))
+        header = F.col("schema_version_header")
+        parsed = _lineage_columns(bronze).withColumn(_PARSED, python_column(parser.column(rules, text._jc, header._jc)))
+        typed = parsed.select(
+            *LINEAGE_COLUMNS, _ENCODING, _PARSED, *[F.col(_PARSED)[name].alias(name) for name in names]
+        )
+        future = _future_reason(reference_time, future_skew)
+        none = F.array().cast("array<string>")
+        bad_encoding = F.col(_ENCODING).isNotNull()
+        future_code = F.when(future.applies, F.array(F.lit(future.code))).otherwise(none)
+        future_detail = F.when(future.applies, F.array(F.concat(F.lit(f"{future.code}: "), future.detail)))
+        return typed.select(
+            *LINEAGE_COLUMNS,
+            *names,
+            F.when(bad_encoding, F.array(F.lit("invalid_utf8")))
+            .otherwise(F.concat(F.col(_PARSED)["reason_codes"], future_code))
+            .alias("reason_codes"),
+            F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(_ENCODING))))
+            .otherwise(F.concat(F.col(_PARSED)["reason_details"], future_detail.otherwise(none)))
+            .alias("reason_details"),
+        )
+
+    return transform
+
+
+def parse_events_reference(future_skew: str, now: Column | None = None) -> Transform:
+    """:func:`parse_events` as Spark SQL expressions: the executable specification of the module doc.
+
+    Same arguments and output as :func:`parse_events`, row for row. Silver runs the JVM parser; this
+    one is what tests hold it to.
+    """
+    reference_time = now if now is not None else F.current_timestamp()
+    names = field_names()
+    steps: list[Transform] = []
+
+    def build_steps() -> list[Transform]:
+        """The steps after the lineage, their expressions built once (about 11,000 JVM calls) and reused
+        for every frame the transform is applied to."""
+        raw_text = F.col("raw_text")
+        wrapped_text = F.when(~_has_lone_surrogate(raw_text), F.concat(F.lit("["), raw_text, F.lit("]")))
         wrapped = F.col(_WRAPPED)
         # Null unless the first value is an object: a number, string, array or JSON null does not cast.
         # Its own column, so the cast runs once per record (in a CASE condition and its branch it ran twice).
-        lineage = lineage.withColumn(_SINGLE, F.try_variant_get(wrapped, "$[0]", _event_fields("variant")))
+        single = F.try_variant_get(wrapped, "$[0]", _event_fields("variant"))
         single_value = F.col(_SINGLE)
         is_single_object = (
             F.col(_ENCODING).isNull() & single_value.isNotNull() & F.variant_get(wrapped, "$[1]", "variant").isNull()
         )
         json_types = [_json_type_column(name) for name in names]
-        with_types = lineage.withColumn(_EVENT, F.when(is_single_object, single_value)).select(
+        with_types = [
             *LINEAGE_COLUMNS,
             _ENCODING,
             _WRAPPED_TEXT,
             _EVENT,
             F.when(F.col(_EVENT).isNotNull(), F.from_json(F.col("raw_text"), _event_fields("string"))).alias(_STRINGS),
             *[_json_type_of(name).alias(_json_type_column(name)) for name in names],
-        )
-        version = _typed_value("schema_version", spark_type_name(_field_property("schema_version")))
-        with_types = with_types.withColumns(
-            {
-                _json_type_column(name): F.when(
-                    version.isNull() | ~version.isin(*SCHEMA_VERSIONS) | version.isin(*defined_in),
-                    _json_type(name),
-                )
-                for name, defined_in in _defined_in().items()
-                if len(defined_in) < len(SCHEMA_VERSIONS)
-            }
-        )
-        typed = with_types.select(
+        ]
+        version = _typed_value(_VERSION_FIELD, spark_type_name(_field_property(_VERSION_FIELD)))
+        hidden_by_version = {
+            _json_type_column(name): F.when(
+                version.isNull() | ~version.isin(*SCHEMA_VERSIONS) | version.isin(*defined_in),
+                _json_type(name),
+            )
+            for name, defined_in in _defined_in().items()
+            if len(defined_in) < len(SCHEMA_VERSIONS)
+        }
+        typed = [
             *LINEAGE_COLUMNS,
             _ENCODING,
             _WRAPPED_TEXT,
@@ -416,15 +550,11 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
             _STRINGS,
             *json_types,
             *[_typed_value(name, spark_type_name(_field_property(name))).alias(name) for name in names],
-        )
+        ]
         reasons = [_schema_version_reason()]
         for name in names:
-            if name == "schema_version":
-                continue
-            required_in = [v for v in SCHEMA_VERSIONS if name in required_fields(v)]
-            if name in always_required:
-                required_in = list(SCHEMA_VERSIONS)
-            reasons.extend(_field_reasons(name, required_in))
+            if name != _VERSION_FIELD:
+                reasons.extend(_field_reasons(name))
         reasons.append(_future_reason(reference_time, future_skew))
         codes, details = _codes_and_details(reasons)
 
@@ -432,20 +562,18 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
         malformed = F.col(_EVENT).isNull()
         malformed_detail = (
             F.when(
-                F.col("raw_value").isNull() | (F.length("raw_value") == 0), F.lit("malformed_json: empty record value")
+                F.col("raw_value").isNull() | (F.length("raw_value") == 0),
+                F.lit(f"{_MALFORMED}: {_MALFORMED_DETAILS['empty']}"),
             )
-            .when(
-                F.col(_WRAPPED_TEXT).isNull(),
-                F.lit("malformed_json: a \\u escape encodes a lone UTF-16 surrogate, which is not a character"),
-            )
-            .otherwise(F.lit("malformed_json: not a single JSON object"))
+            .when(F.col(_WRAPPED_TEXT).isNull(), F.lit(f"{_MALFORMED}: {_MALFORMED_DETAILS['lone_surrogate']}"))
+            .otherwise(F.lit(f"{_MALFORMED}: {_MALFORMED_DETAILS['not_object']}"))
         )
         # Details (text built from the values) only for rows that have a code: most rows are valid.
-        return typed.select(
+        output = [
             *LINEAGE_COLUMNS,
             *names,
             F.when(bad_encoding, F.array(F.lit("invalid_utf8")))
-            .when(malformed, F.array(F.lit("malformed_json")))
+            .when(malformed, F.array(F.lit(_MALFORMED)))
             .otherwise(codes)
             .alias("reason_codes"),
             F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(_ENCODING))))
@@ -453,7 +581,25 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
             .when(F.size(codes) > 0, details)
             .otherwise(F.array().cast("array<string>"))
             .alias("reason_details"),
-        )
+        ]
+        return [
+            lambda df: df.withColumns({_WRAPPED_TEXT: wrapped_text}).withColumn(
+                _WRAPPED, F.try_parse_json(_WRAPPED_TEXT)
+            ),
+            lambda df: df.withColumn(_SINGLE, single),
+            lambda df: df.withColumn(_EVENT, F.when(is_single_object, single_value)).select(*with_types),
+            lambda df: df.withColumns(hidden_by_version),
+            lambda df: df.select(*typed),
+            lambda df: df.select(*output),
+        ]
+
+    def transform(bronze: DataFrame) -> DataFrame:
+        if not steps:
+            steps.extend(build_steps())
+        parsed = _lineage_columns(bronze)
+        for step in steps:
+            parsed = step(parsed)
+        return parsed
 
     return transform
 
