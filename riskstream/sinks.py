@@ -10,7 +10,8 @@ records the query id and batch id, so a replayed batch is skipped).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from riskstream.config import TriggerConfig
@@ -18,7 +19,7 @@ from riskstream.errors import PipelineError
 from riskstream.tables import TableRef
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 BatchFunction = Callable[["DataFrame", int], None]
@@ -40,6 +41,26 @@ def await_available_now(query: StreamingQuery) -> None:
         raise PipelineError(f"streaming query {query.name!r} failed: {error.getMessage()}") from None
 
 
+@contextmanager
+def session_settings(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set SQL settings for what starts inside the block, then put the previous values back.
+
+    A streaming query copies its session's settings when it starts, so settings made here for one
+    query's start reach that query only.
+    """
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
 def write_delta(
     df: DataFrame,
     table: TableRef,
@@ -50,6 +71,7 @@ def write_delta(
     output_mode: str = "append",
     foreach_batch: BatchFunction | None = None,
     partition_by: tuple[str, ...] = (),
+    query_settings: Mapping[str, str] | None = None,
 ) -> StreamingQuery | None:
     """Write ``df`` to ``table``: a batch append, or a named, checkpointed streaming query.
 
@@ -62,6 +84,7 @@ def write_delta(
         output_mode: streaming output mode (``append`` for the Delta sink; ``update`` with foreach_batch).
         foreach_batch: a function that writes each micro-batch itself (MERGE, idempotent appends).
         partition_by: partition columns when the table is created by this write.
+        query_settings: streaming only; SQL settings for this query alone (:func:`session_settings`).
     """
     if not df.isStreaming:
         writer = df.write.format("delta").mode("append")
@@ -73,13 +96,14 @@ def write_delta(
         raise PipelineError("a streaming write needs query_name, checkpoint and trigger")
     stream_writer = df.writeStream.queryName(query_name).option("checkpointLocation", checkpoint)
     stream_writer = _apply_trigger(stream_writer.outputMode(output_mode), trigger)
-    if foreach_batch is not None:
-        query = stream_writer.foreachBatch(foreach_batch).start()
-    else:
-        stream_writer = stream_writer.format("delta")
-        if partition_by:
-            stream_writer = stream_writer.partitionBy(*partition_by)
-        query = stream_writer.toTable(table.identifier) if table.identifier else stream_writer.start(table.path)
+    with session_settings(df.sparkSession, query_settings or {}):
+        if foreach_batch is not None:
+            query = stream_writer.foreachBatch(foreach_batch).start()
+        else:
+            stream_writer = stream_writer.format("delta")
+            if partition_by:
+                stream_writer = stream_writer.partitionBy(*partition_by)
+            query = stream_writer.toTable(table.identifier) if table.identifier else stream_writer.start(table.path)
     if trigger.kind == "available_now":
         await_available_now(query)
         return None

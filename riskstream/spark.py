@@ -56,6 +56,9 @@ def local_conf(settings: Settings) -> dict[str, str]:
         # than it saves on a 2-core machine.
         "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.sql.adaptive.enabled": "false",
+        # As on the Databricks job cluster (resources/streaming.job.yml): a RocksDB state commit writes the
+        # batch's changes instead of a checkpoint of the whole store.
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     }
     if not conf["spark.sql.streaming.stateStore.providerClass"]:
