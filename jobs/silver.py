@@ -96,10 +96,19 @@ def to_silver_trades(scorer: Scorer, processed_ts: F.Column | None = None) -> Tr
     return transform
 
 
+STATS_COLUMNS = {
+    "trades": "event_id,trade_id,portfolio_id,instrument_id,trade_ts,processed_ts",
+    "quarantine": "source_partition,source_offset,event_id,trade_id,ingest_ts,quarantined_ts",
+}
+"""The columns Delta keeps file statistics on (``delta.dataSkippingStatsColumns``): what readers filter on.
+Delta's default is the first 32 columns; collecting those cost silver about an eighth of its write time."""
+
+
 def create_silver_tables(spark: SparkSession, catalog: Catalog) -> None:
     """Create ``silver.trades`` and ``silver.quarantine`` with their contract schemas if missing."""
     for name, ddl in (("trades", SILVER_TRADES_DDL), ("quarantine", QUARANTINE_DDL)):
-        catalog.table("silver", name).create_if_missing(spark, ddl)
+        properties = {"delta.dataSkippingStatsColumns": STATS_COLUMNS[name]}
+        catalog.table("silver", name).create_if_missing(spark, ddl, properties=properties)
     catalog.table("ops", "data_quality").create_if_missing(spark, DATA_QUALITY_DDL)
 
 

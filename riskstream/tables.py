@@ -81,13 +81,23 @@ class TableRef:
         partitioned_by: tuple[str, ...] = (),
         properties: dict[str, str] | None = None,
     ) -> None:
-        """``CREATE TABLE IF NOT EXISTS`` with ``ddl`` columns, so readers can start before the first write."""
+        """``CREATE TABLE IF NOT EXISTS`` with ``ddl`` columns, so readers can start before the first write.
+
+        ``properties`` are table properties; a table that exists without them (made by an earlier
+        release) gets them with one ``ALTER TABLE``, and a table that has them is left as it is.
+        """
         statement = f"CREATE TABLE IF NOT EXISTS {self.sql_name} ({ddl}) USING DELTA"
         if partitioned_by:
             statement += f" PARTITIONED BY ({', '.join(quote_identifier(column) for column in partitioned_by)})"
         if properties:
-            statement += " TBLPROPERTIES (" + ", ".join(f"{key} = {value}" for key, value in properties.items()) + ")"
+            statement += f" TBLPROPERTIES ({_property_list(properties)})"
         spark.sql(statement)
+        if properties:
+            current = spark.sql(f"DESCRIBE DETAIL {self.sql_name}").first()
+            held = dict(current["properties"] or {}) if current is not None else {}
+            missing = {key: value for key, value in properties.items() if held.get(key) != value}
+            if missing:
+                spark.sql(f"ALTER TABLE {self.sql_name} SET TBLPROPERTIES ({_property_list(missing)})")
 
     def exists(self, spark: SparkSession) -> bool:
         from delta.tables import DeltaTable
@@ -95,6 +105,15 @@ class TableRef:
         if self.identifier:
             return bool(spark.catalog.tableExists(self.identifier))
         return bool(DeltaTable.isDeltaTable(spark, str(self.path)))
+
+
+def _property_list(properties: dict[str, str]) -> str:
+    """``'key' = 'value', ...`` for TBLPROPERTIES."""
+
+    def quoted(text: str) -> str:
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return ", ".join(f"{quoted(key)} = {quoted(value)}" for key, value in properties.items())
 
 
 class Catalog:

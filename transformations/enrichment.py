@@ -133,11 +133,14 @@ def derive_amounts() -> Transform:
     """
 
     def transform(events: DataFrame) -> DataFrame:
-        sign = F.when(F.col("side") == "SELL", F.lit(-1)).otherwise(F.lit(1))
+        sell = F.col("side") == "SELL"
+        sign = F.when(sell, F.lit(-1)).otherwise(F.lit(1))
         notional = F.col("quantity").cast("double") * F.col("price").cast("double") * F.col("multiplier")
         notional_base = F.col("notional") * F.col("fx_rate_to_base")
+        # Negation keeps decimal(28,8); multiplying by the sign widened to decimal(38,8) and cast back.
+        signed_quantity = F.when(sell, -F.col("quantity")).otherwise(F.col("quantity"))
         return (
-            events.withColumn("signed_quantity", (F.col("quantity") * sign).cast("decimal(28,8)"))
+            events.withColumn("signed_quantity", signed_quantity)
             .withColumn("notional", notional)
             .withColumn("notional_base", notional_base)
             .withColumn("signed_notional_base", F.col("notional_base") * sign)

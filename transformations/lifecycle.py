@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import DecimalType, DoubleType, IntegerType, StructField
+from pyspark.sql.types import DecimalType, DoubleType, IntegerType, StringType, StructField
 
 from riskstream.jvm import jvm_class
 from transformations import Transform
@@ -309,13 +309,25 @@ def track_lifecycle(watermark_delay: str, state_ttl: str) -> Transform:
             raise ValueError(f"track_lifecycle needs columns {missing}")
         spark = events.sparkSession
         operator = jvm_class(spark, _OPERATOR_CLASS, "silver's lifecycle operator")
+        # The operator only carries the other columns through; as bytes, its Row encoders copy them
+        # instead of decoding UTF-8 into Java strings and encoding them back (a fifth of its time).
+        carried_as_bytes = [
+            field.name
+            for field in events.schema.fields
+            if isinstance(field.dataType, StringType) and field.name not in REQUIRED_COLUMNS
+        ]
         watermarked = (
-            events.withColumn(_EVENT_TS, F.when(F.size("reason_codes") == 0, F.col("trade_ts")))
+            events.withColumns({name: F.col(name).cast("binary") for name in carried_as_bytes})
+            .withColumn(_EVENT_TS, F.when(F.size("reason_codes") == 0, F.col("trade_ts")))
             .withColumn(_EVENT_TS_MS, F.unix_millis(F.col("trade_ts")))
             .withWatermark(_EVENT_TS, watermark_delay)
             .transform(_keep_late_rows)
         )
         applied = operator.apply(watermarked._jdf, _EVENT_TS, _EVENT_TS_MS, ttl_ms)
-        return DataFrame(applied, spark).drop(_EVENT_TS_MS)
+        return (
+            DataFrame(applied, spark)
+            .drop(_EVENT_TS_MS)
+            .withColumns({name: F.col(name).cast("string") for name in carried_as_bytes})
+        )
 
     return transform
