@@ -29,6 +29,7 @@ from riskstream.reference import read_reference, write_reference
 from riskstream.tables import Catalog
 from tests.conftest import load_fixture_reference
 from tests.events import Record, load_records, publish, trade_event
+from transformations.schemas import SILVER_TRADES_DDL
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
@@ -146,6 +147,23 @@ def test_replayed_batch_is_written_once(spark: SparkSession, make_settings: Call
         "silver_trades:q1:quarantine#batch=1",
         "silver_trades:q2:quarantine#batch=0",
     ]
+
+
+def test_silver_tables_keep_statistics_on_the_filter_columns(
+    spark: SparkSession, make_settings: Callable[..., Settings]
+) -> None:
+    """A silver.trades made by an earlier release gets the stats columns once; a second start changes nothing."""
+    catalog = Catalog(make_settings())
+    trades = catalog.table("silver", "trades")
+    trades.create_if_missing(spark, SILVER_TRADES_DDL)
+    silver.create_silver_tables(spark, catalog)
+    silver.create_silver_tables(spark, catalog)
+    for name, table in (("trades", trades), ("quarantine", catalog.table("silver", "quarantine"))):
+        detail = spark.sql(f"DESCRIBE DETAIL {table.sql_name}").first()
+        assert detail is not None
+        assert detail["properties"] == {"delta.dataSkippingStatsColumns": silver.STATS_COLUMNS[name]}
+    history = spark.sql(f"DESCRIBE HISTORY {trades.sql_name}").orderBy("version").collect()
+    assert [row.operation for row in history] == ["CREATE TABLE", "SET TBLPROPERTIES"]
 
 
 def test_reference_reload_reaches_a_running_query(
