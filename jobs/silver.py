@@ -46,10 +46,6 @@ if TYPE_CHECKING:
     from pyspark.sql.streaming import StreamingQuery
 
 QUERY_NAME = "silver_trades"
-QUERY_SETTINGS = {"spark.sql.streaming.noDataMicroBatches.enabled": "false"}
-"""No micro-batch without data: the operator's event-time timeouts (state expiry) run in the next batch
-that has data instead of in an extra batch of their own, which cost as much as a data batch (4 to 10 s
-on this machine type) after every batch that moved the watermark."""
 _PARSE_CODES = "_parse_reason_codes"
 _PARSE_DETAILS = "_parse_reason_details"
 
@@ -253,5 +249,4 @@ def run(
         checkpoint=checkpoint,
         trigger=trigger or stream.trigger,
         foreach_batch=write_batch,
-        query_settings=QUERY_SETTINGS,
     )

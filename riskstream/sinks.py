@@ -10,8 +10,7 @@ records the query id and batch id, so a replayed batch is skipped).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from riskstream.config import TriggerConfig
@@ -19,7 +18,7 @@ from riskstream.errors import PipelineError
 from riskstream.tables import TableRef
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
     from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 BatchFunction = Callable[["DataFrame", int], None]
@@ -41,26 +40,6 @@ def await_available_now(query: StreamingQuery) -> None:
         raise PipelineError(f"streaming query {query.name!r} failed: {error.getMessage()}") from None
 
 
-@contextmanager
-def session_settings(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
-    """Set SQL settings for what starts inside the block, then put the previous values back.
-
-    A streaming query copies its session's settings when it starts, so settings made here for one
-    query's start reach that query only.
-    """
-    previous = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, before in previous.items():
-            if before is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, before)
-
-
 def write_delta(
     df: DataFrame,
     table: TableRef,
@@ -71,7 +50,6 @@ def write_delta(
     output_mode: str = "append",
     foreach_batch: BatchFunction | None = None,
     partition_by: tuple[str, ...] = (),
-    query_settings: Mapping[str, str] | None = None,
 ) -> StreamingQuery | None:
     """Write ``df`` to ``table``: a batch append, or a named, checkpointed streaming query.
 
@@ -84,7 +62,6 @@ def write_delta(
         output_mode: streaming output mode (``append`` for the Delta sink; ``update`` with foreach_batch).
         foreach_batch: a function that writes each micro-batch itself (MERGE, idempotent appends).
         partition_by: partition columns when the table is created by this write.
-        query_settings: streaming only; SQL settings for this query alone (:func:`session_settings`).
     """
     if not df.isStreaming:
         writer = df.write.format("delta").mode("append")
@@ -96,14 +73,13 @@ def write_delta(
         raise PipelineError("a streaming write needs query_name, checkpoint and trigger")
     stream_writer = df.writeStream.queryName(query_name).option("checkpointLocation", checkpoint)
     stream_writer = _apply_trigger(stream_writer.outputMode(output_mode), trigger)
-    with session_settings(df.sparkSession, query_settings or {}):
-        if foreach_batch is not None:
-            query = stream_writer.foreachBatch(foreach_batch).start()
-        else:
-            stream_writer = stream_writer.format("delta")
-            if partition_by:
-                stream_writer = stream_writer.partitionBy(*partition_by)
-            query = stream_writer.toTable(table.identifier) if table.identifier else stream_writer.start(table.path)
+    if foreach_batch is not None:
+        query = stream_writer.foreachBatch(foreach_batch).start()
+    else:
+        stream_writer = stream_writer.format("delta")
+        if partition_by:
+            stream_writer = stream_writer.partitionBy(*partition_by)
+        query = stream_writer.toTable(table.identifier) if table.identifier else stream_writer.start(table.path)
     if trigger.kind == "available_now":
         await_available_now(query)
         return None

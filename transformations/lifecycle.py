@@ -20,9 +20,10 @@ same watermark metadata. Spark's late-row filter (``event_time <= watermark``) i
 row, so it drops nothing, while the query's watermark still advances and ``EventTimeTimeout``
 works. Each trade's state gets a timeout at the moment it expires; when the watermark passes it,
 Spark calls the function with no rows and the state is removed, whether or not the trade ever gets
-another event. Silver runs with ``spark.sql.streaming.noDataMicroBatches.enabled`` off for its query
-(``jobs.silver.QUERY_SETTINGS``), so those timeouts run in the next micro-batch that has data, not
-in an extra micro-batch of their own.
+another event. ``EventTimeTimeout`` runs an extra no-data micro-batch only when the watermark
+moved, so ``availableNow`` and ``processAllAvailable`` still finish, and a run ends with its state
+expired at its own watermark (without that batch, expiry would wait for the next batch with data,
+which in a scheduled ``availableNow`` run is the next run).
 
 Lateness flags, it never rejects. Whether an event arrived late is a property of the record, not of
 where micro-batch boundaries fell: :func:`flag_lateness` sets ``lateness_seconds`` (Kafka record
