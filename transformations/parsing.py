@@ -224,6 +224,11 @@ def _number_text(name: str) -> Column:
     return F.when(_json_type(name) == "STRING", _string_value(name)).otherwise(_json_text(name))
 
 
+def _timestamp_pattern(prop: dict[str, Any]) -> str:
+    """The pattern a timestamp field's text must match before it is parsed (any text when it has none)."""
+    return str(prop.get("pattern", ".*"))
+
+
 def _typed_value(name: str, spark_type: str) -> Column:
     """The field converted to its Spark type, or null when absent or not of the contract's JSON type.
 
@@ -248,7 +253,7 @@ def _typed_value(name: str, spark_type: str) -> Column:
         return F.when(json_type == "BOOLEAN", _json_text(name) == F.lit("true"))
     if spark_type == "timestamp":
         text = _string_value(name)
-        well_formed = (json_type == "STRING") & text.rlike(_field_property(name).get("pattern", ".*"))
+        well_formed = (json_type == "STRING") & text.rlike(_timestamp_pattern(_field_property(name)))
         return F.when(well_formed, F.try_to_timestamp(text, F.lit(TRADE_TS_FORMAT)))
     raise NotImplementedError(f"contract field {name!r} has Spark type {spark_type!r}, which the parser does not read")
 
@@ -415,6 +420,7 @@ def jvm_parse_rules() -> str:
     """The rules :func:`parse_events` hands to the JVM parser, as JSON: everything it checks and every
     message it writes comes from here (the JSON Schemas and this module's wording), none from Java."""
     fields = []
+    defined_in = _defined_in()
     for name in field_names():
         prop = _field_property(name)
         spark_type = spark_type_name(prop)
@@ -422,14 +428,14 @@ def jvm_parse_rules() -> str:
             {
                 "name": name,
                 "type": spark_type,
-                "defined_in": _defined_in()[name],
+                "defined_in": defined_in[name],
                 "required_in": _required_in(name),
                 "missing_code": f"missing_{name}",
                 "missing_detail": _MISSING_DETAIL,
                 "invalid_code": f"invalid_{name}",
                 "wrong_type": _wrong_type_message(spark_type),
                 "rules": [asdict(rule) for rule in value_rules(prop)],
-                "timestamp_pattern": prop.get("pattern", ".*") if spark_type == "timestamp" else None,
+                "timestamp_pattern": _timestamp_pattern(prop) if spark_type == "timestamp" else None,
             }
         )
     return json.dumps(
@@ -482,11 +488,8 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
         typed = parsed.select(
             *LINEAGE_COLUMNS, _ENCODING, _PARSED, *[F.col(_PARSED)[name].alias(name) for name in names]
         )
-        future = _future_reason(reference_time, future_skew)
-        none = F.array().cast("array<string>")
+        future_code, future_detail = _codes_and_details([_future_reason(reference_time, future_skew)])
         bad_encoding = F.col(_ENCODING).isNotNull()
-        future_code = F.when(future.applies, F.array(F.lit(future.code))).otherwise(none)
-        future_detail = F.when(future.applies, F.array(F.concat(F.lit(f"{future.code}: "), future.detail)))
         return typed.select(
             *LINEAGE_COLUMNS,
             *names,
@@ -494,7 +497,7 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
             .otherwise(F.concat(F.col(_PARSED)["reason_codes"], future_code))
             .alias("reason_codes"),
             F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(_ENCODING))))
-            .otherwise(F.concat(F.col(_PARSED)["reason_details"], future_detail.otherwise(none)))
+            .otherwise(F.concat(F.col(_PARSED)["reason_details"], future_detail))
             .alias("reason_details"),
         )
 

@@ -25,7 +25,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Row;
@@ -34,6 +33,7 @@ import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.DecimalType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
@@ -102,7 +102,7 @@ public final class EventParser implements UDF2<String, String, Row> {
   }
 
   /** One contract field: its Spark type, the versions that define and require it, its value rules. */
-  record Field(String name, String type, int precision, int scale, List<Integer> definedIn,
+  record Field(String name, String type, DataType dataType, List<Integer> definedIn,
       List<Integer> requiredIn, String missingCode, String missingDetail, String invalidCode, String wrongType,
       Rule[] rules, Pattern timestampPattern) implements java.io.Serializable {}
 
@@ -167,7 +167,7 @@ public final class EventParser implements UDF2<String, String, Row> {
   public StructType returnType() {
     StructType type = new StructType();
     for (Field field : fields) {
-      type = type.add(field.name(), sparkType(field), true);
+      type = type.add(field.name(), field.dataType(), true);
     }
     DataType strings = DataTypes.createArrayType(DataTypes.StringType, false);
     return type.add("reason_codes", strings, false).add("reason_details", strings, false);
@@ -197,7 +197,7 @@ public final class EventParser implements UDF2<String, String, Row> {
       if (known && !fields[i].definedIn().contains(version)) {
         present[i] = null;
       }
-      out[i] = typedValue(fields[i], present[i]);
+      out[i] = i == versionField ? version : typedValue(fields[i], present[i]);
     }
     List<String> codes = new ArrayList<>();
     List<String> details = new ArrayList<>();
@@ -402,17 +402,17 @@ public final class EventParser implements UDF2<String, String, Row> {
         return kind == Kind.STRING ? timestamp(field, (String) value.value()) : null;
       case "decimal":
         if (kind == Kind.STRING) {
-          return exactDecimal((String) value.value(), field.precision(), field.scale());
+          return exactDecimal((String) value.value(), (DecimalType) field.dataType());
         }
         return kind == Kind.LONG || kind == Kind.DECIMAL || kind == Kind.DOUBLE
-            ? exactDecimal(toJson(value), field.precision(), field.scale()) : null;
+            ? exactDecimal(toJson(value), (DecimalType) field.dataType()) : null;
       default:
         throw new IllegalStateException("no conversion to " + field.type());
     }
   }
 
   /** Spark's string to decimal cast at (precision, scale), kept only when the wider check decimal equals it. */
-  private BigDecimal exactDecimal(String text, int precision, int scale) {
+  private BigDecimal exactDecimal(String text, DecimalType type) {
     BigDecimal parsed;
     try {
       parsed = new BigDecimal(text.trim());
@@ -423,7 +423,7 @@ public final class EventParser implements UDF2<String, String, Row> {
       return null;
     }
     BigDecimal wide = withPrecision(parsed, exactPrecision, exactScale);
-    BigDecimal value = withPrecision(parsed, precision, scale);
+    BigDecimal value = withPrecision(parsed, type.precision(), type.scale());
     return wide != null && value != null && wide.compareTo(value) == 0 ? value : null;
   }
 
@@ -543,39 +543,16 @@ public final class EventParser implements UDF2<String, String, Row> {
     return new BigDecimal(((Number) value).longValue()).compareTo(bound);
   }
 
-  private static DataType sparkType(Field field) {
-    switch (field.type()) {
-      case "string":
-        return DataTypes.StringType;
-      case "int":
-        return DataTypes.IntegerType;
-      case "bigint":
-        return DataTypes.LongType;
-      case "double":
-        return DataTypes.DoubleType;
-      case "boolean":
-        return DataTypes.BooleanType;
-      case "timestamp":
-        return DataTypes.TimestampType;
-      case "decimal":
-        return DataTypes.createDecimalType(field.precision(), field.scale());
-      default:
-        throw new IllegalArgumentException("field " + field.name() + " has an unsupported type " + field.type());
-    }
-  }
-
-  private static final Pattern DECIMAL_TYPE = Pattern.compile("decimal\\((\\d+),\\s*(\\d+)\\)");
+  /** The converted kinds {@link #typedValue} reads, by the Spark type names the rules use. */
+  private static final List<String> KINDS = List.of("string", "int", "bigint", "double", "boolean", "timestamp",
+      "decimal");
 
   private static Field field(JsonNode node) {
     String name = node.get("name").asText();
-    String type = node.get("type").asText();
-    int precision = 0;
-    int scale = 0;
-    Matcher decimal = DECIMAL_TYPE.matcher(type);
-    if (decimal.matches()) {
-      precision = Integer.parseInt(decimal.group(1));
-      scale = Integer.parseInt(decimal.group(2));
-      type = "decimal";
+    DataType dataType = DataType.fromDDL(node.get("type").asText());
+    String type = dataType instanceof DecimalType ? "decimal" : node.get("type").asText();
+    if (!KINDS.contains(type)) {
+      throw new IllegalArgumentException("field " + name + " has an unsupported type " + type);
     }
     List<Rule> rules = new ArrayList<>();
     for (JsonNode rule : node.get("rules")) {
@@ -591,7 +568,7 @@ public final class EventParser implements UDF2<String, String, Row> {
       rules.add(new Rule(kind, value, rule.get("message").asText()));
     }
     JsonNode pattern = node.get("timestamp_pattern");
-    return new Field(name, type, precision, scale, integers(node.get("defined_in")),
+    return new Field(name, type, dataType, integers(node.get("defined_in")),
         integers(node.get("required_in")), node.get("missing_code").asText(), node.get("missing_detail").asText(),
         node.get("invalid_code").asText(), node.get("wrong_type").asText(), rules.toArray(new Rule[0]),
         pattern == null || pattern.isNull() ? null : Pattern.compile(pattern.asText()));
