@@ -1,4 +1,11 @@
-"""Typed configuration, loaded from conf/<target>.yml and validated on load.
+"""Typed configuration: a conf profile from the wheel, the deployment's values on top, validated on load.
+
+A *profile* (``conf/<name>.yml``) gives the shape and the defaults of one kind of deployment:
+``local`` (this machine), ``dev`` and ``prod`` (a Databricks workspace). A *target* is a
+deployment's name: ``local``, or any bundle target (``dev``, ``prod``, ``staging``...); it uses the
+profile of the same name unless ``--conf`` names another. What differs per deployment (catalog,
+per-user schema prefix, secret scope, Event Hubs namespace, Snowflake account) comes from the bundle
+as ``--set key=value`` overrides, so ``databricks.yml`` is the one place each value is written.
 
 Every section is a frozen pydantic model that forbids unknown keys, so a typo fails at start-up
 naming the key (``kafka.bootstrap_server: extra inputs are not permitted``) instead of silently
@@ -8,8 +15,10 @@ resolved late by :mod:`riskstream.secrets`.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,7 +28,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from riskstream.errors import ConfigError
 from riskstream.paths import conf_dir, state_dir
 
-TARGETS = ("local", "dev", "prod")
+LOCAL_TARGET = "local"
+_TARGET = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DURATION = re.compile(r"^\d+ (millisecond|second|minute|hour|day)s?$")
 
@@ -61,8 +71,10 @@ SparkDuration = Annotated[str, AfterValidator(_duration)]
 class OAuthConfig(_Model):
     """Entra ID client-credentials for the Event Hubs Kafka endpoint (SASL OAUTHBEARER)."""
 
-    tenant_id: str
-    client_id: str
+    tenant_id: str | SecretRef
+    """The directory (tenant) id, or where to read it: a deployment keeps its app registration's ids
+    in its secret scope next to the client secret, so no profile names one."""
+    client_id: str | SecretRef
     client_secret: SecretRef
 
 
@@ -125,13 +137,33 @@ class StorageConfig(_Model):
     """
 
     catalog: str | None = None
+    schema_prefix: str = ""
+    """Put in front of every schema name: a per-user prefix keeps two developers' ``dev`` deployments
+    in disjoint schemas, tables and checkpoints of one catalog."""
     bronze_schema: str = "bronze"
     silver_schema: str = "silver"
     gold_schema: str = "gold"
     ops_schema: str = "ops"
     reference_schema: str = "reference"
     base_path: str | None = None
-    checkpoint_root: str
+    checkpoint_root: str = ""
+    """Locally a folder; on Databricks, when left out, the ``checkpoints`` volume of the ops schema
+    (:data:`CHECKPOINT_VOLUME`), which the bundle declares."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_checkpoint_root(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("checkpoint_root") and data.get("catalog"):
+            ops = f"{data.get('schema_prefix') or ''}{data.get('ops_schema') or 'ops'}"
+            return {**data, "checkpoint_root": f"/Volumes/{data['catalog']}/{ops}/{CHECKPOINT_VOLUME}"}
+        return data
+
+    @field_validator("schema_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_]*$", value):
+            raise ValueError(f"{value!r}: a schema prefix has letters, digits and underscores only")
+        return value
 
     @field_validator("catalog", "bronze_schema", "silver_schema", "gold_schema", "ops_schema", "reference_schema")
     @classmethod
@@ -143,7 +175,12 @@ class StorageConfig(_Model):
     @model_validator(mode="after")
     def _catalog_or_path(self) -> StorageConfig:
         if (self.catalog is None) == (self.base_path is None):
-            raise ValueError("set exactly one of storage.catalog (Unity Catalog) or storage.base_path (local Delta)")
+            raise ValueError(
+                "set exactly one of storage.catalog (Unity Catalog; a bundle task passes --set storage.catalog=...) "
+                "or storage.base_path (local Delta)"
+            )
+        if not self.checkpoint_root:
+            raise ValueError("storage.checkpoint_root is required for local Delta tables")
         return self
 
 
@@ -271,10 +308,18 @@ class SnowflakeConfig(_Model):
         return self
 
 
+CHECKPOINT_VOLUME = "checkpoints"
+"""The UC volume, in the ops schema, that holds the streaming checkpoints (declared by the bundle)."""
+
+
 class Settings(_Model):
     """The whole configuration of one target."""
 
-    target: Literal["local", "dev", "prod"]
+    target: str
+    profile: str
+    secret_scope: str | None = None
+    """The Databricks secret scope of the deployment: a secret reference written ``{key: KEY}``
+    (without a scope) in a profile is read from it."""
     kafka: KafkaConfig
     spark: SparkConfig = SparkConfig()
     storage: StorageConfig
@@ -284,12 +329,19 @@ class Settings(_Model):
     snowflake: SnowflakeConfig
     maintenance: MaintenanceConfig = MaintenanceConfig()
 
+    @field_validator("target")
+    @classmethod
+    def _target_name(cls, value: str) -> str:
+        if not _TARGET.match(value):
+            raise ValueError(f"{value!r}: a target is lower-case letters, digits, '-' and '_', like a bundle target")
+        return value
+
     @model_validator(mode="after")
     def _deployable_storage(self) -> Settings:
-        if self.target == "local":
+        if self.target == LOCAL_TARGET:
             return self
         if self.storage.catalog is None:
-            raise ValueError("dev and prod keep tables in Unity Catalog: set storage.catalog")
+            raise ValueError(f"target {self.target} is deployed: its tables live in Unity Catalog, set storage.catalog")
         root = self.storage.checkpoint_root
         if root.startswith(("/tmp", "dbfs:/tmp", "file:")):
             raise ValueError("storage.checkpoint_root: checkpoints under /tmp or local disk are lost; use a UC volume")
@@ -297,7 +349,7 @@ class Settings(_Model):
 
     @property
     def is_local(self) -> bool:
-        return self.target == "local"
+        return self.target == LOCAL_TARGET
 
 
 def _resolve_local_paths(raw: dict[str, Any]) -> dict[str, Any]:
@@ -326,20 +378,83 @@ def _format_validation_error(source: str, error: ValidationError) -> str:
 
 def parse_settings(raw: dict[str, Any], source: str = "<dict>") -> Settings:
     """Validate a raw mapping into :class:`Settings`, naming every bad key on failure."""
+    raw = {**raw, "profile": raw.get("profile") or raw.get("target")}
     try:
-        return Settings.model_validate(_resolve_local_paths(raw))
+        return Settings.model_validate(_resolve_local_paths(_fill_secret_scope(raw)))
     except ValidationError as error:
         raise ConfigError(_format_validation_error(source, error)) from None
 
 
-def load_settings(target: str = "local", path: Path | None = None) -> Settings:
-    """Load ``conf/<target>.yml`` (or ``path``). ``RISKSTREAM_CONF`` overrides the file for tests and CI."""
-    if target not in TARGETS:
-        raise ConfigError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+def _fill_secret_scope(raw: dict[str, Any]) -> dict[str, Any]:
+    """``{key: KEY}`` secret references (no scope, no env) read from ``secret_scope``."""
+    scope = raw.get("secret_scope")
+
+    def fill(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"key"}:
+                if not scope:
+                    raise ConfigError(
+                        f"secret reference {{key: {node['key']}}} has no scope: pass --set secret_scope=SCOPE "
+                        "(a bundle task passes the target's secret_scope variable)"
+                    )
+                return {"scope": scope, "key": node["key"]}
+            return {name: fill(value) for name, value in node.items()}
+        return node
+
+    filled: dict[str, Any] = fill(raw)
+    return filled
+
+
+def profiles() -> list[str]:
+    """The conf profiles packaged with riskstream (``conf/*.yml``)."""
+    return sorted(path.stem for path in conf_dir().glob("*.yml"))
+
+
+def parse_override(text: str) -> tuple[tuple[str, ...], str]:
+    """``a.b.c=value`` -> (("a", "b", "c"), "value"). Values stay text; validation converts numbers and booleans."""
+    key, equals, value = text.partition("=")
+    path = tuple(key.strip().split("."))
+    if not equals or not all(_IDENTIFIER.match(part) for part in path):
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE with a dotted key such as storage.catalog=main")
+    return path, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``raw`` with each ``KEY=VALUE`` of ``overrides`` set (later ones win)."""
+    result = copy.deepcopy(raw)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = result
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text!r}: {part} is a value, not a section")
+            node = child
+        node[path[-1]] = value
+    return result
+
+
+def load_settings(
+    target: str = LOCAL_TARGET, path: Path | None = None, *, conf: str | None = None, overrides: Sequence[str] = ()
+) -> Settings:
+    """Settings of ``target``: the profile ``conf`` (default: the target's name) with ``overrides`` on top.
+
+    ``path`` (or ``RISKSTREAM_CONF``) names a conf file instead of a packaged profile, for tests and CI.
+    """
+    profile = conf or target
     override = os.environ.get("RISKSTREAM_CONF")
-    config_path = path or (Path(override) if override else conf_dir() / f"{target}.yml")
+    config_path = path or (Path(override) if override else conf_dir() / f"{profile}.yml")
     if not config_path.is_file():
+        if path is None and override is None:
+            raise ConfigError(
+                f"no conf profile {profile!r} for target {target!r}: pass --conf with one of {', '.join(profiles())}"
+            )
         raise ConfigError(f"configuration file {config_path} not found")
+    if (profile == LOCAL_TARGET) != (target == LOCAL_TARGET) and path is None and override is None:
+        raise ConfigError(
+            f"target {target!r} cannot use the {profile} profile: the local profile is for --target local only, "
+            "the others are for deployed targets"
+        )
     try:
         raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
@@ -349,4 +464,6 @@ def load_settings(target: str = "local", path: Path | None = None) -> Settings:
     raw.setdefault("target", target)
     if raw["target"] != target:
         raise ConfigError(f"{config_path} declares target {raw['target']!r} but was loaded as {target!r}")
-    return parse_settings(raw, str(config_path))
+    raw = apply_overrides({**raw, "profile": profile}, overrides)
+    sources = " ".join([str(config_path), *(f"--set {text}" for text in overrides)])
+    return parse_settings(raw, sources)

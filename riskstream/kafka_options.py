@@ -21,7 +21,7 @@ import os
 
 from riskstream.config import KafkaConfig
 from riskstream.errors import ConfigError
-from riskstream.secrets import Secret, resolve_secret
+from riskstream.secrets import Secret, identifier, resolve_secret
 
 EVENTHUBS_CLIENT_SETTINGS: dict[str, str] = {
     "metadata.max.age.ms": "180000",
@@ -61,7 +61,8 @@ def oauth_options(config: KafkaConfig, client_secret: Secret, *, shaded: bool) -
     scope = f"https://{config.eventhubs_namespace_host}/.default"
     jaas = (
         f"{prefix}.common.security.oauthbearer.OAuthBearerLoginModule required "
-        f"clientId={_quote_jaas(config.oauth.client_id)} clientSecret={_quote_jaas(client_secret.reveal())} "
+        f"clientId={_quote_jaas(identifier(config.oauth.client_id))} "
+        f"clientSecret={_quote_jaas(client_secret.reveal())} "
         f"scope={_quote_jaas(scope)};"
     )
     return {
@@ -69,7 +70,7 @@ def oauth_options(config: KafkaConfig, client_secret: Secret, *, shaded: bool) -
         "sasl.jaas.config": jaas,
         "sasl.login.callback.handler.class": f"{prefix}.common.security.oauthbearer.OAuthBearerLoginCallbackHandler",
         "sasl.oauthbearer.token.endpoint.url": (
-            f"https://login.microsoftonline.com/{config.oauth.tenant_id}/oauth2/v2.0/token"
+            f"https://login.microsoftonline.com/{identifier(config.oauth.tenant_id)}/oauth2/v2.0/token"
         ),
     }
 
@@ -201,10 +202,10 @@ def librdkafka_producer_config(
         {
             "sasl.mechanism": "OAUTHBEARER",
             "sasl.oauthbearer.method": "oidc",
-            "sasl.oauthbearer.client.id": config.oauth.client_id,
+            "sasl.oauthbearer.client.id": identifier(config.oauth.client_id),
             "sasl.oauthbearer.client.secret": resolve_secret(config.oauth.client_secret).reveal(),
             "sasl.oauthbearer.token.endpoint.url": (
-                f"https://login.microsoftonline.com/{config.oauth.tenant_id}/oauth2/v2.0/token"
+                f"https://login.microsoftonline.com/{identifier(config.oauth.tenant_id)}/oauth2/v2.0/token"
             ),
             "sasl.oauthbearer.scope": f"https://{config.eventhubs_namespace_host}/.default",
         }

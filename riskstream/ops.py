@@ -61,6 +61,7 @@ class BundleJob:
     component: str
     job_id: int
     name: str
+    creator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,25 +114,39 @@ def _summary(run: BaseRun | Run) -> RunSummary:
 def find_bundle_jobs(client: WorkspaceClient, target: str) -> dict[str, BundleJob]:
     """The bundle's jobs for ``target``, by component.
 
+    Each developer deploys their own copy of ``dev`` (per-user schemas, checkpoints and secret
+    scope; job names prefixed ``[dev <user>]``). When a component has several jobs for the target,
+    the caller's own (the job's creator is the authenticated user) is the one meant.
+
     Raises:
-        OpsError: two jobs carry the same component tag for the target (two development copies of
-            the bundle, say); ops will not guess which one is meant.
+        OpsError: a component still has several jobs after that (none of them, or several, are the
+            caller's); ops will not guess which one is meant.
     """
-    found: dict[str, BundleJob] = {}
+    candidates: dict[str, list[BundleJob]] = {}
     for job in client.jobs.list():
         tags = (job.settings.tags if job.settings else None) or {}
         if tags.get(PROJECT_TAG) != PROJECT or tags.get(TARGET_TAG) != target:
             continue
         component = tags.get(COMPONENT_TAG, "")
         name = (job.settings.name if job.settings else None) or ""
-        bundle_job = BundleJob(component=component, job_id=int(job.job_id or 0), name=name)
-        if component in found:
-            other = found[component]
+        candidates.setdefault(component, []).append(
+            BundleJob(component=component, job_id=int(job.job_id or 0), name=name, creator=job.creator_user_name)
+        )
+    if any(len(jobs) > 1 for jobs in candidates.values()):
+        me = client.current_user.me().user_name
+        candidates = {
+            component: [job for job in jobs if job.creator == me] or jobs for component, jobs in candidates.items()
+        }
+    found: dict[str, BundleJob] = {}
+    for component, jobs in candidates.items():
+        if len(jobs) > 1:
+            first, second = jobs[:2]
             raise OpsError(
-                f"two {component} jobs for target {target}: {other.name!r} ({other.job_id}) and "
-                f"{name!r} ({bundle_job.job_id}); remove one with `databricks bundle destroy`"
+                f"two {component} jobs for target {target}: {first.name!r} ({first.job_id}) and "
+                f"{second.name!r} ({second.job_id}), neither of them yours alone; remove one with "
+                "`databricks bundle destroy`"
             )
-        found[component] = bundle_job
+        found[component] = jobs[0]
     return found
 
 

@@ -406,7 +406,7 @@ class EventHubsTransport:
         from azure.eventhub import EventHubProducerClient
 
         from riskstream.errors import ConfigError
-        from riskstream.secrets import resolve_secret
+        from riskstream.secrets import identifier, resolve_secret
 
         if config.mode != "eventhubs":
             raise ConfigError("the AMQP transport needs an Event Hubs target (kafka.mode: eventhubs)")
@@ -436,7 +436,9 @@ class EventHubsTransport:
 
         assert config.oauth is not None
         client_secret = resolve_secret(config.oauth.client_secret)
-        credential = ClientSecretCredential(config.oauth.tenant_id, config.oauth.client_id, client_secret.reveal())
+        credential = ClientSecretCredential(
+            identifier(config.oauth.tenant_id), identifier(config.oauth.client_id), client_secret.reveal()
+        )
         client = EventHubProducerClient(
             fully_qualified_namespace=namespace, eventhub_name=config.topic, credential=credential, **retry
         )

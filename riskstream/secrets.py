@@ -61,3 +61,8 @@ def resolve_secret(ref: SecretRef) -> Secret:
             "Check the scope exists and the job's identity has READ on it."
         ) from None
     return Secret(value, ref.describe())
+
+
+def identifier(value: str | SecretRef) -> str:
+    """A non-secret identifier (an OAuth tenant or client id) given inline or as a secret reference."""
+    return value if isinstance(value, str) else resolve_secret(value).reveal()

@@ -123,14 +123,18 @@ class Catalog:
         self._storage = settings.storage
 
     def schema_for(self, layer: Layer) -> str:
+        """The Unity Catalog schema of ``layer`` (with the deployment's schema prefix)."""
         storage = self._storage
-        return {
-            "bronze": storage.bronze_schema,
-            "silver": storage.silver_schema,
-            "gold": storage.gold_schema,
-            "ops": storage.ops_schema,
-            "reference": storage.reference_schema,
-        }[layer]
+        return (
+            storage.schema_prefix
+            + {
+                "bronze": storage.bronze_schema,
+                "silver": storage.silver_schema,
+                "gold": storage.gold_schema,
+                "ops": storage.ops_schema,
+                "reference": storage.reference_schema,
+            }[layer]
+        )
 
     def table(self, layer: Layer, name: str) -> TableRef:
         if self._storage.catalog:

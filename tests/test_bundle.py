@@ -22,7 +22,7 @@ import tomllib
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 import pytest
@@ -31,7 +31,17 @@ import yaml
 from typer.core import TyperGroup
 from typer.main import get_command
 
-from riskstream.config import load_settings
+from riskstream.config import Settings, load_settings
+from riskstream.errors import ConfigError
+from riskstream.tables import Catalog
+
+LAYERS: tuple[Literal["bronze", "silver", "gold", "ops", "reference"], ...] = (
+    "bronze",
+    "silver",
+    "gold",
+    "ops",
+    "reference",
+)
 
 REPO = Path(__file__).resolve().parent.parent
 VENDORED_SCHEMA = REPO / "tests" / "fixtures" / "databricks-bundle-schema.json"
@@ -204,16 +214,59 @@ def variable_errors(config: dict[str, Any]) -> list[str]:
     return errors
 
 
-def _substitute(text: str, target: str, values: dict[str, Any]) -> str:
+DEFAULT_USER = "alice"
+"""The deploying user's short name ``${workspace.current_user.short_name}`` renders to."""
+
+
+def _lookup(node: Any, path: list[str]) -> Any:
+    for part in path:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _substitute(
+    text: str, target: str, values: dict[str, Any], user: str = DEFAULT_USER, view: dict[str, Any] | None = None
+) -> str:
+    """``text`` with the bundle references the CLI resolves at deploy time: the target, the user's
+    short name, variables (whose values may hold references themselves) and ``${resources...}``."""
+
     def replace(match: re.Match[str]) -> str:
         reference = match.group(1)
         if reference == "bundle.target":
             return target
+        if reference == "workspace.current_user.short_name":
+            return user
         if reference.startswith("var.") and reference.removeprefix("var.") in values:
-            return str(values[reference.removeprefix("var.")])
+            return _substitute(str(values[reference.removeprefix("var.")]), target, values, user, view)
+        if reference.startswith("resources.") and view is not None:
+            try:
+                found = _lookup(view, reference.split("."))
+            except (KeyError, IndexError, ValueError):
+                raise KeyError(f"${{{reference}}} names no resource field") from None
+            return _substitute(str(found), target, values, user, view)
+        if reference.startswith(("bundle.", "workspace.")):
+            return match.group(0)  # resolved by the CLI (bundle name, workspace paths); no task reads them
         raise KeyError(f"${{{reference}}} has no value for target {target}")
 
     return _REFERENCE.sub(replace, text)
+
+
+def render(config: dict[str, Any], target: str, user: str = DEFAULT_USER) -> dict[str, Any]:
+    """What the CLI deploys for ``target`` when ``user`` deploys it, every reference resolved."""
+    view = target_view(config, target)
+    values = variable_values(config, target)
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        if isinstance(node, str):
+            return _substitute(node, target, values, user, view)
+        return node
+
+    rendered: dict[str, Any] = resolve(view)
+    return rendered
 
 
 class CommandRejected(Exception):
@@ -264,7 +317,10 @@ def entry_point_errors(config: dict[str, Any], pyproject: dict[str, Any]) -> lis
             for target in config.get("targets", {}):
                 values = variable_values(config, target)
                 try:
-                    arguments = [_substitute(str(part), target, values) for part in wheel_task.get("parameters", [])]
+                    view = target_view(config, target)
+                    arguments = [
+                        _substitute(str(part), target, values, view=view) for part in wheel_task.get("parameters", [])
+                    ]
                     parse_cli(arguments)
                 except (KeyError, CommandRejected, typer.TyperException) as error:
                     message = error.format_message() if hasattr(error, "format_message") else str(error.args[0])
@@ -322,38 +378,69 @@ def file_errors(root: Path, config: dict[str, Any], documents: dict[str, dict[st
     return errors
 
 
-def conf_errors(config: dict[str, Any]) -> list[str]:
-    """The values the bundle repeats from conf/<target>.yml agree with it."""
+def task_settings(arguments: list[str]) -> Settings:
+    """The settings a rendered task's command line loads: its target, conf profile and ``--set`` values."""
+    params = parse_cli(arguments)
+    return load_settings(params["target"], conf=params.get("conf"), overrides=params.get("overrides") or ())
+
+
+def rendered_tasks(config: dict[str, Any], target: str, user: str = DEFAULT_USER) -> dict[str, list[str]]:
+    """``job.task`` -> its rendered python_wheel_task parameters, for ``target`` deployed by ``user``."""
+    return {
+        f"{job_key}.{task.get('task_key')}": [str(part) for part in task["python_wheel_task"].get("parameters", [])]
+        for job_key, job in jobs(render(config, target, user)).items()
+        for task in job.get("tasks", [])
+        if "python_wheel_task" in task
+    }
+
+
+def deployment_footprint(config: dict[str, Any], target: str, user: str = DEFAULT_USER) -> dict[str, set[str]]:
+    """Where ``target``'s tasks keep their data, as their settings resolve it: UC schemas, checkpoint
+    folders, secret scopes and reference landing folders."""
+    footprint: dict[str, set[str]] = {"schemas": set(), "checkpoints": set(), "secret_scopes": set(), "landing": set()}
+    for arguments in rendered_tasks(config, target, user).values():
+        try:
+            parse_cli(arguments)
+        except (CommandRejected, typer.TyperException):
+            continue  # entry_point_errors reports it
+        settings = task_settings(arguments)
+        catalog = Catalog(settings)
+        footprint["schemas"] |= {f"{settings.storage.catalog}.{catalog.schema_for(layer)}" for layer in LAYERS}
+        footprint["checkpoints"].add(catalog.checkpoint(""))
+        footprint["secret_scopes"].add(str(settings.secret_scope))
+        source = parse_cli(arguments).get("source")
+        if source:
+            footprint["landing"].add(str(source))
+    return footprint
+
+
+def settings_errors(config: dict[str, Any]) -> list[str]:
+    """Every task's settings load from its rendered command line, and what they name the bundle declares."""
     errors = []
-    for target in DEPLOYED_TARGETS:
-        values = variable_values(config, target)
-        settings = load_settings(target)
-        scopes = {
-            ref.scope
-            for ref in (
-                settings.kafka.connection_string,
-                settings.kafka.oauth.client_secret if settings.kafka.oauth else None,
-                settings.snowflake.private_key,
-                settings.snowflake.private_key_passphrase,
-            )
-            if ref is not None and ref.scope
+    for target in config.get("targets", {}):
+        try:
+            rendered = render(config, target)
+        except KeyError:
+            continue  # variable_errors reports it
+        resources = rendered.get("resources") or {}
+        schemas = {f"{item['catalog_name']}.{item['name']}" for item in (resources.get("schemas") or {}).values()}
+        volumes = {
+            f"/Volumes/{item['catalog_name']}/{item['schema_name']}/{item['name']}/"
+            for item in (resources.get("volumes") or {}).values()
         }
-        expected = {
-            "catalog": settings.storage.catalog,
-            "ops_schema": settings.storage.ops_schema,
-            "shuffle_partitions": str(settings.spark.shuffle_partitions),
-            "secret_scope": ",".join(sorted(scopes)),
-        }
-        for name, value in expected.items():
-            if str(values.get(name)) != value:
-                errors.append(
-                    f"target {target}: variable {name}={values.get(name)!r} but conf/{target}.yml has {value!r}"
-                )
-        volume = f"/Volumes/{values.get('catalog')}/{values.get('ops_schema')}/"
-        if not settings.storage.checkpoint_root.startswith(volume):
-            errors.append(
-                f"target {target}: conf checkpoint_root {settings.storage.checkpoint_root} is not under {volume}"
-            )
+        scopes = {item["name"] for item in (resources.get("secret_scopes") or {}).values()}
+        try:
+            footprint = deployment_footprint(config, target)  # render succeeded, so this renders too
+        except ConfigError as error:
+            errors.append(f"target {target}: {error}")
+            continue
+        for schema in sorted(footprint["schemas"] - schemas):
+            errors.append(f"target {target}: schema {schema} is used but not declared under resources.schemas")
+        for folder in sorted(footprint["checkpoints"] | footprint["landing"]):
+            if not any(folder.rstrip("/").startswith(volume.rstrip("/")) for volume in volumes):
+                errors.append(f"target {target}: {folder} is on no volume declared under resources.volumes")
+        for scope in sorted(footprint["secret_scopes"] - scopes):
+            errors.append(f"target {target}: secret scope {scope} is not declared under resources.secret_scopes")
     return errors
 
 
@@ -403,7 +490,7 @@ def all_errors(root: Path) -> list[str]:
         *entry_point_errors(config, pyproject),
         *file_errors(root, config, documents),
         *variable_errors(config),
-        *conf_errors(config),
+        *settings_errors(config),
         *deployment_errors(config),
     ]
 
@@ -432,10 +519,17 @@ def test_vendored_schema_is_the_published_one() -> None:
     )
 
 
-def test_includes_are_one_resource_per_file(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
+def test_includes_are_one_job_per_file_and_the_environment(
+    bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]],
+) -> None:
     _, documents = bundle
     resources = {name: document["resources"] for name, document in documents.items() if name != "databricks.yml"}
     assert {name: {kind: list(items) for kind, items in value.items()} for name, value in resources.items()} == {
+        "resources/environment.yml": {
+            "schemas": ["bronze", "silver", "gold", "ops", "reference"],
+            "volumes": ["checkpoints", "reference_landing"],
+            "secret_scopes": ["riskstream"],
+        },
         "resources/reference_refresh.job.yml": {"jobs": ["riskstream_reference_refresh"]},
         "resources/snowflake_sync.job.yml": {"jobs": ["riskstream_snowflake_sync"]},
         "resources/streaming.job.yml": {"jobs": ["riskstream_streaming"]},
@@ -455,8 +549,10 @@ def test_every_referenced_file_exists(bundle: tuple[dict[str, Any], dict[str, di
     assert file_errors(REPO, *bundle) == []
 
 
-def test_bundle_agrees_with_conf(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
-    assert conf_errors(bundle[0]) == []
+def test_every_task_loads_its_settings_and_the_bundle_declares_what_they_name(
+    bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]],
+) -> None:
+    assert settings_errors(bundle[0]) == []
 
 
 def test_targets_and_jobs_as_deployed(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
@@ -472,19 +568,101 @@ def _wheel_tasks(config: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     ]
 
 
+DEPLOYMENT_ARGUMENTS = [
+    *("--target", "${bundle.target}", "--conf", "${var.conf_profile}"),
+    *("--set", "storage.catalog=${var.catalog}", "--set", "storage.schema_prefix=${var.schema_prefix}"),
+    *("--set", "secret_scope=${var.secret_scope}"),
+    *("--set", "kafka.bootstrap_servers=${var.eventhubs_namespace}.servicebus.windows.net:9093"),
+    *("--set", "snowflake.account=${var.snowflake_account}", "--set", "snowflake.user=${var.snowflake_user}"),
+    *("--set", "snowflake.database=${var.snowflake_database}"),
+]
+
+
 def test_task_command_lines(bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]]) -> None:
+    """Every task gets the same deployment values from the bundle's variables."""
+    landing = "/Volumes/${var.catalog}/${var.schema_prefix}reference/landing"
     assert _wheel_tasks(bundle[0]) == [
         (
             "riskstream_reference_refresh",
             "reference_load",
-            ["reference", "load", "--target", "${bundle.target}", "--source", "${var.reference_source}"],
+            ["reference", "load", "--source", landing, *DEPLOYMENT_ARGUMENTS],
         ),
-        ("riskstream_snowflake_sync", "sync", ["sync", "--target", "${bundle.target}"]),
-        ("riskstream_streaming", "bronze", ["run", "bronze", "--target", "${bundle.target}", "--trigger", "conf"]),
-        ("riskstream_streaming", "silver", ["run", "silver", "--target", "${bundle.target}", "--trigger", "conf"]),
-        ("riskstream_streaming", "gold", ["run", "gold", "--target", "${bundle.target}", "--trigger", "conf"]),
-        ("riskstream_table_maintenance", "maintain", ["maintain", "--target", "${bundle.target}"]),
+        ("riskstream_snowflake_sync", "sync", ["sync", *DEPLOYMENT_ARGUMENTS]),
+        ("riskstream_streaming", "bronze", ["run", "bronze", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
+        ("riskstream_streaming", "silver", ["run", "silver", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
+        ("riskstream_streaming", "gold", ["run", "gold", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
+        ("riskstream_table_maintenance", "maintain", ["maintain", *DEPLOYMENT_ARGUMENTS]),
     ]
+
+
+def test_two_developers_dev_deployments_share_nothing(
+    bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]],
+) -> None:
+    """alice's and bob's `dev` deployments resolve to disjoint schemas (so tables), checkpoints and scopes."""
+    alice, bob = (deployment_footprint(bundle[0], "dev", user) for user in ("alice", "bob"))
+    assert alice == {
+        "schemas": {f"riskstream_dev.alice_{layer}" for layer in LAYERS},
+        "checkpoints": {"/Volumes/riskstream_dev/alice_ops/checkpoints/"},
+        "secret_scopes": {"riskstream-dev-alice"},
+        "landing": {"/Volumes/riskstream_dev/alice_reference/landing"},
+    }
+    assert bob["schemas"] == {f"riskstream_dev.bob_{layer}" for layer in LAYERS}
+    for kind in alice:
+        assert alice[kind].isdisjoint(bob[kind]), kind
+    assert deployment_footprint(bundle[0], "prod") == {
+        "schemas": {f"riskstream_prod.{layer}" for layer in LAYERS},
+        "checkpoints": {"/Volumes/riskstream_prod/ops/checkpoints/"},
+        "secret_scopes": {"riskstream-prod"},
+        "landing": {"/Volumes/riskstream_prod/reference/landing"},
+    }
+
+
+def test_an_extra_target_deploys_and_its_tasks_run(tmp_path: Path) -> None:
+    """A `staging` target added to databricks.yml (its variables only) passes every check, and each of
+    its tasks parses and loads its settings: the prod profile, its own catalog, scope and namespace."""
+    root = _copy_bundle(tmp_path)
+    staging = {
+        "mode": "production",
+        "workspace": {"root_path": "/Workspace/Shared/.bundle/${bundle.name}/${bundle.target}"},
+        "run_as": {"service_principal_name": "${var.service_principal}"},
+        "variables": {
+            "catalog": "riskstream_staging",
+            "secret_scope": "riskstream-staging",
+            "eventhubs_namespace": "riskstream-staging",
+            "snowflake_account": "myorg-riskstream_staging",
+            "snowflake_user": "RISKSTREAM_SYNC_STAGING",
+            "snowflake_database": "RISKSTREAM_STAGING",
+            "alert_email": "riskstream-staging@example.com",
+            "service_principal": "33333333-3333-3333-3333-333333333333",
+        },
+    }
+    _edit(root / "databricks.yml", lambda document: document["targets"].update({"staging": staging}))
+    assert all_errors(root) == []
+    config, _ = load_bundle(root)
+    loaded = {task: task_settings(arguments) for task, arguments in rendered_tasks(config, "staging").items()}
+    assert sorted(loaded) == [
+        "riskstream_reference_refresh.reference_load",
+        "riskstream_snowflake_sync.sync",
+        "riskstream_streaming.bronze",
+        "riskstream_streaming.gold",
+        "riskstream_streaming.silver",
+        "riskstream_table_maintenance.maintain",
+    ]
+    settings = loaded["riskstream_streaming.silver"]
+    assert (settings.target, settings.profile, settings.storage.catalog, settings.storage.checkpoint_root) == (
+        "staging",
+        "prod",
+        "riskstream_staging",
+        "/Volumes/riskstream_staging/ops/checkpoints",
+    )
+    assert settings.kafka.bootstrap_servers == "riskstream-staging.servicebus.windows.net:9093"
+    assert settings.kafka.oauth is not None
+    assert settings.kafka.oauth.client_secret.describe() == "secret scope riskstream-staging/eventhubs-client-secret"
+    assert (settings.snowflake.account, settings.snowflake.user, settings.snowflake.database) == (
+        "myorg-riskstream_staging",
+        "RISKSTREAM_SYNC_STAGING",
+        "RISKSTREAM_STAGING",
+    )
 
 
 @pytest.mark.parametrize("target", DEPLOYED_TARGETS)
@@ -511,11 +689,11 @@ def test_the_cli_accepts_each_task(
         "riskstream",
     )
     assert pyproject["project"]["scripts"]["riskstream"] == "riskstream.cli:main"
-    arguments = [
-        _substitute(part, target, variable_values(config, target)) for part in task["python_wheel_task"]["parameters"]
-    ]
+    arguments = rendered_tasks(config, target)[f"{job_key}.{task_key}"]
     params = parse_cli(arguments)
     assert params["target"] == target
+    settings = task_settings(arguments)
+    assert (settings.target, settings.profile, settings.storage.catalog) == (target, target, f"riskstream_{target}")
 
 
 def test_the_wheel_carries_the_entry_point_and_not_spark(tmp_path: Path) -> None:
@@ -546,6 +724,12 @@ def test_the_wheel_carries_the_entry_point_and_not_spark(tmp_path: Path) -> None
     ]
     assert {"riskstream/_conf/dev.yml", "riskstream/_conf/prod.yml", "riskstream/cli.py"} <= names
     assert "riskstream/jars/riskstream-lifecycle.jar" in names
+    assert "Requires-Dist: snowflake-connector-python[pandas]<5,>=4.8.1" in metadata.splitlines()
+    assert "Requires-Dist: snowflake-connector-python[pandas]==4.8.1; extra == 'local'" in metadata.splitlines()
+    assert f"{info}/licenses/LICENSE" in names
+    modules = sorted(name for name in names if name.endswith(".py"))
+    assert [name for name in modules if not name.startswith(("riskstream/", "jobs/", "transformations/"))] == []
+    assert [name for name in modules if "test" in name or "notebook_runner" in name] == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,6 +775,7 @@ def _drop(container_of: Callable[[dict[str, Any]], dict[str, Any]], key: str) ->
 
 
 STREAMING = "resources/streaming.job.yml"
+ENVIRONMENT = "resources/environment.yml"
 
 
 @pytest.mark.parametrize(
@@ -670,10 +855,22 @@ STREAMING = "resources/streaming.job.yml"
             id="variable: no value in a target",
         ),
         pytest.param(
-            "databricks.yml",
-            _set(lambda d: d["targets"]["prod"]["variables"], "shuffle_partitions", "64"),
-            ["target prod: variable shuffle_partitions='64' but conf/prod.yml has '32'"],
-            id="conf: shuffle partitions disagree",
+            ENVIRONMENT,
+            _set(lambda d: d["resources"]["schemas"]["gold"], "name", "${var.schema_prefix}golden"),
+            [
+                "target dev: schema riskstream_dev.alice_gold is used but not declared under resources.schemas",
+                "target prod: schema riskstream_prod.gold is used but not declared under resources.schemas",
+            ],
+            id="environment: a schema the tasks use is not declared",
+        ),
+        pytest.param(
+            ENVIRONMENT,
+            _drop(lambda d: d["resources"], "secret_scopes"),
+            [
+                "target dev: secret scope riskstream-dev-alice is not declared under resources.secret_scopes",
+                "target prod: secret scope riskstream-prod is not declared under resources.secret_scopes",
+            ],
+            id="environment: the secret scope is not declared",
         ),
         pytest.param(
             "databricks.yml",
@@ -712,6 +909,11 @@ def test_an_included_resource_file_with_errors_fails(tmp_path: Path) -> None:
         f"resources/broken.job.yml: {job}/tasks/0: 'task_key' is a required property",
         f"(merged): {job}/schedule: 'timezone_id' is a required property",
         f"(merged): {job}/tasks/0: 'task_key' is a required property",
+        *(
+            f"target {target}: secret reference {{key: {key}}} has no scope: pass --set secret_scope=SCOPE "
+            "(a bundle task passes the target's secret_scope variable)"
+            for target, key in (("dev", "eventhubs-connection-string"), ("prod", "eventhubs-tenant-id"))
+        ),
         "riskstream_broken: no email_notifications.on_failure",
         "riskstream_broken: tag riskstream_component 'backfill' is not one ops knows",
     ]

@@ -7,13 +7,115 @@ import pytest
 from riskstream.config import SecretRef, load_settings, parse_settings
 from riskstream.errors import ConfigError, SecretError
 from riskstream.secrets import resolve_secret
+from riskstream.tables import Catalog
 from tests.conftest import settings_dict
 
+DEPLOYMENT = [
+    "storage.catalog=riskstream_dev",
+    "storage.schema_prefix=alice_",
+    "secret_scope=riskstream-dev-alice",
+    "kafka.bootstrap_servers=riskstream-dev.servicebus.windows.net:9093",
+    "snowflake.account=myorg-riskstream_dev",
+    "snowflake.user=RISKSTREAM_SYNC_DEV",
+    "snowflake.database=RISKSTREAM_DEV",
+]
+"""What a bundle task passes for alice's dev deployment (tests/test_bundle.py checks the bundle does)."""
 
-@pytest.mark.parametrize("target", ["local", "dev", "prod"])
-def test_shipped_targets_load(target: str) -> None:
-    settings = load_settings(target)
-    assert settings.target == target
+
+def test_the_local_target_loads_on_its_own() -> None:
+    settings = load_settings("local")
+    assert (settings.target, settings.profile, settings.storage.catalog) == ("local", "local", None)
+
+
+@pytest.mark.parametrize("profile", ["dev", "prod"])
+def test_a_deployment_profile_takes_its_values_from_the_command_line(profile: str) -> None:
+    settings = load_settings(profile, overrides=DEPLOYMENT)
+    assert (settings.target, settings.profile, settings.secret_scope) == (profile, profile, "riskstream-dev-alice")
+    assert (settings.storage.catalog, settings.storage.schema_prefix, settings.storage.checkpoint_root) == (
+        "riskstream_dev",
+        "alice_",
+        "/Volumes/riskstream_dev/alice_ops/checkpoints",
+    )
+    assert Catalog(settings).table("silver", "trades").identifier == "riskstream_dev.alice_silver.trades"
+    assert settings.kafka.bootstrap_servers == "riskstream-dev.servicebus.windows.net:9093"
+    assert settings.snowflake.private_key == SecretRef(scope="riskstream-dev-alice", key="snowflake-private-key")
+    assert (settings.snowflake.account, settings.snowflake.user, settings.snowflake.database) == (
+        "myorg-riskstream_dev",
+        "RISKSTREAM_SYNC_DEV",
+        "RISKSTREAM_DEV",
+    )
+
+
+def test_the_profiles_differ_in_shape_not_in_deployment_values() -> None:
+    dev, prod = (load_settings(profile, overrides=DEPLOYMENT) for profile in ("dev", "prod"))
+    assert (dev.kafka.auth, prod.kafka.auth) == ("connection_string", "oauth")
+    assert dev.kafka.connection_string == SecretRef(scope="riskstream-dev-alice", key="eventhubs-connection-string")
+    assert prod.kafka.oauth is not None
+    assert (prod.kafka.oauth.tenant_id, prod.kafka.oauth.client_id, prod.kafka.oauth.client_secret) == (
+        SecretRef(scope="riskstream-dev-alice", key="eventhubs-tenant-id"),
+        SecretRef(scope="riskstream-dev-alice", key="eventhubs-client-id"),
+        SecretRef(scope="riskstream-dev-alice", key="eventhubs-client-secret"),
+    )
+    assert (dev.streams.silver.trigger.interval, prod.streams.silver.trigger.interval) == ("10 seconds", "5 seconds")
+    assert (dev.maintenance.vacuum_retention_hours, prod.maintenance.vacuum_retention_hours) == (168, 720)
+
+
+def test_any_target_name_runs_with_a_named_profile() -> None:
+    settings = load_settings("staging", conf="prod", overrides=DEPLOYMENT)
+    assert (settings.target, settings.profile, settings.kafka.auth) == ("staging", "prod", "oauth")
+
+
+@pytest.mark.parametrize(
+    ("target", "conf", "overrides", "message"),
+    [
+        (
+            "staging",
+            None,
+            DEPLOYMENT,
+            "no conf profile 'staging' for target 'staging': pass --conf with one of dev, local, prod",
+        ),
+        (
+            "local",
+            "prod",
+            DEPLOYMENT,
+            "target 'local' cannot use the prod profile: the local profile is for --target local only, the others are "
+            "for deployed targets",
+        ),
+        (
+            "dev",
+            None,
+            [],
+            "secret reference {key: eventhubs-connection-string} has no scope: pass --set secret_scope=SCOPE (a bundle "
+            "task passes the target's secret_scope variable)",
+        ),
+        (
+            "dev",
+            None,
+            ["storage.catalog"],
+            "--set 'storage.catalog': expected KEY=VALUE with a dotted key such as storage.catalog=main",
+        ),
+        ("Dev!", "dev", DEPLOYMENT, "invalid configuration in"),
+    ],
+)
+def test_a_wrong_target_profile_or_override_is_refused(
+    target: str, conf: str | None, overrides: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(target, conf=conf, overrides=overrides)
+    assert str(error.value).startswith(message)
+
+
+def test_an_override_key_that_does_not_exist_is_named() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings("dev", overrides=[*DEPLOYMENT, "storage.catalgo=x"])
+    assert str(error.value).endswith("  storage.catalgo: Extra inputs are not permitted")
+
+
+def test_overrides_are_text_that_validation_converts() -> None:
+    settings = load_settings("dev", overrides=[*DEPLOYMENT, "spark.shuffle_partitions=16", "spark.ui_enabled=false"])
+    assert (settings.spark.shuffle_partitions, settings.spark.ui_enabled) == (16, False)
+    with pytest.raises(ConfigError, match=r"spark.shuffle_partitions: Input should be a valid integer"):
+        load_settings("dev", overrides=[*DEPLOYMENT, "spark.shuffle_partitions=many"])
 
 
 def test_local_defaults_resolve_under_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,17 +125,6 @@ def test_local_defaults_resolve_under_state_folder(tmp_path: Path, monkeypatch: 
     assert settings.storage.checkpoint_root == str(tmp_path / "checkpoints")
     assert settings.kafka.mode == "local"
     assert settings.kafka.bootstrap_servers is None
-
-
-def test_deployable_targets_use_unity_catalog_and_volumes() -> None:
-    dev, prod = load_settings("dev"), load_settings("prod")
-    assert (dev.storage.catalog, dev.storage.checkpoint_root) == (
-        "riskstream_dev",
-        "/Volumes/riskstream_dev/ops/checkpoints",
-    )
-    assert (prod.kafka.auth, prod.snowflake.auth) == ("oauth", "keypair")
-    assert prod.kafka.oauth is not None
-    assert prod.kafka.oauth.client_secret == SecretRef(scope="riskstream-prod", key="eventhubs-client-secret")
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from riskstream.notebook_runner import Cell, NotebookError, WidgetsShim, parse_notebook, run_notebook
+from tests.notebook_runner import Cell, NotebookError, WidgetsShim, parse_notebook, run_notebook
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 

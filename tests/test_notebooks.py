@@ -5,7 +5,7 @@ project's sink helper) from fixture Kafka records; silver and gold are Delta tab
 fixture files in tests/fixtures/notebooks/tables with the documented table schemas
 (transformations.schemas, transformations.gold). The quarantine replay publishes to the real
 local Kafka broker and the test reads the records back. Databricks itself (its dbutils, display
-and Unity Catalog) is not reachable here: the notebooks run through riskstream.notebook_runner
+and Unity Catalog) is not reachable here: the notebooks run through tests/notebook_runner.py
 with a local session, on the path-based local target selected by RISKSTREAM_CONF.
 """
 
@@ -21,10 +21,10 @@ import pytest
 import yaml
 
 from riskstream.config import Settings, TriggerConfig
-from riskstream.notebook_runner import NotebookError, run_notebook
 from riskstream.sinks import write_delta
 from riskstream.tables import Catalog
 from tests.conftest import settings_dict
+from tests.notebook_runner import NotebookError, run_notebook
 
 pytestmark = [pytest.mark.spark]
 

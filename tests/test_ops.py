@@ -26,9 +26,11 @@ TOKEN = "dapi-test-token-never-printed"
 STARTED_MS = 1_735_732_800_000  # 2025-01-01T12:00:00Z
 
 
-def _job(job_id: int, name: str, component: str, target: str = "dev") -> dict[str, Any]:
+def _job(
+    job_id: int, name: str, component: str, target: str = "dev", creator: str = "alice@example.com"
+) -> dict[str, Any]:
     tags = {"project": "riskstream", "riskstream_target": target, "riskstream_component": component}
-    return {"job_id": job_id, "settings": {"name": name, "tags": tags}}
+    return {"job_id": job_id, "creator_user_name": creator, "settings": {"name": name, "tags": tags}}
 
 
 @dataclass
@@ -46,6 +48,8 @@ class FakeWorkspace:
         self.requests.append((method, path, query or body))
         if (method, path) == ("GET", "/api/2.2/jobs/list"):
             return 200, {"jobs": self.jobs, "has_more": False}
+        if (method, path) == ("GET", "/api/2.0/preview/scim/v2/Me"):
+            return 200, {"id": "7", "userName": "alice@example.com"}
         if (method, path) == ("GET", "/api/2.2/jobs/runs/list"):
             runs = self.runs.get(int(query["job_id"]), [])
             if query.get("active_only") == "true":
@@ -309,13 +313,27 @@ def test_a_target_that_is_not_deployed_says_how_to_deploy(server: Server) -> Non
     assert server.calls == [METADATA, LIST]
 
 
+ME = ("GET", "/api/2.0/preview/scim/v2/Me", {})
+
+
+def test_another_developers_dev_deployment_is_not_mine(server: Server) -> None:
+    """bob's dev copy of the bundle sits next to alice's; alice (the token's user) gets her own jobs."""
+    server.workspace.jobs.append(
+        _job(105, "[dev bob] riskstream-snowflake-sync-dev", "sync", creator="bob@example.com")
+    )
+    result = _ops("sync", "--target", "dev")
+    assert result.exit_code == 0, result.output
+    assert server.calls == [METADATA, LIST, ME, ("POST", "/api/2.2/jobs/run-now", {"job_id": SYNC})]
+
+
 def test_two_copies_of_a_job_are_refused(server: Server) -> None:
-    server.workspace.jobs.append(_job(105, "[dev bob] riskstream-snowflake-sync-dev", "sync"))
+    server.workspace.jobs.append(_job(105, "[dev alice] riskstream-snowflake-sync-dev", "sync"))
     result = _ops("sync", "--target", "dev")
     assert isinstance(result.exception, OpsError) and result.exception.exit_code == 9
     assert str(result.exception) == (
         "two sync jobs for target dev: '[dev alice] riskstream-snowflake-sync-dev' (102) and "
-        "'[dev bob] riskstream-snowflake-sync-dev' (105); remove one with `databricks bundle destroy`"
+        "'[dev alice] riskstream-snowflake-sync-dev' (105), neither of them yours alone; remove one with "
+        "`databricks bundle destroy`"
     )
 
 

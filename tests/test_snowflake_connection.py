@@ -132,7 +132,12 @@ def test_password_auth_is_refused_unless_explicitly_allowed(make_settings: Calla
 
 @pytest.mark.parametrize("target", ["dev", "prod"])
 def test_deployable_targets_use_keypair_from_a_secret_scope(target: str) -> None:
-    config = load_settings(target).snowflake
+    deployment = [
+        "storage.catalog=c",
+        f"secret_scope=riskstream-{target}",
+        "kafka.bootstrap_servers=ns.servicebus.windows.net:9093",
+    ]
+    config = load_settings(target, overrides=[*deployment, "snowflake.account=a", "snowflake.user=u"]).snowflake
     assert (config.mode, config.auth, config.allow_password_auth) == ("account", "keypair", False)
     assert config.private_key is not None and config.private_key.scope == f"riskstream-{target}"
 

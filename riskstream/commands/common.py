@@ -19,12 +19,26 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 TargetOption = Annotated[
     str,
-    typer.Option("--target", "-t", help="Configuration target: local (embedded default), dev or prod."),
+    typer.Option(
+        "--target", "-t", help="Deployment: local (embedded default) or a bundle target such as dev, prod, staging."
+    ),
+]
+ConfOption = Annotated[
+    str | None,
+    typer.Option("--conf", help="Conf profile (local, dev, prod); default: the profile named like the target."),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override one setting, KEY=VALUE with a dotted key (storage.catalog=main); repeatable. "
+        "The bundle passes each deployment's values this way.",
+    ),
 ]
 
 
-def settings_for(target: str) -> Settings:
-    return load_settings(target)
+def settings_for(target: str, conf: str | None = None, overrides: list[str] | None = None) -> Settings:
+    return load_settings(target, conf=conf, overrides=overrides or ())
 
 
 class StopFlag:

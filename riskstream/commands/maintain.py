@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 
-from riskstream.commands.common import TargetOption, console, settings_for
+from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
 
 
-def maintain(target: TargetOption = "local") -> None:
+def maintain(target: TargetOption = "local", conf: ConfOption = None, overrides: SetOption = None) -> None:
     """Compact (OPTIMIZE, Z-order per conf) then VACUUM every bronze/silver/gold Delta table."""
     from riskstream.maintenance import run_maintenance
     from riskstream.spark import get_spark
 
-    settings = settings_for(target)
+    settings = settings_for(target, conf, overrides)
     started = time.monotonic()
     console.print(f"maintain: target {target}, vacuum retention {settings.maintenance.vacuum_retention_hours} hours")
     statements = run_maintenance(get_spark(settings), settings, report=console.print)

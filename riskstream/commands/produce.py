@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from riskstream.commands.common import TargetOption, console, settings_for
+from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
 from riskstream.commands.reference_generate import InstrumentsOption, PortfoliosOption, SeedOption
 from riskstream.errors import ConfigError
 
@@ -77,6 +77,8 @@ def _transport(
 
 def produce(
     target: TargetOption = "local",
+    conf: ConfOption = None,
+    overrides: SetOption = None,
     count: Annotated[int | None, typer.Option(min=0, help="How many records (or use --duration).")] = None,
     duration: Annotated[float | None, typer.Option(min=0.0, help="Seconds to run at --rate (or --count).")] = None,
     rate: Annotated[float, typer.Option(min=0.0, help="Records per second; 0 = as fast as acknowledged.")] = 100.0,
@@ -116,7 +118,7 @@ def produce(
         raise ConfigError("give exactly one of --count or --duration")
     if duration is not None and rate == 0:
         raise ConfigError("--duration needs a --rate above 0")
-    settings = settings_for(target)
+    settings = settings_for(target, conf, overrides)
     if topic:
         settings = settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"topic": topic})})
     faults = FaultRates(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from riskstream.commands.common import TargetOption, console, settings_for
+from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
 
 
 class Rebuildable(StrEnum):
@@ -17,6 +17,8 @@ class Rebuildable(StrEnum):
 def rebuild(
     layer: Annotated[Rebuildable, typer.Argument(help="What to rebuild from bronze (gold follows silver).")],
     target: TargetOption = "local",
+    conf: ConfOption = None,
+    overrides: SetOption = None,
 ) -> None:
     """Move silver's and gold's tables and checkpoints aside (nothing is deleted) so the next runs rebuild them.
 
@@ -26,7 +28,7 @@ def rebuild(
     from riskstream.rebuild import rebuild_silver
     from riskstream.spark import get_spark
 
-    settings = settings_for(target)
+    settings = settings_for(target, conf, overrides)
     moved = rebuild_silver(get_spark(settings), settings)
     for what, where in moved:
         console.print(f"rebuild {layer.value}: moved {what} to {where}")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from riskstream.commands.common import TargetOption, console, settings_for
+from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
 from riskstream.paths import state_dir
 
 app = typer.Typer(help="Reference data (portfolios, instruments, FX rates, correlations).", no_args_is_help=True)
@@ -16,6 +16,8 @@ app = typer.Typer(help="Reference data (portfolios, instruments, FX rates, corre
 @app.command()
 def load(
     target: TargetOption = "local",
+    conf: ConfOption = None,
+    overrides: SetOption = None,
     source: Annotated[
         Path | None,
         typer.Option(
@@ -35,7 +37,7 @@ def load(
     from riskstream.spark import get_spark
     from riskstream.tables import Catalog
 
-    settings = settings_for(target)
+    settings = settings_for(target, conf, overrides)
     folder = source if source is not None else state_dir() / "reference"
     catalog = Catalog(settings)
     console.print(f"reference load: reading {folder}")

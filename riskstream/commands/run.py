@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from riskstream.commands.common import TargetOption, console, settings_for, stop_on_signals
+from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for, stop_on_signals
 from riskstream.config import TriggerConfig
 from riskstream.errors import PipelineError
 from riskstream.monitoring import ProgressCollector, record_progress
@@ -41,6 +41,8 @@ class TriggerKind(StrEnum):
 def run(
     layer: Annotated[Layer, typer.Argument(help="Which job to run; `all` runs them in flow order.")],
     target: TargetOption = "local",
+    conf: ConfOption = None,
+    overrides: SetOption = None,
     trigger: Annotated[
         TriggerKind, typer.Option(help="available-now processes what is there and stops; conf uses the target's.")
     ] = TriggerKind.from_conf,
@@ -52,7 +54,7 @@ def run(
     from jobs import silver as silver_job
     from riskstream.spark import get_spark
 
-    settings = settings_for(target)
+    settings = settings_for(target, conf, overrides)
     chosen: TriggerConfig | None = None
     if trigger is TriggerKind.available_now:
         chosen = TriggerConfig(kind="available_now")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from riskstream.commands.common import TargetOption, console, settings_for
+from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
 
 app = typer.Typer(help="The Snowflake side: DDL, roles, grants and policies.", no_args_is_help=True)
 
@@ -15,6 +15,8 @@ app = typer.Typer(help="The Snowflake side: DDL, roles, grants and policies.", n
 @app.command()
 def ddl(
     target: TargetOption = "local",
+    conf: ConfOption = None,
+    overrides: SetOption = None,
     apply_sql: Annotated[
         bool, typer.Option("--apply", help="Run the statements (on the emulator: only those it supports).")
     ] = False,
@@ -22,7 +24,7 @@ def ddl(
     """Print the Snowflake DDL for the target; with --apply, run it."""
     from riskstream.snowflake.ddl import apply, render
 
-    config = settings_for(target).snowflake
+    config = settings_for(target, conf, overrides).snowflake
     statements = render(config)
     for statement in statements:
         console.print(f"{statement.sql};", markup=False)

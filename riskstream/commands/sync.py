@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
-from riskstream.commands.common import TargetOption, console, settings_for
+from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
 from riskstream.errors import VerificationError
 
 
 def sync(
     target: TargetOption = "local",
+    conf: ConfOption = None,
+    overrides: SetOption = None,
     table: Annotated[
         list[str] | None, typer.Option("--table", help="A gold table to sync (repeatable); default: all.")
     ] = None,
@@ -29,7 +31,7 @@ def sync(
     from riskstream.snowflake.verify import verify_tables
     from riskstream.spark import get_spark
 
-    settings = settings_for(target)
+    settings = settings_for(target, conf, overrides)
     tables = selected_tables(table)
     spark = get_spark(settings)
     started = time.monotonic()
