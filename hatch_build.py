@@ -16,7 +16,9 @@ LIFECYCLE_JAR = Path("riskstream") / "jars" / "riskstream-lifecycle.jar"
 
 class LifecycleJarCheck(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        if self.target_name == "wheel" and not (Path(self.root) / LIFECYCLE_JAR).is_file():
+        # An editable install (`uv sync` in a checkout, before Maven has built the jar) finds the jar
+        # in the checkout at run time; only a standard wheel must carry it.
+        if self.target_name == "wheel" and version == "standard" and not (Path(self.root) / LIFECYCLE_JAR).is_file():
             raise RuntimeError(
                 f"{LIFECYCLE_JAR} is missing: run `make install` (it builds jvm/lifecycle with Maven) before "
                 "building the wheel"

@@ -5,11 +5,12 @@ riskstream``, ``riskstream_target: <dev|prod>`` and ``riskstream_component: <str
 reference|maintenance>``. Tags survive the name prefix development mode adds (``[dev alice] ...``),
 so the same lookup works for both targets.
 
-The streaming job is a one-time run with unlimited task retries (see resources/streaming.job.yml):
-``start`` is ``run-now`` when no run is active, ``stop`` cancels the active runs and waits until
-they have terminated, and ``restart`` is stop then start, which is how a freshly deployed wheel
-gets picked up (``databricks bundle deploy`` replaces the job definition but never restarts a
-running job).
+The streaming job is a continuous job (see resources/streaming.job.yml): the scheduler keeps one
+run active while its trigger is unpaused. ``start`` unpauses the trigger and waits for the run the
+scheduler starts; ``stop`` pauses it first (so nothing restarts the stream) then cancels the active
+run and waits until it has terminated; ``restart`` cancels the active run and waits for the
+scheduler's next one, which is how a freshly deployed wheel gets picked up (``databricks bundle
+deploy`` replaces the job definition but never restarts a running job).
 
 "Latest streaming progress" is read from the active run itself (runs/get): each task's life-cycle
 state, attempt number (how many times Databricks has retried it) and start time. Per-batch
@@ -20,6 +21,7 @@ a SQL warehouse to read; this module does not query it.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +31,7 @@ from riskstream.errors import OpsError
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
-    from databricks.sdk.service.jobs import BaseRun, Run
+    from databricks.sdk.service.jobs import BaseRun, Continuous, PauseStatus, Run
 
 PROJECT_TAG = "project"
 PROJECT = "riskstream"
@@ -197,37 +199,73 @@ def streaming_progress(client: WorkspaceClient, target: str) -> list[TaskProgres
     return progress
 
 
-def start_streaming(client: WorkspaceClient, target: str) -> int:
-    """Start the streaming job; returns the new run id.
-
-    Raises:
-        OpsError: a run is already active. Two runs would share the checkpoints; use restart.
-    """
-    job = bundle_job(client, target, "streaming")
-    active = _active_runs(client, job.job_id)
-    if active:
-        ids = ", ".join(str(run.run_id) for run in active)
-        raise OpsError(f"{job.name} is already running (run {ids}); use `riskstream ops restart` to restart it")
-    return int(client.jobs.run_now(job_id=job.job_id).run_id)
+POLL_SECONDS = 5.0
+"""How often start and restart look for the run the continuous scheduler starts."""
 
 
-def stop_streaming(
+def _continuous(client: WorkspaceClient, job: BundleJob) -> Continuous:
+    settings = client.jobs.get(job_id=job.job_id).settings
+    if settings is None or settings.continuous is None:
+        raise OpsError(
+            f"{job.name} is not a continuous job; deploy the current bundle first (databricks bundle deploy)"
+        )
+    return settings.continuous
+
+
+def _set_pause(client: WorkspaceClient, job: BundleJob, current: Continuous, pause: PauseStatus) -> None:
+    """Update only the trigger's pause status (``new_settings.continuous`` replaces the whole field)."""
+    from databricks.sdk.service.jobs import Continuous, JobSettings
+
+    trigger = Continuous(pause_status=pause, task_retry_mode=current.task_retry_mode)
+    client.jobs.update(job_id=job.job_id, new_settings=JobSettings(continuous=trigger))
+
+
+def _await_new_run(
+    client: WorkspaceClient, job: BundleJob, not_in: set[int], timeout: timedelta, poll_seconds: float
+) -> int:
+    """The id of the first active run of ``job`` not in ``not_in``, waiting up to ``timeout``."""
+    deadline = time.monotonic() + timeout.total_seconds()
+    while True:
+        fresh = [int(run.run_id or 0) for run in _active_runs(client, job.job_id) if int(run.run_id or 0) not in not_in]
+        if fresh:
+            return fresh[0]
+        if time.monotonic() >= deadline:
+            raise OpsError(
+                f"{job.name}: the continuous trigger started no run within {int(timeout.total_seconds())}s; "
+                "see the job's page"
+            )
+        time.sleep(poll_seconds)
+
+
+def start_streaming(
     client: WorkspaceClient,
     target: str,
-    timeout: timedelta = timedelta(minutes=10),
-    report: Callable[[str], None] = lambda message: None,
-) -> list[int]:
-    """Cancel every active run of the streaming job and wait until each has terminated.
-
-    Returns:
-        The ids of the runs cancelled (empty when nothing was running).
+    timeout: timedelta = timedelta(minutes=5),
+    poll_seconds: float = POLL_SECONDS,
+) -> int:
+    """Unpause the streaming job's continuous trigger and return the id of the run it starts.
 
     Raises:
-        OpsError: a run did not terminate within ``timeout`` or ended in INTERNAL_ERROR.
+        OpsError: the trigger is already unpaused with a run active (use restart), or no run came.
     """
-    from databricks.sdk.errors import OperationFailed
+    from databricks.sdk.service.jobs import PauseStatus
 
     job = bundle_job(client, target, "streaming")
+    trigger = _continuous(client, job)
+    active = _active_runs(client, job.job_id)
+    if trigger.pause_status != PauseStatus.PAUSED and active:
+        ids = ", ".join(str(run.run_id) for run in active)
+        raise OpsError(f"{job.name} is already running (run {ids}); use `riskstream ops restart` to restart it")
+    if trigger.pause_status == PauseStatus.PAUSED:
+        _set_pause(client, job, trigger, PauseStatus.UNPAUSED)
+    return _await_new_run(client, job, set(), timeout, poll_seconds)
+
+
+def _cancel_and_wait(
+    client: WorkspaceClient, job: BundleJob, timeout: timedelta, report: Callable[[str], None]
+) -> list[int]:
+    from databricks.sdk.errors import OperationFailed
+
     cancelled = []
     for run in _active_runs(client, job.job_id):
         run_id = int(run.run_id or 0)
@@ -240,19 +278,52 @@ def stop_streaming(
     return cancelled
 
 
+def stop_streaming(
+    client: WorkspaceClient,
+    target: str,
+    timeout: timedelta = timedelta(minutes=10),
+    report: Callable[[str], None] = lambda message: None,
+) -> list[int]:
+    """Pause the continuous trigger, then cancel the active run and wait until it has terminated.
+
+    Returns:
+        The ids of the runs cancelled (empty when nothing was running).
+
+    Raises:
+        OpsError: a run did not terminate within ``timeout`` or ended in INTERNAL_ERROR.
+    """
+    from databricks.sdk.service.jobs import PauseStatus
+
+    job = bundle_job(client, target, "streaming")
+    trigger = _continuous(client, job)
+    if trigger.pause_status != PauseStatus.PAUSED:
+        report(f"ops: pausing the continuous trigger of {job.name}")
+        _set_pause(client, job, trigger, PauseStatus.PAUSED)
+    return _cancel_and_wait(client, job, timeout, report)
+
+
 def restart_streaming(
     client: WorkspaceClient,
     target: str,
     timeout: timedelta = timedelta(minutes=10),
     report: Callable[[str], None] = lambda message: None,
+    poll_seconds: float = POLL_SECONDS,
 ) -> tuple[list[int], int]:
-    """Stop (cancel and wait) then start the streaming job, so it runs the latest deployed wheel.
+    """Cancel the active run and wait for the one the continuous trigger starts (the deployed wheel).
 
     Returns:
         The cancelled run ids and the new run id.
+
+    Raises:
+        OpsError: the trigger is paused (use start), a run did not stop, or no new run came.
     """
-    cancelled = stop_streaming(client, target, timeout=timeout, report=report)
-    return cancelled, start_streaming(client, target)
+    from databricks.sdk.service.jobs import PauseStatus
+
+    job = bundle_job(client, target, "streaming")
+    if _continuous(client, job).pause_status == PauseStatus.PAUSED:
+        raise OpsError(f"{job.name} is paused; start it with `riskstream ops start`")
+    cancelled = _cancel_and_wait(client, job, timeout, report)
+    return cancelled, _await_new_run(client, job, set(cancelled), timeout, poll_seconds)
 
 
 def trigger_sync(

@@ -6,7 +6,8 @@ published JSON schema (vendored in tests/fixtures, checked byte-identical agains
 ../shared/reference when that exists); every python_wheel_task's command line is parsed by the
 real `riskstream` CLI (click), per target, with ${bundle.target} and ${var.*} substituted; every
 file the bundle refers to must exist or be the artifact's build output; every variable used by a
-target must have a value there; and the values that repeat conf/<target>.yml must agree with it.
+target must have a value there; every task's rendered command line loads its settings, and the
+schemas, volumes and secret scope they name are the ones the bundle declares.
 The last tests copy the bundle, break it in one way each, and assert the exact error reported.
 """
 
@@ -447,6 +448,9 @@ def settings_errors(config: dict[str, Any]) -> list[str]:
 def deployment_errors(config: dict[str, Any]) -> list[str]:
     """What the issue asks of the targets and jobs, beyond what the schema can say."""
     errors = []
+    for name, artifact in (config.get("artifacts") or {}).items():
+        if artifact.get("build") != "uv build --wheel":
+            errors.append(f"artifacts.{name}: build with `uv build --wheel` (no make on the deploying machine)")
     targets = config.get("targets", {})
     dev, prod = targets.get("dev") or {}, targets.get("prod") or {}
     if dev.get("mode") != "development" or dev.get("default") is not True:
@@ -464,11 +468,17 @@ def deployment_errors(config: dict[str, Any]) -> list[str]:
             errors.append(f"{job_key}: no email_notifications.on_failure")
         component = (job.get("tags") or {}).get("riskstream_component")
         if component == "streaming":
-            if job.get("schedule") or job.get("max_concurrent_runs") != 1:
-                errors.append(f"{job_key}: the streaming job is started by ops, one run at a time")
+            continuous = job.get("continuous") or {}
+            if job.get("schedule") or "pause_status" not in continuous:
+                errors.append(f"{job_key}: the streaming job is continuous, switched by its pause_status")
+            if continuous.get("task_retry_mode") != "ON_FAILURE":
+                errors.append(f"{job_key}: a failed streaming task is retried while the others run (ON_FAILURE)")
             for task in job.get("tasks", []):
-                if task.get("max_retries") != -1:
-                    errors.append(f"{job_key}.{task['task_key']}: streaming tasks retry for ever (max_retries: -1)")
+                policy = sorted({"max_retries", "min_retry_interval_millis", "retry_on_timeout"} & set(task))
+                if policy:
+                    errors.append(
+                        f"{job_key}.{task['task_key']}: a continuous job's task takes no retry policy {policy}"
+                    )
             for cluster in job.get("job_clusters", []):
                 if cluster["new_cluster"].get("spark_version") != "17.3.x-scala2.13":
                     errors.append(f"{job_key}: job cluster {cluster['job_cluster_key']} is not Runtime 17.3 LTS")
@@ -477,6 +487,10 @@ def deployment_errors(config: dict[str, Any]) -> list[str]:
                 errors.append(f"{job_key}: a scheduled workflow without a schedule")
             if component == "sync" and job.get("max_concurrent_runs") != 1:
                 errors.append(f"{job_key}: the sync must run one at a time (max_concurrent_runs: 1)")
+            if not (job.get("notification_settings") or {}).get("no_alert_for_skipped_runs"):
+                errors.append(
+                    f"{job_key}: a skipped run must not mail (notification_settings.no_alert_for_skipped_runs)"
+                )
         else:
             errors.append(f"{job_key}: tag riskstream_component {component!r} is not one ops knows")
     return errors
@@ -696,13 +710,19 @@ def test_the_cli_accepts_each_task(
     assert (settings.target, settings.profile, settings.storage.catalog) == (target, target, f"riskstream_{target}")
 
 
+def _uv_command() -> str:
+    """The uv `make install` put under .cache/tools, or one on PATH."""
+    uv = REPO / ".cache" / "tools" / "bin" / "uv"
+    found = str(uv) if uv.is_file() else shutil.which("uv")
+    assert found, "uv is needed to build the wheel: run `make install`"
+    return found
+
+
 def test_the_wheel_carries_the_entry_point_and_not_spark(tmp_path: Path) -> None:
     """`uv build --wheel` (what `make wheel`, the bundle's artifact build, runs) builds a wheel whose
     console script is riskstream.cli:main, which packages conf/, and which needs pyspark and
     delta-spark only through the `local` extra (Runtime 17.3 provides them)."""
-    uv = REPO / ".cache" / "tools" / "bin" / "uv"
-    uv_command = str(uv) if uv.is_file() else shutil.which("uv")
-    assert uv_command, "uv is needed to build the wheel: run `make install`"
+    uv_command = _uv_command()
     subprocess.run(
         [uv_command, "build", "--wheel", "--out-dir", str(tmp_path), str(REPO)], check=True, capture_output=True
     )
@@ -730,6 +750,29 @@ def test_the_wheel_carries_the_entry_point_and_not_spark(tmp_path: Path) -> None
     modules = sorted(name for name in names if name.endswith(".py"))
     assert [name for name in modules if not name.startswith(("riskstream/", "jobs/", "transformations/"))] == []
     assert [name for name in modules if "test" in name or "notebook_runner" in name] == []
+
+
+def test_a_wheel_without_the_lifecycle_jar_is_refused(tmp_path: Path) -> None:
+    """hatch_build.py stops `uv build --wheel` in a checkout whose jar was never built (it would deploy
+    and then fail on the cluster); an editable install (`uv sync`, before Maven runs) is allowed."""
+    source = tmp_path / "checkout"
+    for name in ("pyproject.toml", "hatch_build.py", "README.md", "LICENSE"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, source / name)
+    for package in ("riskstream", "jobs", "transformations", "conf"):
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("jars", "__pycache__"))
+    uv_command = _uv_command()
+    built = subprocess.run(
+        [uv_command, "build", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode != 0
+    assert (
+        "RuntimeError: riskstream/jars/riskstream-lifecycle.jar is missing: run `make install` (it builds "
+        "jvm/lifecycle with Maven) before building the wheel"
+    ) in built.stderr
+    assert not (tmp_path / "dist").exists() or list((tmp_path / "dist").glob("*.whl")) == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -880,9 +923,33 @@ ENVIRONMENT = "resources/environment.yml"
         ),
         pytest.param(
             STREAMING,
-            _set(_bronze, "max_retries", 3),
-            ["riskstream_streaming.bronze: streaming tasks retry for ever (max_retries: -1)"],
-            id="streaming: bounded retries",
+            _set(_bronze, "max_retries", -1),
+            ["riskstream_streaming.bronze: a continuous job's task takes no retry policy ['max_retries']"],
+            id="streaming: a retry policy on a continuous job's task",
+        ),
+        pytest.param(
+            STREAMING,
+            _drop(_streaming, "continuous"),
+            [
+                "riskstream_streaming: the streaming job is continuous, switched by its pause_status",
+                "riskstream_streaming: a failed streaming task is retried while the others run (ON_FAILURE)",
+            ],
+            id="streaming: not continuous",
+        ),
+        pytest.param(
+            "resources/snowflake_sync.job.yml",
+            _drop(lambda d: d["resources"]["jobs"]["riskstream_snowflake_sync"], "notification_settings"),
+            [
+                "riskstream_snowflake_sync: a skipped run must not mail "
+                "(notification_settings.no_alert_for_skipped_runs)"
+            ],
+            id="sync: mails on skipped runs",
+        ),
+        pytest.param(
+            "databricks.yml",
+            _set(lambda d: d["artifacts"]["riskstream_wheel"], "build", "make wheel"),
+            ["artifacts.riskstream_wheel: build with `uv build --wheel` (no make on the deploying machine)"],
+            id="artifact: built with make",
         ),
     ],
 )

@@ -46,6 +46,13 @@ class FakeWorkspace:
 
     def handle(self, method: str, path: str, query: dict[str, Any], body: dict[str, Any]) -> tuple[int, Any]:
         self.requests.append((method, path, query or body))
+        if (method, path) == ("GET", "/api/2.2/jobs/get"):
+            return 200, self._job(int(query["job_id"]))
+        if (method, path) == ("POST", "/api/2.2/jobs/update"):
+            job = self._job(int(body["job_id"]))
+            job["settings"].update(body["new_settings"])
+            self._schedule(job)
+            return 200, {}
         if (method, path) == ("GET", "/api/2.2/jobs/list"):
             return 200, {"jobs": self.jobs, "has_more": False}
         if (method, path) == ("GET", "/api/2.0/preview/scim/v2/Me"):
@@ -69,6 +76,8 @@ class FakeWorkspace:
                 if pending <= 0:
                     run["state"] = {"life_cycle_state": "TERMINATED", "result_state": "CANCELED"}
                     run["end_time"] = STARTED_MS + 60_000
+                    del self._cancel_polls[run["run_id"]]
+                    self._schedule(self._job(run["job_id"]))
                 else:
                     self._cancel_polls[run["run_id"]] = pending - 1
             return 200, run
@@ -91,6 +100,21 @@ class FakeWorkspace:
             self.runs.setdefault(int(body["job_id"]), []).insert(0, run)
             return 200, {"run_id": self.next_run_id, "number_in_job": self.next_run_id}
         return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"No API found for '{method} {path}'"}
+
+    def _job(self, job_id: int) -> dict[str, Any]:
+        return next(job for job in self.jobs if job["job_id"] == job_id)
+
+    def _schedule(self, job: dict[str, Any]) -> None:
+        """The continuous scheduler: an unpaused continuous job with no active run gets a new run."""
+        continuous = job["settings"].get("continuous")
+        if not continuous or continuous.get("pause_status") == "PAUSED":
+            return
+        runs = self.runs.setdefault(job["job_id"], [])
+        if any(run["state"]["life_cycle_state"] in ("PENDING", "RUNNING", "TERMINATING") for run in runs):
+            return
+        self.next_run_id += 1
+        state = {"life_cycle_state": "RUNNING"}
+        runs.insert(0, {"run_id": self.next_run_id, "job_id": job["job_id"], "state": state, "start_time": STARTED_MS})
 
     def _run(self, run_id: int) -> dict[str, Any] | None:
         return next((run for runs in self.runs.values() for run in runs if run["run_id"] == run_id), None)
@@ -143,7 +167,14 @@ def _dev_workspace() -> FakeWorkspace:
         jobs=[
             _job(MAINTENANCE, "[dev alice] riskstream-table-maintenance-dev", "maintenance"),
             _job(SYNC, "[dev alice] riskstream-snowflake-sync-dev", "sync"),
-            _job(STREAMING, "[dev alice] riskstream-streaming-dev", "streaming"),
+            {
+                **_job(STREAMING, "[dev alice] riskstream-streaming-dev", "streaming"),
+                "settings": {
+                    "name": "[dev alice] riskstream-streaming-dev",
+                    "tags": _job(STREAMING, "", "streaming")["settings"]["tags"],
+                    "continuous": {"pause_status": "UNPAUSED", "task_retry_mode": "ON_FAILURE"},
+                },
+            },
             _job(REFERENCE, "[dev alice] riskstream-reference-refresh-dev", "reference"),
             _job(201, "riskstream-streaming-prod", "streaming", target="prod"),
             {"job_id": 300, "settings": {"name": "someone else's job"}},
@@ -253,42 +284,106 @@ def test_progress_shows_each_streaming_task(server: Server) -> None:
     assert server.calls == [METADATA, LIST, _active(STREAMING), ("GET", "/api/2.2/jobs/runs/get", {"run_id": "501"})]
 
 
+GET_STREAMING = ("GET", "/api/2.2/jobs/get", {"job_id": str(STREAMING)})
+
+
+def _pause(status: str) -> tuple[str, str, dict[str, Any]]:
+    trigger = {"pause_status": status, "task_retry_mode": "ON_FAILURE"}
+    return ("POST", "/api/2.2/jobs/update", {"job_id": STREAMING, "new_settings": {"continuous": trigger}})
+
+
+def _paused_and_idle(server: Server) -> None:
+    streaming = next(job for job in server.workspace.jobs if job["job_id"] == STREAMING)
+    streaming["settings"]["continuous"]["pause_status"] = "PAUSED"
+    server.workspace.runs[STREAMING][0]["state"] = {"life_cycle_state": "TERMINATED", "result_state": "CANCELED"}
+
+
 def test_start_refuses_while_a_run_is_active(server: Server) -> None:
     result = _ops("start", "--target", "dev")
     assert isinstance(result.exception, OpsError) and result.exception.exit_code == 9
     assert str(result.exception) == (
         "[dev alice] riskstream-streaming-dev is already running (run 501); use `riskstream ops restart` to restart it"
     )
-    assert server.calls == [METADATA, LIST, _active(STREAMING)]
+    assert server.calls == [METADATA, LIST, GET_STREAMING, _active(STREAMING)]
 
 
-def test_restart_cancels_waits_for_termination_then_runs_now(server: Server) -> None:
-    result = _ops("restart", "--target", "dev", "--timeout", "60")
+def test_start_unpauses_the_continuous_trigger_and_reports_its_run(server: Server) -> None:
+    _paused_and_idle(server)
+    result = _ops("start", "--target", "dev")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["ops: streaming job of dev started, run 901"]
+    assert server.calls == [METADATA, LIST, GET_STREAMING, _active(STREAMING), _pause("UNPAUSED"), _active(STREAMING)]
+
+
+def test_stop_pauses_the_trigger_then_cancels_and_waits(server: Server) -> None:
+    result = _ops("stop", "--target", "dev", "--timeout", "60")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
+        "ops: pausing the continuous trigger of [dev alice] riskstream-streaming-dev",
         "ops: cancelling run 501 of [dev alice] riskstream-streaming-dev",
-        "ops: streaming job of dev stopped run 501; started run 901",
+        "ops: stopped run 501",
     ]
     get_501 = ("GET", "/api/2.2/jobs/runs/get", {"run_id": "501"})
     assert server.calls == [
         METADATA,
         LIST,
+        GET_STREAMING,
+        _pause("PAUSED"),
         _active(STREAMING),
         ("POST", "/api/2.2/jobs/runs/cancel", {"run_id": 501}),
         get_501,  # TERMINATING: the SDK waits and polls again
-        get_501,  # TERMINATED
+        get_501,  # TERMINATED; the paused scheduler starts nothing
+    ]
+    assert [run["run_id"] for run in server.workspace.runs[STREAMING]] == [501]
+
+
+def test_restart_cancels_and_waits_for_the_schedulers_next_run(server: Server) -> None:
+    result = _ops("restart", "--target", "dev", "--timeout", "60")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "ops: cancelling run 501 of [dev alice] riskstream-streaming-dev",
+        "ops: streaming job of dev stopped run 501; the continuous trigger started run 901",
+    ]
+    get_501 = ("GET", "/api/2.2/jobs/runs/get", {"run_id": "501"})
+    assert server.calls == [
+        METADATA,
         LIST,
+        GET_STREAMING,
         _active(STREAMING),
-        ("POST", "/api/2.2/jobs/run-now", {"job_id": STREAMING}),
+        ("POST", "/api/2.2/jobs/runs/cancel", {"run_id": 501}),
+        get_501,  # TERMINATING: the SDK waits and polls again
+        get_501,  # TERMINATED: the scheduler starts run 901
+        _active(STREAMING),
     ]
 
 
-def test_stop_when_nothing_runs_cancels_nothing(server: Server) -> None:
-    server.workspace.runs[STREAMING][0]["state"] = {"life_cycle_state": "TERMINATED", "result_state": "CANCELED"}
+def test_restart_of_a_paused_stream_is_refused(server: Server) -> None:
+    _paused_and_idle(server)
+    result = _ops("restart", "--target", "dev")
+    assert isinstance(result.exception, OpsError) and result.exception.exit_code == 9
+    assert str(result.exception) == (
+        "[dev alice] riskstream-streaming-dev is paused; start it with `riskstream ops start`"
+    )
+    assert server.calls == [METADATA, LIST, GET_STREAMING]
+
+
+def test_stop_when_paused_and_idle_changes_nothing(server: Server) -> None:
+    _paused_and_idle(server)
     result = _ops("stop", "--target", "dev")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["ops: the streaming job of dev was not running"]
-    assert server.calls == [METADATA, LIST, _active(STREAMING)]
+    assert server.calls == [METADATA, LIST, GET_STREAMING, _active(STREAMING)]
+
+
+def test_a_streaming_job_deployed_before_continuous_is_named(server: Server) -> None:
+    streaming = next(job for job in server.workspace.jobs if job["job_id"] == STREAMING)
+    del streaming["settings"]["continuous"]
+    result = _ops("stop", "--target", "dev")
+    assert isinstance(result.exception, OpsError) and result.exception.exit_code == 9
+    assert str(result.exception) == (
+        "[dev alice] riskstream-streaming-dev is not a continuous job; deploy the current bundle first "
+        "(databricks bundle deploy)"
+    )
 
 
 def test_sync_triggers_the_sync_job_and_waits(server: Server) -> None:

@@ -17,7 +17,9 @@ app = typer.Typer(
 )
 
 ProfileOption = Annotated[str | None, typer.Option(help="A ~/.databrickscfg profile instead of the environment.")]
-TimeoutOption = Annotated[int, typer.Option(help="Seconds to wait for the active run to terminate.", min=1)]
+TimeoutOption = Annotated[
+    int, typer.Option(help="Seconds to wait for the active run to terminate, or for the scheduler's new run.", min=1)
+]
 
 
 def _report(message: str) -> None:
@@ -61,16 +63,16 @@ def progress(target: TargetOption = "dev", profile: ProfileOption = None) -> Non
 
 
 @app.command()
-def start(target: TargetOption = "dev", profile: ProfileOption = None) -> None:
-    """Start the streaming job (refused when a run is already active)."""
+def start(target: TargetOption = "dev", profile: ProfileOption = None, timeout: TimeoutOption = 300) -> None:
+    """Unpause the streaming job's continuous trigger and wait for its run (refused when one is active)."""
     target = _deployed_target(target)
-    run_id = ops.start_streaming(ops.workspace_client(profile), target)
+    run_id = ops.start_streaming(ops.workspace_client(profile), target, timedelta(seconds=timeout))
     console.print(f"ops: streaming job of {target} started, run {run_id}")
 
 
 @app.command()
 def stop(target: TargetOption = "dev", profile: ProfileOption = None, timeout: TimeoutOption = 600) -> None:
-    """Cancel the streaming job's active runs and wait until they have terminated."""
+    """Pause the streaming job's continuous trigger, cancel its run and wait until it has terminated."""
     target = _deployed_target(target)
     cancelled = ops.stop_streaming(ops.workspace_client(profile), target, timedelta(seconds=timeout), report=_report)
     if cancelled:
@@ -81,13 +83,13 @@ def stop(target: TargetOption = "dev", profile: ProfileOption = None, timeout: T
 
 @app.command()
 def restart(target: TargetOption = "dev", profile: ProfileOption = None, timeout: TimeoutOption = 600) -> None:
-    """Stop then start the streaming job, e.g. after `databricks bundle deploy` to run the new wheel."""
+    """Cancel the streaming run and wait for the next one, e.g. to run the wheel of a newer deploy."""
     target = _deployed_target(target)
     cancelled, run_id = ops.restart_streaming(
         ops.workspace_client(profile), target, timedelta(seconds=timeout), report=_report
     )
     stopped = f"stopped run {', '.join(map(str, cancelled))}" if cancelled else "was not running"
-    console.print(f"ops: streaming job of {target} {stopped}; started run {run_id}")
+    console.print(f"ops: streaming job of {target} {stopped}; the continuous trigger started run {run_id}")
 
 
 @app.command()
