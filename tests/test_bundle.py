@@ -176,7 +176,12 @@ def target_view(config: dict[str, Any], target: str) -> dict[str, Any]:
 
 
 def variable_values(config: dict[str, Any], target: str) -> dict[str, Any]:
+    """Each variable's value in ``target``; a ``lookup`` variable (resolved by the CLI by name) renders
+    as ``<lookup warehouse:NAME>``."""
     values = {name: spec["default"] for name, spec in config.get("variables", {}).items() if "default" in spec}
+    for name, spec in config.get("variables", {}).items():
+        for kind, looked_up in (spec.get("lookup") or {}).items():
+            values.setdefault(name, f"<lookup {kind}:{looked_up}>")
     values.update((config.get("targets", {}).get(target) or {}).get("variables", {}) or {})
     return values
 
@@ -252,10 +257,13 @@ def _substitute(
     return _REFERENCE.sub(replace, text)
 
 
-def render(config: dict[str, Any], target: str, user: str = DEFAULT_USER) -> dict[str, Any]:
-    """What the CLI deploys for ``target`` when ``user`` deploys it, every reference resolved."""
+def render(
+    config: dict[str, Any], target: str, user: str = DEFAULT_USER, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the CLI deploys for ``target`` when ``user`` deploys it (with ``variables`` set as by
+    ``--var``), every reference resolved."""
     view = target_view(config, target)
-    values = variable_values(config, target)
+    values = {**variable_values(config, target), **(variables or {})}
 
     def resolve(node: Any) -> Any:
         if isinstance(node, dict):
@@ -345,6 +353,11 @@ def file_errors(root: Path, config: dict[str, Any], documents: dict[str, dict[st
     outputs = _artifact_outputs(root, config)
     for name, document in documents.items():
         base = (root / name).parent
+        for kind in ("dashboards", "alerts"):
+            for key, item in ((document.get("resources") or {}).get(kind) or {}).items():
+                path = item.get("file_path")
+                if path and not (base / path).is_file():
+                    errors.append(f"{name}: {kind}.{key}: {path} not found")
         for job_key, job in ((document.get("resources") or {}).get("jobs") or {}).items():
             wheels = [
                 library["whl"]
@@ -544,7 +557,9 @@ def test_includes_are_one_job_per_file_and_the_environment(
             "volumes": ["checkpoints", "reference_landing"],
             "secret_scopes": ["riskstream"],
         },
+        "resources/limit_breach.alert.yml": {"alerts": ["riskstream_limit_breach"]},
         "resources/reference_refresh.job.yml": {"jobs": ["riskstream_reference_refresh"]},
+        "resources/riskstream_risk.dashboard.yml": {"dashboards": ["riskstream_risk"]},
         "resources/snowflake_sync.job.yml": {"jobs": ["riskstream_snowflake_sync"]},
         "resources/streaming.job.yml": {"jobs": ["riskstream_streaming"]},
         "resources/table_maintenance.job.yml": {"jobs": ["riskstream_table_maintenance"]},

@@ -66,6 +66,10 @@ def run(
     jobs["gold"] = gold_job.run  # after silver: `all` runs in flow order
     selected = list(jobs) if layer is Layer.all else [layer.value]
     progress_table = Catalog(settings).table("ops", "stream_progress")
+    if "gold" in selected and not settings.is_local:
+        from riskstream.dashboard_views import create_dashboard_views
+
+        create_dashboard_views(spark, Catalog(settings))
     collector = ProgressCollector().attach(spark)
     queries: list[StreamingQuery] = []
     try:

@@ -1,0 +1,268 @@
+"""The Databricks dashboard's and the limit-breach alert's SQL, run on tables the pipeline built.
+
+No workspace or SQL warehouse is reachable here, so the dashboard was never rendered and the alert
+never scheduled. What is checked is everything up to that boundary: every dataset query of
+``resources/riskstream_risk.lvdash.json`` and the alert's ``query_text`` (rendered from the bundle)
+run with local Spark SQL, in the namespace Databricks gives them, on tables built by the real
+bronze -> silver -> gold jobs from trade events produced to the local Kafka broker (with three
+faulty records for the quarantine) and on the ``ops.stream_progress`` rows of those runs; each
+result is compared with the expected rows, computed from the fixture events by the independent
+helpers of tests/test_gold_pipeline.py where they exist and from the source tables with pandas
+otherwise.
+
+The namespace: Databricks resolves the dashboard's unqualified names in ``dataset_catalog`` and
+``dataset_schema`` (the deployment's gold schema). Here a local schema ``lv_gold`` in
+``spark_catalog`` holds views with the gold tables' names over the pipeline's path tables, and
+``lv_silver`` / ``lv_ops`` hold the quarantine and progress; the dashboard's own views
+(:mod:`riskstream.dashboard_views`, the same statements ``riskstream run gold`` runs on Unity
+Catalog) are then created in ``lv_gold`` and the queries run after ``USE spark_catalog.lv_gold``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from confluent_kafka import Producer
+from pyspark.sql import SparkSession
+
+from jobs import bronze, silver
+from jobs import gold as gold_job
+from riskstream import kafka_broker
+from riskstream.config import parse_settings
+from riskstream.dashboard_views import DASHBOARD_VIEWS, view_statements
+from riskstream.kafka_broker import BrokerInfo
+from riskstream.monitoring import ProgressCollector, record_progress
+from riskstream.tables import Catalog
+from tests.conftest import settings_dict
+from tests.test_bundle import REPO, load_bundle, render
+from tests.test_gold_from_events import _event_json
+from tests.test_gold_pipeline import (
+    PORTFOLIOS,
+    STEP_1,
+    _expected_5m,
+    _expected_alerts,
+    _expected_positions,
+    _expected_risk,
+    _with_watermarks,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.spark]
+
+DASHBOARD = REPO / "resources" / "riskstream_risk.lvdash.json"
+PREFIX = "lv_"
+GOLD_TABLES = ("positions", "portfolio_risk", "exposure_by_asset_class_5m", "risk_alerts")
+FAULTY = [
+    ("P-001", b"{not json"),
+    ("P-999", json.dumps({**json.loads(_event_json(STEP_1[0])), "portfolio_id": "P-999"}).encode()),
+    (STEP_1[0]["portfolio_id"], _event_json(STEP_1[0]).encode()),  # the same event_id resent
+]
+"""Records the quarantine must show: malformed JSON, an unknown portfolio (its event id differs only
+through the portfolio, so it is not a duplicate), and one resend of an accepted event."""
+
+
+def dataset_queries() -> dict[str, str]:
+    """Every dataset of the dashboard: name -> SQL text (its ``queryLines`` joined)."""
+    document = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return {dataset["name"]: "".join(dataset["queryLines"]) for dataset in document["datasets"]}
+
+
+@pytest.fixture(scope="module")
+def built(spark: SparkSession, kafka: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
+    """The pipeline's tables from STEP_1 plus :data:`FAULTY`, published in the dashboard's namespace."""
+    from tests.test_gold_pipeline import _write_reference
+
+    base = tmp_path_factory.mktemp("lakeview")
+    topic, alerts_topic = (f"{name}-{uuid.uuid4().hex[:10]}" for name in ("trades", "risk-alerts"))
+    kafka_broker.create_topics(kafka.bootstrap_servers, {topic: 2, alerts_topic: 2})
+    settings = parse_settings(
+        settings_dict(base, kafka.bootstrap_servers, kafka={"topic": topic, "alerts_topic": alerts_topic})
+    )
+    catalog = Catalog(settings)
+    _write_reference(spark, catalog)
+    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "acks": "all"})
+    for row in STEP_1:
+        producer.produce(topic, key=row["portfolio_id"], value=_event_json(row), headers=[("schema_version", b"1")])
+    for key, value in FAULTY:
+        producer.produce(topic, key=key, value=value, headers=[("schema_version", b"1")])
+    assert producer.flush(30) == 0
+    collector = ProgressCollector().attach(spark)
+    try:
+        for job in (bronze, silver, gold_job):
+            assert job.run(spark, settings) is None
+        record_progress(spark, catalog.table("ops", "stream_progress"), collector.drain(spark))
+    finally:
+        collector.detach(spark)
+
+    published = {"gold": list(GOLD_TABLES), "silver": ["quarantine"], "ops": ["stream_progress"]}
+    for layer, names in published.items():
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS spark_catalog.{PREFIX}{layer}")
+        for name in names:
+            path = catalog.table(layer, name).path  # type: ignore[arg-type]
+            spark.sql(f"CREATE OR REPLACE VIEW spark_catalog.{PREFIX}{layer}.{name} AS SELECT * FROM delta.`{path}`")
+    unity = Catalog(
+        parse_settings({**settings_dict(base), "storage": {"catalog": "spark_catalog", "schema_prefix": PREFIX}})
+    )
+    for statement in view_statements(unity):
+        spark.sql(statement)
+    spark.sql(f"USE spark_catalog.{PREFIX}gold")
+    try:
+        yield catalog
+    finally:
+        spark.sql("USE spark_catalog.default")
+        for layer in published:
+            spark.sql(f"DROP SCHEMA IF EXISTS spark_catalog.{PREFIX}{layer} CASCADE")
+
+
+def _run(spark: SparkSession, sql: str) -> list[dict[str, Any]]:
+    return [row.asDict() for row in spark.sql(sql).collect()]
+
+
+def _table(spark: SparkSession, catalog: Catalog, layer: str, name: str) -> pd.DataFrame:
+    return catalog.table(layer, name).read(spark).toPandas()  # type: ignore[arg-type]
+
+
+def test_the_dashboard_reads_what_the_gold_schema_holds() -> None:
+    """Every dataset is a query over the gold schema's tables and the two views, nothing else."""
+    config, _ = load_bundle(REPO)
+    dashboard = render(config, "dev")["resources"]["dashboards"]["riskstream_risk"]
+    assert (dashboard["dataset_catalog"], dashboard["dataset_schema"]) == ("riskstream_dev", "alice_gold")
+    assert (REPO / "resources" / dashboard["file_path"]).resolve() == DASHBOARD
+    assert sorted(dataset_queries()) == [
+        "alerts",
+        "exposure_over_time",
+        "portfolio_limits",
+        "quarantine_by_reason",
+        "stream_lag",
+    ]
+    document = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    used = {query["query"]["datasetName"] for page in document["pages"] for item in page["layout"]
+            for query in item["widget"]["queries"]}  # fmt: skip
+    assert used == set(dataset_queries())
+    assert sorted(DASHBOARD_VIEWS) == ["ops_stream_progress", "silver_quarantine"]
+
+
+def test_portfolio_limits(spark: SparkSession, built: Catalog) -> None:
+    positions = _expected_positions(STEP_1)
+    expected = [
+        {**_expected_risk(positions, portfolio_id), "base_currency": PORTFOLIOS[portfolio_id]["base_currency"]}
+        for portfolio_id in PORTFOLIOS
+    ]
+    expected.sort(
+        key=lambda row: (-max(row["gross_limit_utilisation"], row["var_limit_utilisation"]), row["portfolio_id"])
+    )
+    rows = _run(spark, dataset_queries()["portfolio_limits"])
+    assert [row["portfolio_id"] for row in rows] == [row["portfolio_id"] for row in expected]
+    for row, want in zip(rows, expected, strict=True):
+        assert row["base_currency"] == want["base_currency"]
+        for column in ("gross_exposure_base", "gross_limit", "gross_limit_utilisation", "var_99_1d", "var_limit"):
+            assert row[column] == pytest.approx(want[column], rel=1e-12), (row["portfolio_id"], column)
+        assert row["over_limit"] is (max(want["gross_limit_utilisation"], want["var_limit_utilisation"]) > 1)
+
+
+def test_exposure_over_event_time(spark: SparkSession, built: Catalog) -> None:
+    expected = sorted(
+        _expected_5m(_with_watermarks(STEP_1)), key=lambda r: (r["window_start"], r["desk"], r["asset_class"])
+    )
+    rows = _run(spark, dataset_queries()["exposure_over_time"])
+    assert [(r["window_start"], r["desk"], r["asset_class"], r["trade_count"]) for r in rows] == [
+        (r["window_start"], r["desk"], r["asset_class"], r["trade_count"]) for r in expected
+    ]
+    for row, want in zip(rows, expected, strict=True):
+        for column in ("gross_notional_base", "net_notional_base"):
+            assert row[column] == pytest.approx(want[column], rel=1e-12)
+
+
+def test_alert_list_newest_window_first(spark: SparkSession, built: Catalog) -> None:
+    expected = _expected_alerts(STEP_1, [])
+    rows = _run(spark, dataset_queries()["alerts"])
+    keys = sorted(expected, key=lambda key: (-key[2].timestamp(), key[0], key[1]))
+    assert [(r["portfolio_id"], r["rule"], r["window_start"]) for r in rows] == keys
+    for row in rows:
+        want = expected[(row["portfolio_id"], row["rule"], row["window_start"])]
+        assert (row["trade_id"], row["last_trade_ts"]) == (want["trade_id"], want["last_trade_ts"])
+        for column in ("measured_value", "limit_value"):
+            assert row[column] == pytest.approx(want[column], rel=1e-12)
+        assert row["utilisation"] == pytest.approx(want["measured_value"] / want["limit_value"], rel=1e-12)
+
+
+def test_quarantine_by_reason(spark: SparkSession, built: Catalog) -> None:
+    rows = _run(spark, dataset_queries()["quarantine_by_reason"])
+    assert [(r["reason"], r["records"]) for r in rows] == [
+        ("duplicate", 1),
+        ("malformed_json", 1),
+        ("unknown_portfolio", 1),
+    ]
+    quarantine = _table(spark, built, "silver", "quarantine").explode("reason_codes")
+    for row in rows:
+        seen = quarantine[quarantine["reason_codes"] == row["reason"]]["ingest_ts"]
+        assert (row["first_seen"], row["last_seen"]) == (seen.min().to_pydatetime(), seen.max().to_pydatetime())
+
+
+def test_stream_lag_is_the_latest_batch_of_each_query(spark: SparkSession, built: Catalog) -> None:
+    progress = _table(spark, built, "ops", "stream_progress")
+    latest = progress.sort_values(["progress_ts", "batch_id"], ascending=False).groupby("query_name").head(1)
+    rows = _run(spark, dataset_queries()["stream_lag"])
+    assert [row["query_name"] for row in rows] == sorted(latest["query_name"])
+    assert [row["query_name"] for row in rows] == sorted(
+        [
+            "bronze_trade_events",
+            "silver_trades",
+            "gold_positions",
+            "gold_portfolio_risk_1m",
+            "gold_exposure_by_asset_class_5m",
+        ]
+    )
+    for row in rows:
+        want = latest[latest["query_name"] == row["query_name"]].iloc[0]
+        assert (row["batch_id"], row["num_input_rows"]) == (want["batch_id"], want["num_input_rows"])
+        assert row["progress_ts"] == want["progress_ts"].to_pydatetime()
+        if want["watermark"] is None:
+            assert row["event_time_lag_s"] is None
+        else:
+            watermark = datetime.fromisoformat(str(want["watermark"]).replace("Z", "+00:00")).replace(tzinfo=None)
+            lag = (want["progress_ts"].to_pydatetime() - watermark).total_seconds()
+            assert math.isclose(row["event_time_lag_s"], lag, abs_tol=1e-9), row["query_name"]
+
+
+def test_the_limit_breach_alert_counts_portfolios_over_a_limit(spark: SparkSession, built: Catalog) -> None:
+    config, _ = load_bundle(REPO)
+    local = {"catalog": "spark_catalog", "schema_prefix": PREFIX}
+    alert = render(config, "dev", variables=local)["resources"]["alerts"]["riskstream_limit_breach"]
+    assert alert["query_text"] == (
+        "SELECT count(*) AS portfolios_over_limit FROM spark_catalog.lv_gold.portfolio_risk "
+        "WHERE gross_limit_utilisation > 1 OR var_limit_utilisation > 1"
+    )
+    assert alert["evaluation"]["source"]["name"] == "portfolios_over_limit"
+    positions = _expected_positions(STEP_1)
+    over = [
+        portfolio_id
+        for portfolio_id in PORTFOLIOS
+        if max(
+            _expected_risk(positions, portfolio_id)["gross_limit_utilisation"],
+            _expected_risk(positions, portfolio_id)["var_limit_utilisation"],
+        )
+        > 1
+    ]
+    assert _run(spark, alert["query_text"]) == [{"portfolios_over_limit": len(over)}]
+
+
+def test_dashboard_views_on_unity_catalog_names(tmp_path: Path) -> None:
+    """The statements `riskstream run gold` runs for alice's dev deployment."""
+    raw = settings_dict(tmp_path)
+    unity = Catalog(parse_settings({**raw, "storage": {"catalog": "riskstream_dev", "schema_prefix": "alice_"}}))
+    assert view_statements(unity) == [
+        "CREATE OR REPLACE VIEW `riskstream_dev`.`alice_gold`.`silver_quarantine` AS "
+        "SELECT * FROM `riskstream_dev`.`alice_silver`.`quarantine`",
+        "CREATE OR REPLACE VIEW `riskstream_dev`.`alice_gold`.`ops_stream_progress` AS "
+        "SELECT * FROM `riskstream_dev`.`alice_ops`.`stream_progress`",
+    ]
+    with pytest.raises(ValueError, match="dashboard views are for Unity Catalog targets"):
+        view_statements(Catalog(parse_settings(raw)))
