@@ -9,21 +9,24 @@
 
 # COMMAND ----------
 
-dbutils.widgets.dropdown("target", "local", ["local", "dev", "prod"], "Target")
+dbutils.widgets.text("target", "local", "Target (local, or a bundle target)")
+dbutils.widgets.text("conf", "", "Conf profile (empty: the target's)")
+dbutils.widgets.text("settings", "", "Deployment settings (KEY=VALUE ..., from the bundle's notebooks job)")
 dbutils.widgets.text("start_date", "", "From (YYYY-MM-DD, optional)")
 dbutils.widgets.text("end_date", "", "To (YYYY-MM-DD, optional)")
 
 # COMMAND ----------
 
 from riskstream import analytics
-from riskstream.config import load_settings
 
-settings = load_settings(dbutils.widgets.get("target"))
+settings = analytics.notebook_settings(dbutils.widgets.get)
 start_date, end_date = analytics.parse_date_range(dbutils.widgets.get("start_date"), dbutils.widgets.get("end_date"))
 
 # COMMAND ----------
 
-display(analytics.data_quality(spark, settings, start_date, end_date))
+quality = analytics.data_quality(spark, settings, start_date, end_date).toPandas()
+display(quality)
+display(analytics.quality_figure(quality))
 
 # COMMAND ----------
 

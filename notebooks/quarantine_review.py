@@ -9,7 +9,9 @@
 
 # COMMAND ----------
 
-dbutils.widgets.dropdown("target", "local", ["local", "dev", "prod"], "Target")
+dbutils.widgets.text("target", "local", "Target (local, or a bundle target)")
+dbutils.widgets.text("conf", "", "Conf profile (empty: the target's)")
+dbutils.widgets.text("settings", "", "Deployment settings (KEY=VALUE ..., from the bundle's notebooks job)")
 dbutils.widgets.text("start_date", "", "From (YYYY-MM-DD, optional)")
 dbutils.widgets.text("end_date", "", "To (YYYY-MM-DD, optional)")
 dbutils.widgets.text("reason", "", "Reason code (empty: all)")
@@ -19,9 +21,8 @@ dbutils.widgets.dropdown("publish", "no", ["no", "yes"], "Publish corrected even
 # COMMAND ----------
 
 from riskstream import analytics
-from riskstream.config import load_settings
 
-settings = load_settings(dbutils.widgets.get("target"))
+settings = analytics.notebook_settings(dbutils.widgets.get)
 start_date, end_date = analytics.parse_date_range(dbutils.widgets.get("start_date"), dbutils.widgets.get("end_date"))
 reason = dbutils.widgets.get("reason").strip() or None
 corrected_text = dbutils.widgets.get("corrected_events")

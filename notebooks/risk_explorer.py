@@ -7,25 +7,28 @@
 
 # COMMAND ----------
 
-dbutils.widgets.dropdown("target", "local", ["local", "dev", "prod"], "Target")
+dbutils.widgets.text("target", "local", "Target (local, or a bundle target)")
+dbutils.widgets.text("conf", "", "Conf profile (empty: the target's)")
+dbutils.widgets.text("settings", "", "Deployment settings (KEY=VALUE ..., from the bundle's notebooks job)")
 dbutils.widgets.text("portfolio_id", "", "Portfolio (empty: all)")
 
 # COMMAND ----------
 
 from riskstream import analytics
-from riskstream.config import load_settings
 
-settings = load_settings(dbutils.widgets.get("target"))
+settings = analytics.notebook_settings(dbutils.widgets.get)
 portfolio_id = dbutils.widgets.get("portfolio_id").strip() or None
 
 # COMMAND ----------
 
 # MAGIC %md
-# MAGIC ## Exposure, VaR and limit use
+# MAGIC ## Exposure, VaR and limit use (the chart: use of each limit, above 100 % is a breach)
 
 # COMMAND ----------
 
-display(analytics.risk_overview(spark, settings, portfolio_id))
+overview = analytics.risk_overview(spark, settings, portfolio_id).toPandas()
+display(overview)
+display(analytics.limit_use_figure(overview))
 
 # COMMAND ----------
 

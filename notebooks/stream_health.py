@@ -8,14 +8,15 @@
 
 # COMMAND ----------
 
-dbutils.widgets.dropdown("target", "local", ["local", "dev", "prod"], "Target")
+dbutils.widgets.text("target", "local", "Target (local, or a bundle target)")
+dbutils.widgets.text("conf", "", "Conf profile (empty: the target's)")
+dbutils.widgets.text("settings", "", "Deployment settings (KEY=VALUE ..., from the bundle's notebooks job)")
 
 # COMMAND ----------
 
 from riskstream import analytics
-from riskstream.config import load_settings
 
-settings = load_settings(dbutils.widgets.get("target"))
+settings = analytics.notebook_settings(dbutils.widgets.get)
 
 # COMMAND ----------
 

@@ -27,6 +27,9 @@ from riskstream.errors import ConfigError, DeliveryError
 from riskstream.tables import Catalog, TableRef
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
     from pyspark.sql import DataFrame, SparkSession
 
 STREAM_TABLES: tuple[tuple[str, str], ...] = (
@@ -45,6 +48,23 @@ STREAM_TABLES: tuple[tuple[str, str], ...] = (
 # ---------------------------------------------------------------------------------------------
 # Widget validation
 # ---------------------------------------------------------------------------------------------
+
+
+NOTEBOOK_WIDGETS = ("target", "conf", "settings")
+"""The widgets every notebook declares to find its deployment; the bundle's notebooks job sets them."""
+
+
+def notebook_settings(widget: Callable[[str], str]) -> Settings:
+    """The settings of the deployment a notebook's widgets name (``widget`` is ``dbutils.widgets.get``).
+
+    ``target`` and ``conf`` are as on the command line; ``settings`` holds the deployment's
+    ``KEY=VALUE`` pairs separated by spaces, exactly the ``--set`` values a bundle task gets (the
+    notebooks job of the bundle passes them; copy them from its parameters for interactive use).
+    """
+    from riskstream.config import load_settings
+
+    target = widget("target").strip() or "local"
+    return load_settings(target, conf=widget("conf").strip() or None, overrides=widget("settings").split())
 
 
 def parse_date(value: str, widget: str) -> date | None:
@@ -479,3 +499,59 @@ def risk_history(spark: SparkSession, settings: Settings, max_versions: int = 20
 
 def _table(settings: Settings, layer: str, name: str) -> TableRef:
     return Catalog(settings).table(layer, name)  # type: ignore[arg-type]
+
+
+def _bar_chart(title: str, ylabel: str, draw: Callable[[Axes], None]) -> Figure:
+    """A figure with one axes that ``draw`` fills with labelled bars; y from zero, legend, title."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 3.5))
+    axes = figure.subplots()
+    draw(axes)
+    axes.set_ylabel(ylabel)
+    axes.set_ylim(bottom=0)
+    axes.set_title(title)
+    axes.legend(loc="upper left", fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def limit_use_figure(overview: pd.DataFrame) -> Figure:
+    """Bar chart of gross and VaR limit use per portfolio (``risk_overview`` rows), 100 % marked.
+
+    Use is a share of each portfolio's own limit, so portfolios in different base currencies
+    compare on one axis; bars above the line are breaches.
+    """
+    import pandas as pd
+
+    def draw(axes: Axes) -> None:
+        positions = list(range(len(overview)))
+        width = 0.4
+        for offset, column, label in (
+            (-width / 2, "gross_limit_utilisation", "gross exposure / gross limit"),
+            (width / 2, "var_limit_utilisation", "99 % 1-day VaR / VaR limit"),
+        ):
+            values = [0.0 if pd.isna(value) else 100.0 * float(value) for value in overview[column]]
+            axes.bar([x + offset for x in positions], values, width, label=label)
+        axes.axhline(100.0, color="red", linewidth=1, label="limit (100 %)")
+        axes.set_xticks(positions, list(overview["portfolio_id"]))
+
+    return _bar_chart("Limit use per portfolio (each in its base currency)", "use of limit (%)", draw)
+
+
+def quality_figure(quality: pd.DataFrame) -> Figure:
+    """Stacked bars per ingest day (``data_quality`` rows): accepted, quarantined, not yet accounted."""
+
+    def draw(axes: Axes) -> None:
+        days = [str(day) for day in quality["day"]]
+        bottom = [0.0] * len(days)
+        for column, label in (
+            ("accepted", "accepted"),
+            ("quarantined", "quarantined"),
+            ("unaccounted", "not yet in silver"),
+        ):
+            values = [float(value) for value in quality[column]]
+            axes.bar(days, values, bottom=bottom, label=label)
+            bottom = [low + value for low, value in zip(bottom, values, strict=True)]
+
+    return _bar_chart("Events per UTC ingest day", "events", draw)

@@ -37,7 +37,7 @@ PROJECT_TAG = "project"
 PROJECT = "riskstream"
 TARGET_TAG = "riskstream_target"
 COMPONENT_TAG = "riskstream_component"
-COMPONENTS = ("streaming", "sync", "reference", "maintenance")
+COMPONENTS = ("streaming", "sync", "reference", "maintenance", "notebooks")
 
 
 def workspace_client(profile: str | None = None) -> WorkspaceClient:

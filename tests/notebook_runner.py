@@ -168,6 +168,12 @@ class NotebookRun:
 
         return [item.value for item in self.displayed if isinstance(item.value, pd.DataFrame)]
 
+    def figures(self) -> list[Any]:
+        """The displayed matplotlib figures, in display order."""
+        from matplotlib.figure import Figure
+
+        return [item.value for item in self.displayed if isinstance(item.value, Figure)]
+
 
 def _to_displayable(value: Any) -> Any:
     from pyspark.sql import DataFrame

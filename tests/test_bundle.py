@@ -32,6 +32,7 @@ import yaml
 from typer.core import TyperGroup
 from typer.main import get_command
 
+from riskstream.analytics import NOTEBOOK_WIDGETS, notebook_settings
 from riskstream.config import Settings, load_settings
 from riskstream.errors import ConfigError
 from riskstream.tables import Catalog
@@ -504,6 +505,14 @@ def deployment_errors(config: dict[str, Any]) -> list[str]:
                 errors.append(
                     f"{job_key}: a skipped run must not mail (notification_settings.no_alert_for_skipped_runs)"
                 )
+        elif component == "notebooks":
+            if job.get("schedule") or job.get("continuous"):
+                errors.append(f"{job_key}: the notebooks job runs on demand")
+            names = {parameter.get("name") for parameter in job.get("parameters") or []}
+            if names != set(NOTEBOOK_WIDGETS):
+                errors.append(
+                    f"{job_key}: job parameters {sorted(names)} are not the notebooks' {list(NOTEBOOK_WIDGETS)}"
+                )
         else:
             errors.append(f"{job_key}: tag riskstream_component {component!r} is not one ops knows")
     return errors
@@ -557,6 +566,7 @@ def test_includes_are_one_job_per_file_and_the_environment(
             "volumes": ["checkpoints", "reference_landing"],
             "secret_scopes": ["riskstream"],
         },
+        "resources/analyst_notebooks.job.yml": {"jobs": ["riskstream_notebooks"]},
         "resources/limit_breach.alert.yml": {"alerts": ["riskstream_limit_breach"]},
         "resources/reference_refresh.job.yml": {"jobs": ["riskstream_reference_refresh"]},
         "resources/riskstream_risk.dashboard.yml": {"dashboards": ["riskstream_risk"]},
@@ -644,6 +654,21 @@ def test_two_developers_dev_deployments_share_nothing(
         "secret_scopes": {"riskstream-prod"},
         "landing": {"/Volumes/riskstream_prod/reference/landing"},
     }
+
+
+@pytest.mark.parametrize("target", DEPLOYED_TARGETS)
+def test_the_notebooks_job_names_the_same_deployment_as_the_streaming_job(
+    bundle: tuple[dict[str, Any], dict[str, dict[str, Any]]], target: str
+) -> None:
+    """Its job parameters (the notebooks' widgets) load the settings the streaming tasks load."""
+    rendered = render(bundle[0], target)["resources"]["jobs"]
+    parameters = {item["name"]: item["default"] for item in rendered["riskstream_notebooks"]["parameters"]}
+    assert sorted(parameters) == sorted(NOTEBOOK_WIDGETS)
+    from_widgets = notebook_settings(lambda name: parameters[name])
+    assert from_widgets == task_settings(rendered_tasks(bundle[0], target)["riskstream_streaming.silver"])
+    notebooks = sorted(task["notebook_task"]["notebook_path"] for task in rendered["riskstream_notebooks"]["tasks"])
+    assert notebooks == sorted(f"../notebooks/{path.name}" for path in (REPO / "notebooks").glob("*.py"))
+    assert all(task["libraries"] == [{"whl": "../dist/*.whl"}] for task in rendered["riskstream_notebooks"]["tasks"])
 
 
 def test_an_extra_target_deploys_and_its_tasks_run(tmp_path: Path) -> None:
@@ -798,7 +823,8 @@ def test_a_wheel_without_the_lifecycle_jar_is_refused(tmp_path: Path) -> None:
 def _copy_bundle(destination: Path) -> Path:
     for name in ("databricks.yml", "pyproject.toml"):
         shutil.copy(REPO / name, destination / name)
-    shutil.copytree(REPO / "resources", destination / "resources")
+    for folder in ("resources", "notebooks"):
+        shutil.copytree(REPO / folder, destination / folder)
     return destination
 
 

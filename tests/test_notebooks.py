@@ -181,6 +181,13 @@ def test_data_quality_notebook(spark, conf, widgets, quality, summary, batches) 
     run = run_notebook(NOTEBOOKS / "data_quality.py", spark, widgets)
     quality_frame, summary_frame, batch_frame = run.frames()
     _assert_frame(quality_frame, _frame(QUALITY_COLUMNS, quality))
+    (chart,) = run.figures()
+    assert _bars(chart) == {
+        "accepted": [float(row[2]) for row in quality],
+        "quarantined": [float(row[3]) for row in quality],
+        "not yet in silver": [float(row[6]) for row in quality],
+    }
+    assert [label.get_text() for label in chart.axes[0].get_xticklabels()] == [str(row[0]) for row in quality]
     _assert_frame(summary_frame, _frame(SUMMARY_COLUMNS, summary))
     _assert_frame(batch_frame, _frame(BATCH_COLUMNS, batches))
 
@@ -190,9 +197,23 @@ def test_data_quality_notebook_refuses_a_bad_date(spark, conf) -> None:
         run_notebook(NOTEBOOKS / "data_quality.py", spark, {"start_date": "24/11/2026"})
 
 
+def _bars(figure: Any) -> dict[str, list[float]]:
+    """A bar chart's bar heights per legend label (what the analyst reads off the chart)."""
+    (axes,) = figure.axes
+    return {container.get_label(): [bar.get_height() for bar in container] for container in axes.containers}
+
+
 def test_risk_explorer_notebook_one_portfolio(spark, conf) -> None:
     run = run_notebook(NOTEBOOKS / "risk_explorer.py", spark, {"portfolio_id": "P-001"})
     overview, positions, alerts = run.frames()
+    (chart,) = run.figures()
+    assert [type(item.value).__name__ for item in run.displayed] == ["DataFrame", "Figure", "DataFrame", "DataFrame"]
+    assert _bars(chart) == {
+        "gross exposure / gross limit": [pytest.approx(0.45)],  # 100 x the table's 0.0045
+        "99 % 1-day VaR / VaR limit": [pytest.approx(0.47)],
+    }
+    assert [label.get_text() for label in chart.axes[0].get_xticklabels()] == ["P-001"]
+    assert chart.axes[0].get_title() == "Limit use per portfolio (each in its base currency)"
     _assert_frame(
         overview,
         _frame(
@@ -231,6 +252,13 @@ def test_risk_explorer_notebook_all_portfolios(spark, conf) -> None:
     ]
     assert list(positions["instrument_id"]) == ["US0378331005", "DE0007164600", "EURUSD"]
     assert list(alerts["alert_id"]) == ["a2", "a1", "a3"]
+    (chart,) = run.figures()
+    assert _bars(chart) == {
+        "gross exposure / gross limit": [
+            pytest.approx(100 * row.gross_limit_utilisation) for row in overview.itertuples()
+        ],
+        "99 % 1-day VaR / VaR limit": [pytest.approx(100 * row.var_limit_utilisation) for row in overview.itertuples()],
+    }
 
 
 def test_stream_health_notebook(spark, conf: Settings) -> None:
