@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
+from riskstream import logs
 from riskstream.commands import demo, kafka, reference_generate, run
 from riskstream.commands import maintain as maintain_command
 from riskstream.commands import ops as ops_command
@@ -23,6 +25,29 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(requested: bool) -> None:
+    if requested:
+        from importlib.metadata import version
+
+        typer.echo(f"riskstream {version('riskstream')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="More output: debug messages, JVM warnings, tracebacks.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Real-time trade risk: Kafka/Event Hubs -> Spark -> Delta -> Snowflake."""
+    logs.configure(verbose)
+
+
 app.add_typer(kafka.app, name="kafka")
 app.command("run")(run.run)
 app.command("demo")(demo.demo)
@@ -36,13 +61,41 @@ app.command("sync")(sync_command.sync)
 app.add_typer(snowflake_command.app, name="snowflake")
 
 
+def describe_failure(error: BaseException) -> str:
+    """One line for an error from Spark, the JVM, the Databricks SDK or anything else unexpected."""
+    kind = type(error).__name__
+    java = getattr(error, "java_exception", None)
+    if java is not None:  # py4j: the JVM's exception class and its message
+        try:
+            kind = str(java.getClass().getName()).rsplit(".", 1)[-1]
+            message = str(java.getMessage() or "")
+        except Exception:
+            message = str(error)
+    else:
+        message = str(error)
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return f"{kind}: {lines[0]}" if lines else kind
+
+
 def main() -> None:
-    """Entry point: runs the CLI and turns domain errors into a clear message and an exit code."""
+    """Entry point: runs the CLI and turns every error into one line and an exit code.
+
+    Domain errors (:class:`RiskstreamError`) say what failed and what to do. Anything else (Spark,
+    py4j, the Databricks SDK) is a failure riskstream did not foresee: one line naming it, exit 1,
+    and the traceback with ``riskstream -v``.
+    """
     try:
         app()
     except RiskstreamError as error:
         err_console.print(f"error: {error}", markup=False)
         sys.exit(error.exit_code)
+    except Exception as error:
+        if logs.verbose():
+            raise
+        err_console.print(
+            f"error: {describe_failure(error)} (unexpected; `riskstream -v ...` shows the traceback)", markup=False
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

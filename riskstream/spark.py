@@ -7,6 +7,7 @@ source / Delta jars on ``spark.jars``, so nothing is resolved or downloaded at s
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -14,9 +15,12 @@ from typing import TYPE_CHECKING
 from riskstream.config import Settings
 from riskstream.jvm import cached_jars, lifecycle_jar
 from riskstream.kafka_options import on_databricks
+from riskstream.logs import LOG4J2_CONFIG, jvm_log_level
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
 
 ROCKSDB_PROVIDER = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
 
@@ -44,7 +48,10 @@ def local_conf(settings: Settings) -> dict[str, str]:
         # -XX:-DontCompileHugeMethods: Spark's generated code for silver's wide rows (the operator's
         # encoders, the batch cache) has methods larger than HotSpot's 8000-byte JIT limit, which would
         # otherwise run in the bytecode interpreter (a 200,000-row batch: addBatch 35.9 s with it, 37.9 s without).
-        "spark.driver.extraJavaOptions": "-Xss16m -XX:-DontCompileHugeMethods",
+        # -Dlog4j2.configurationFile: only JVM errors reach the terminal (riskstream/log4j2.properties).
+        "spark.driver.extraJavaOptions": (
+            f"-Xss16m -XX:-DontCompileHugeMethods -Dlog4j2.configurationFile={LOG4J2_CONFIG}"
+        ),
         # Delta reconstructs a table's snapshot in 50 tasks by default, sized for clusters; locally that
         # is 50 task launches per snapshot, several per micro-batch.
         "spark.databricks.delta.snapshotPartitions": "2",
@@ -82,9 +89,17 @@ def get_spark(settings: Settings) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # pandas' concat FutureWarning, raised inside PySpark's own Arrow serializer for every state batch.
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning:pyspark.sql.pandas.serializers")
+    # Spark warns when the hostname resolves to a loopback address; the session binds to 127.0.0.1 anyway.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.appName(settings.spark.app_name).master(settings.spark.master or "local[*]")
     for key, value in local_conf(settings).items():
         builder = builder.config(key, value)
+    log.debug(
+        "starting a local Spark session: master %s, %s shuffle partitions",
+        settings.spark.master,
+        settings.spark.shuffle_partitions,
+    )
     session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("WARN")
+    log.debug("Spark %s up, UI %s", session.version, session.sparkContext.uiWebUrl)
+    session.sparkContext.setLogLevel(jvm_log_level())
     return session

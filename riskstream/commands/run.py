@@ -13,6 +13,7 @@ from riskstream.commands.common import ConfOption, SetOption, TargetOption, cons
 from riskstream.config import TriggerConfig
 from riskstream.errors import PipelineError
 from riskstream.monitoring import ProgressCollector, record_progress
+from riskstream.prerequisites import check_run
 from riskstream.tables import Catalog, TableRef
 
 if TYPE_CHECKING:
@@ -60,11 +61,12 @@ def run(
         chosen = TriggerConfig(kind="available_now")
     elif trigger is TriggerKind.processing_time:
         chosen = TriggerConfig(kind="processing_time", interval=interval)
-    spark = get_spark(settings)
     jobs: dict[str, Callable[..., Any]] = {"bronze": bronze.run}
     jobs["silver"] = silver_job.run
     jobs["gold"] = gold_job.run  # after silver: `all` runs in flow order
     selected = list(jobs) if layer is Layer.all else [layer.value]
+    check_run(settings, selected)  # before Spark: a missing input stops here, having created nothing
+    spark = get_spark(settings)
     progress_table = Catalog(settings).table("ops", "stream_progress")
     if "gold" in selected and not settings.is_local:
         from riskstream.dashboard_views import create_dashboard_views

@@ -1,0 +1,64 @@
+"""What ``riskstream run`` needs before it starts Spark, checked from the file system in seconds.
+
+Starting Spark takes tens of seconds and a streaming query creates its checkpoint and sink tables
+on start, so a run on empty state used to fail half a minute later with a Delta error and leave
+empty tables behind. On a path-based (local) target the inputs are Delta folders, so their
+existence is checked first; a missing one stops the command with what to run, having created
+nothing. On Unity Catalog the jobs check after Spark starts (``jobs/gold.py``), since listing a
+catalog needs a session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from riskstream.config import Settings
+from riskstream.errors import PipelineError
+from riskstream.tables import Catalog, Layer, TableRef
+
+log = logging.getLogger(__name__)
+
+REFERENCE_HINT = (
+    "generate and load reference data first: `riskstream simulate reference --out reference` then "
+    "`riskstream reference load --source reference`"
+)
+NEEDS: dict[str, list[tuple[Layer, str, str]]] = {
+    "silver": [
+        ("bronze", "trade_events", "run `riskstream run bronze` first (after `riskstream produce`)"),
+        *(("reference", name, REFERENCE_HINT) for name in ("portfolios", "instruments", "fx_rates")),
+    ],
+    "gold": [
+        ("silver", "trades", "run `riskstream run silver` first"),
+        *(("reference", name, REFERENCE_HINT) for name in ("portfolios", "instruments", "correlations")),
+    ],
+}
+"""Per layer: the tables it reads, and what to run when one is missing."""
+
+
+def _missing(table: TableRef) -> bool:
+    return table.path is not None and not (Path(table.path) / "_delta_log").is_dir()
+
+
+def check_run(settings: Settings, layers: Sequence[str]) -> None:
+    """Raise :class:`PipelineError` naming the first missing input of ``layers`` (run in this order).
+
+    A layer's input written by an earlier layer of the same run (``run all``) is not required.
+    """
+    from riskstream.runtime import bootstrap_servers
+
+    if "bronze" in layers and settings.kafka.mode == "local":
+        bootstrap_servers(settings)  # raises, naming `riskstream kafka start`, when no broker runs
+    catalog = Catalog(settings)
+    written: set[tuple[str, str]] = set()
+    for layer in layers:
+        for source_layer, name, hint in NEEDS.get(layer, []):
+            table = catalog.table(source_layer, name)
+            log.debug("run %s needs %s.%s at %s", layer, source_layer, name, table)
+            if (source_layer, name) not in written and _missing(table):
+                raise PipelineError(
+                    f"run {layer}: {source_layer}.{name} does not exist yet ({table.path}); {hint}. Nothing was created"
+                )
+        written |= {("bronze", "trade_events")} if layer == "bronze" else set()
+        written |= {("silver", "trades")} if layer == "silver" else set()

@@ -1,0 +1,161 @@
+"""One error path: a command whose inputs are missing says what to run, in one line, before Spark
+starts and without creating anything; an unexpected failure is one line too, its traceback only
+with ``riskstream -v``.
+
+Each case runs the real console entry point (:func:`riskstream.cli.main`) in-process on an empty
+state folder and asserts the exact message, the exit code and that the folder is still empty.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from riskstream import cli, logs
+from riskstream.prerequisites import REFERENCE_HINT
+
+
+@pytest.fixture
+def empty_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.setenv("RISKSTREAM_STATE_DIR", str(state))
+    monkeypatch.delenv("RISKSTREAM_CONF", raising=False)
+    return state
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str]:
+    """Run the console script with ``arguments``: its exit code and what it printed (stdout + stderr)."""
+    monkeypatch.setattr(sys, "argv", ["riskstream", *arguments])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    captured = capsys.readouterr()
+    code = stopped.value.code
+    return (code if isinstance(code, int) else 1), captured.out + captured.err
+
+
+def _files(state: Path) -> list[str]:
+    return sorted(str(path.relative_to(state)) for path in state.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        (
+            "silver",
+            "run silver: bronze.trade_events does not exist yet ({state}/delta/bronze/trade_events); run "
+            "`riskstream run bronze` first (after `riskstream produce`). Nothing was created",
+        ),
+        (
+            "gold",
+            "run gold: silver.trades does not exist yet ({state}/delta/silver/trades); run `riskstream run silver` "
+            "first. Nothing was created",
+        ),
+    ],
+)
+def test_a_layer_without_its_input_says_what_to_run_first(
+    empty_state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], layer: str, message: str
+) -> None:
+    code, output = _main(monkeypatch, capsys, "run", layer)
+    assert (code, output) == (6, f"error: {message.format(state=empty_state)}\n")
+    assert _files(empty_state) == []
+
+
+def test_silver_without_reference_data_says_how_to_load_it(
+    empty_state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (empty_state / "delta" / "bronze" / "trade_events" / "_delta_log").mkdir(parents=True)
+    before = _files(empty_state)
+    code, output = _main(monkeypatch, capsys, "run", "silver")
+    path = empty_state / "delta" / "reference" / "portfolios"
+    assert (code, output) == (
+        6,
+        f"error: run silver: reference.portfolios does not exist yet ({path}); {REFERENCE_HINT}. Nothing was created\n",
+    )
+    assert _files(empty_state) == before
+
+
+@pytest.mark.parametrize("layer", ["bronze", "all"])
+def test_bronze_without_a_broker_says_how_to_start_one(
+    empty_state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], layer: str
+) -> None:
+    code, output = _main(monkeypatch, capsys, "run", layer)
+    assert (code, output) == (4, "error: no local Kafka broker is running: start it with `riskstream kafka start`\n")
+    assert _files(empty_state) == []
+
+
+def test_version(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert _main(monkeypatch, capsys, "--version") == (0, f"riskstream {version('riskstream')}\n")
+
+
+class _JavaError:
+    """What py4j hands over for a JVM exception: its class and message."""
+
+    def getClass(self) -> Any:
+        return type("Class", (), {"getName": lambda self: "org.apache.spark.sql.delta.DeltaAnalysisException"})()
+
+    def getMessage(self) -> str:
+        return "[DELTA_SCHEMA_NOT_SET] Table schema is not set.\n\tat org.apache.spark..."
+
+
+class _SparkFailure(Exception):
+    java_exception = _JavaError()
+
+
+def test_an_unexpected_failure_is_one_line_and_verbose_shows_the_traceback(
+    empty_state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise _SparkFailure("py4j text nobody should read")
+
+    monkeypatch.setattr("riskstream.commands.kafka.settings_for", fail)
+    code, output = _main(monkeypatch, capsys, "kafka", "status")
+    assert (code, output) == (
+        1,
+        "error: DeltaAnalysisException: [DELTA_SCHEMA_NOT_SET] Table schema is not set. "
+        "(unexpected; `riskstream -v ...` shows the traceback)\n",
+    )
+    monkeypatch.setattr(sys, "argv", ["riskstream", "-v", "kafka", "status"])
+    with pytest.raises(_SparkFailure):
+        cli.main()
+    logs.configure(False)
+
+
+def test_an_exception_without_a_message_is_named() -> None:
+    assert cli.describe_failure(TimeoutError()) == "TimeoutError"
+    assert cli.describe_failure(ValueError("bad value\nsecond line")) == "ValueError: bad value"
+
+
+@pytest.mark.spark
+def test_a_spark_command_prints_its_own_lines_and_no_jvm_warnings(tmp_path: Path) -> None:
+    """`riskstream reference load` starts a local Spark session: stdout is the command's report and
+    stderr holds nothing from Spark or log4j (the JDK's own notice about the incubator module Spark
+    loads is the one line the JVM prints before any configuration applies)."""
+    import os
+    import subprocess
+
+    environment = {**os.environ, "RISKSTREAM_STATE_DIR": str(tmp_path / "state")}
+    environment.pop("RISKSTREAM_CONF", None)
+    command = [sys.executable, "-m", "riskstream.cli"]
+    reference = tmp_path / "reference"
+    subprocess.run([*command, "simulate", "reference", "--out", str(reference)], env=environment, check=True)
+    loaded = subprocess.run(
+        [*command, "reference", "load", "--source", str(reference)], env=environment, capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    delta = tmp_path / "state" / "delta" / "reference"
+    assert loaded.stdout.splitlines() == [
+        f"reference load: reading {reference}",
+        f"reference load: {delta}/portfolios <- 10 rows",
+        f"reference load: {delta}/instruments <- 40 rows",
+        f"reference load: {delta}/fx_rates <- 7 rows",
+        f"reference load: {delta}/correlations <- 858 rows",
+        "reference load: done, 915 rows in 4 tables",
+    ]
+    jdk_notice = "WARNING: Using incubator modules: jdk.incubator.vector"
+    assert [line for line in loaded.stderr.splitlines() if line != jdk_notice] == []
