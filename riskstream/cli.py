@@ -38,10 +38,12 @@ def _version(requested: bool) -> None:
 @app.callback()
 def _root(
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="More output: debug messages, JVM warnings, tracebacks.")
+        bool,
+        typer.Option("--verbose", "-v", help="More output: debug messages, JVM warnings, tracebacks.", metavar=""),
     ] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.", metavar=""),
     ] = False,
 ) -> None:
     """Real-time trade risk: Kafka/Event Hubs -> Spark -> Delta -> Snowflake."""

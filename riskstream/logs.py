@@ -20,7 +20,7 @@ def configure(verbose: bool) -> None:
     _state["verbose"] = verbose
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING, force=True)
     logging.getLogger("riskstream").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    for noisy in ("py4j", "azure", "urllib3", "snowflake"):
+    for noisy in ("py4j", "azure", "urllib3", "snowflake", "databricks"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
 
 

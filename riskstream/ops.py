@@ -40,20 +40,33 @@ COMPONENT_TAG = "riskstream_component"
 COMPONENTS = ("streaming", "sync", "reference", "maintenance", "notebooks")
 
 
+RETRY_TIMEOUT_SECONDS = 30
+"""How long one workspace call keeps retrying (connection errors, 429/503) before ops gives up."""
+HTTP_TIMEOUT_SECONDS = 10
+"""How long one HTTP request may take."""
+
+
 def workspace_client(profile: str | None = None) -> WorkspaceClient:
     """A client for the workspace: DATABRICKS_HOST / DATABRICKS_TOKEN from the environment, or a profile.
 
-    The SDK's own unified authentication reads the environment and ``~/.databrickscfg``; the token is
-    never printed here or in the errors raised.
+    The SDK's own unified authentication reads the environment and ``~/.databrickscfg``; calls give
+    up after :data:`RETRY_TIMEOUT_SECONDS` (the SDK's default is five minutes). The token is never
+    printed here or in the errors raised; the SDK's reason for refusing the credentials is.
     """
     from databricks.sdk import WorkspaceClient
+    from databricks.sdk.config import Config
     from databricks.sdk.errors import DatabricksError
 
     try:
-        return WorkspaceClient(profile=profile) if profile else WorkspaceClient()
+        config = Config(
+            profile=profile, retry_timeout_seconds=RETRY_TIMEOUT_SECONDS, http_timeout_seconds=HTTP_TIMEOUT_SECONDS
+        )
+        return WorkspaceClient(config=config)
     except (ValueError, DatabricksError) as error:
         where = f"profile {profile!r}" if profile else "DATABRICKS_HOST and DATABRICKS_TOKEN (or a default profile)"
-        raise OpsError(f"cannot authenticate to Databricks with {where}: {type(error).__name__}") from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = reason.split(" Config: ")[0]  # the SDK appends its settings (secrets masked): not needed here
+        raise OpsError(f"cannot authenticate to Databricks with {where}: {reason}") from None
 
 
 @dataclass(frozen=True)

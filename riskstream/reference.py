@@ -171,7 +171,10 @@ def read_reference_csv(table: ReferenceTable, path: Path) -> list[tuple[Any, ...
             that does not convert or fails its check, or a key that appears twice.
     """
     if not path.is_file():
-        raise ReferenceDataError(f"{path}: reference file not found (run `riskstream simulate reference` first?)")
+        raise ReferenceDataError(
+            f"{path}: reference file not found (write a set with `riskstream simulate reference --out <folder>` "
+            "and load that folder with --source)"
+        )
     columns = table.columns
     expected_header = [name for name, _ in columns]
     rows: list[tuple[Any, ...]] = []

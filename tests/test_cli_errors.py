@@ -159,3 +159,29 @@ def test_a_spark_command_prints_its_own_lines_and_no_jvm_warnings(tmp_path: Path
     ]
     jdk_notice = "WARNING: Using incubator modules: jdk.incubator.vector"
     assert [line for line in loaded.stderr.splitlines() if line != jdk_notice] == []
+
+
+def test_the_demo_takes_no_target(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo runs the local target only, so it has no --target to accept and then refuse."""
+    code, output = _main(monkeypatch, capsys, "demo", "--target", "dev")
+    assert code == 2
+    assert "No such option: --target" in output
+
+
+@pytest.mark.parametrize(
+    ("command", "switches"),
+    [
+        (["demo"], ["--fresh", "--follow", "--sync"]),
+        (["sync"], ["--verify"]),
+        (["snowflake", "ddl"], ["--apply"]),
+        (["ops", "sync"], ["--wait"]),
+        ([], ["--verbose", "--version"]),
+    ],
+)
+def test_switches_show_no_value_in_help(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str], switches: list[str]
+) -> None:
+    code, output = _main(monkeypatch, capsys, *command, "--help")
+    assert code == 0
+    lines = {switch: next(line for line in output.splitlines() if f" {switch} " in line) for switch in switches}
+    assert {switch: "<bool>" in line for switch, line in lines.items()} == dict.fromkeys(switches, False)

@@ -72,3 +72,28 @@ def test_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) ->
     drawn = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x00" * 15 + b"\x01")])
     monkeypatch.setattr(kafka_broker.uuid, "uuid4", lambda: next(drawn))
     assert kafka_broker._new_cluster_id() == "AAAAAAAAAAAAAAAAAAAAAQ"
+
+
+def test_kafka_start_says_whether_it_started_or_reused_the_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from riskstream.cli import app
+
+    monkeypatch.setenv("RISKSTREAM_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("RISKSTREAM_CONF", raising=False)
+    try:
+        first = CliRunner().invoke(app, ["kafka", "start"])
+        info = kafka_broker.running_broker(tmp_path)
+        assert info is not None and first.exit_code == 0, first.output
+        second = CliRunner().invoke(app, ["kafka", "start"])
+    finally:
+        kafka_broker.stop(tmp_path)
+    running = f"kafka running: pid {info.pid}, bootstrap {info.bootstrap_servers}, data {info.home}"
+    assert first.output.splitlines() == ["kafka: starting the local broker ...", running]
+    assert second.output.splitlines() == [
+        f"kafka: reusing the broker already running (pid {info.pid}); making sure the topics exist",
+        running,
+    ]
+    assert not _alive(info.pid)

@@ -13,12 +13,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from typer.testing import CliRunner
 
+from riskstream import ops
 from riskstream.cli import app
 from riskstream.errors import ConfigError, OpsError
 
@@ -437,3 +439,41 @@ def test_ops_refuses_the_local_target(server: Server) -> None:
     assert isinstance(result.exception, ConfigError) and result.exception.exit_code == 2
     assert str(result.exception) == "ops works on a deployed target: --target dev or --target prod"
     assert server.calls == []
+
+
+def test_an_unreachable_workspace_fails_in_seconds_saying_it_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing listens on the port: each retry is one line, and the command gives up after the limit."""
+    import socket
+
+    with socket.socket() as probe:  # a free port, closed again: connections to it are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name in ("DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABRICKS_HOST", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("DATABRICKS_TOKEN", TOKEN)
+    monkeypatch.setattr(ops, "RETRY_TIMEOUT_SECONDS", 3)
+    result = _ops("status", "--target", "dev")
+    assert isinstance(result.exception, OpsError) and result.exception.exit_code == 9
+    host = f"http://127.0.0.1:{port}"
+    assert str(result.exception) == (
+        f"the workspace at {host} did not answer within 3 s (ConnectionError); check DATABRICKS_HOST (or the "
+        "profile) and the network"
+    )
+    retries = result.output.splitlines()
+    assert retries and all(line.startswith(f"ops: {host} did not answer (") for line in retries), retries
+    assert all(line.endswith("; retrying for up to 3 s") for line in retries), retries
+
+
+def test_missing_credentials_keep_the_sdks_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.databrickscfg
+    result = _ops("status", "--target", "dev")
+    assert isinstance(result.exception, OpsError) and result.exception.exit_code == 9
+    assert str(result.exception) == (
+        "cannot authenticate to Databricks with DATABRICKS_HOST and DATABRICKS_TOKEN (or a default profile): "
+        "default auth: cannot configure default credentials, please check "
+        "https://docs.databricks.com/en/dev-tools/auth.html#databricks-client-unified-authentication to configure "
+        "credentials for your preferred authentication method."
+    )

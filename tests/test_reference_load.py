@@ -215,7 +215,8 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ReferenceDataError) as raised:
         read_reference(source)
     assert str(raised.value) == (
-        f"{source}/instruments.csv: reference file not found (run `riskstream simulate reference` first?)"
+        f"{source}/instruments.csv: reference file not found (write a set with `riskstream simulate reference "
+        "--out <folder>` and load that folder with --source)"
     )
 
 

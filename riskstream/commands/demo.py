@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riskstream import kafka_broker
-from riskstream.commands.common import TargetOption, console, settings_for, stop_on_signals
+from riskstream.commands.common import console, settings_for, stop_on_signals
 from riskstream.config import Settings, TriggerConfig
 from riskstream.errors import ConfigError, PipelineError
 from riskstream.paths import project_root, state_dir
@@ -461,31 +461,30 @@ def reset_local_state() -> None:
 
 
 def demo(
-    target: TargetOption = "local",
     events: Annotated[int, typer.Option(min=1, help="How many events to produce (with injected faults).")] = 2000,
     seed: Annotated[
         int | None, typer.Option(help="Simulator seed (default: from the clock); the same seed, the same events.")
     ] = None,
     portfolios: Annotated[int, typer.Option(min=1, help="Simulated portfolios.")] = 6,
     fresh: Annotated[
-        bool, typer.Option("--fresh", help="Delete local state (tables, checkpoints, Kafka) first.")
+        bool, typer.Option("--fresh", help="Delete local state (tables, checkpoints, Kafka) first.", metavar="")
     ] = False,
     follow: Annotated[
-        bool, typer.Option("--follow", help="Keep producing and processing (processingTime) until Ctrl-C.")
+        bool,
+        typer.Option("--follow", help="Keep producing and processing (processingTime) until Ctrl-C.", metavar=""),
     ] = False,
     rate: Annotated[float, typer.Option(min=0.0, help="--follow: events per second.")] = 50.0,
-    sync: Annotated[bool, typer.Option(help="Sync gold to the Snowflake emulator and verify.")] = True,
+    sync: Annotated[bool, typer.Option(help="Sync gold to the Snowflake emulator and verify.", metavar="")] = True,
     out: Annotated[Path | None, typer.Option(help="Where to write dashboard.png/.html (default ./out).")] = None,
 ) -> None:
     """Start the local broker, load reference data, produce faulty trades, run bronze->silver->gold,
-    sync to the Snowflake emulator, print a summary and write the dashboard; stops what it started."""
-    settings = settings_for(target)
-    if not settings.is_local:
-        raise ConfigError("the demo runs on the local target only")
+    sync to the Snowflake emulator, print a summary and write the dashboard; stops what it started.
+    The demo runs on the local target only (it starts and stops its own broker)."""
+    settings = settings_for("local")
     if fresh:
         reset_local_state()
         console.print(f"demo: deleted local state in {state_dir()}")
-        settings = settings_for(target)
+        settings = settings_for("local")
     options = DemoOptions(
         events=events, seed=seed, portfolios=portfolios, follow=follow, follow_rate=rate, sync=sync, out_dir=out
     )

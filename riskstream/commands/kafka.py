@@ -23,7 +23,11 @@ def start(target: TargetOption = "local") -> None:
     """Start the broker (if not running) and create the trades and alerts topics."""
     settings = settings_for(target)
     _require_local(target)
-    console.print("starting the local Kafka broker ...")
+    running = kafka_broker.running_broker()
+    if running is None:
+        console.print("kafka: starting the local broker ...")
+    else:
+        console.print(f"kafka: reusing the broker already running (pid {running.pid}); making sure the topics exist")
     info = kafka_broker.start(
         topics={settings.kafka.topic: settings.kafka.partitions, settings.kafka.alerts_topic: 1},
         partitions=settings.kafka.partitions,

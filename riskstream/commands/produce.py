@@ -105,7 +105,10 @@ def produce(
     ] = 30.0,
     resend_attempts: Annotated[int, typer.Option(min=0, max=10, help="Kafka: resends of a failed record.")] = 2,
     default_credential: Annotated[
-        bool, typer.Option("--default-credential", help="amqp: DefaultAzureCredential instead of the configured auth.")
+        bool,
+        typer.Option(
+            "--default-credential", help="amqp: DefaultAzureCredential instead of the configured auth.", metavar=""
+        ),
     ] = False,
     reference_out: Annotated[
         Path | None, typer.Option(help="Also write the matching reference CSVs into this folder.")

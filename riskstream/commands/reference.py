@@ -23,7 +23,8 @@ def load(
         typer.Option(
             "--source",
             help="Folder with portfolios.csv, instruments.csv, fx_rates.csv, correlations.csv "
-            "(default: <state>/reference, where `riskstream simulate reference` writes them).",
+            "(default: <state>/reference, where `riskstream demo` writes them; "
+            "`riskstream simulate reference --out <folder>` writes a set anywhere).",
         ),
     ] = None,
 ) -> None:

@@ -19,7 +19,10 @@ def sync(
         list[str] | None, typer.Option("--table", help="A gold table to sync (repeatable); default: all.")
     ] = None,
     verify: Annotated[
-        bool, typer.Option("--verify", help="Compare Delta and Snowflake (row counts, per-key checksums) instead.")
+        bool,
+        typer.Option(
+            "--verify", help="Compare Delta and Snowflake (row counts, per-key checksums) instead.", metavar=""
+        ),
     ] = False,
 ) -> None:
     """Merge each gold table's Delta changes since the last synced version into Snowflake.
