@@ -68,12 +68,37 @@ def latest_limit_use(history: pd.DataFrame) -> pd.DataFrame:
     return newest.sort_values("portfolio_id").reset_index(drop=True)
 
 
+def compact_amount(value: float, currency: str = "") -> str:
+    """``12.5M USD``-style tick and title text: k, M, bn with at most three significant digits."""
+    size = abs(value)
+    for factor, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if size >= factor:
+            text = f"{value / factor:.3g}{suffix}"
+            break
+    else:
+        text = f"{value:.3g}"
+    return f"{text} {currency}".strip()
+
+
+def panel_title(portfolio_id: str, label: str, desk: str | None, currency: str | None, use: float | None) -> str:
+    """``P-001 · equities · USD: gross exposure, 96 % of limit`` (desk and currency when known)."""
+    where = " · ".join(part for part in (portfolio_id, desk, currency) if part)
+    used = "" if use is None or math.isnan(use) else f", {use:.0%} of limit".replace("%", " %")
+    return f"{where}: {label}{used}"
+
+
 def render_png(history: pd.DataFrame, path: Path, title: str) -> Path:
-    """Draw one row per portfolio: gross exposure (left) and 99 % 1-day VaR (right) over time."""
+    """Draw one row per portfolio: gross exposure (left) and 99 % 1-day VaR (right) over time.
+
+    Amounts are compact (``12.5M``) in the portfolio's base currency, named with its desk in each
+    panel's title together with the latest use of the limit; a panel whose latest point is above
+    its limit has a red title, and every point above the limit is a red cross.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     latest = latest_limit_use(history).sort_values("gross_exposure_base", ascending=False)
     portfolios = list(latest["portfolio_id"])[:MAX_PORTFOLIOS]
@@ -82,10 +107,17 @@ def render_png(history: pd.DataFrame, path: Path, title: str) -> Path:
     figure.suptitle(title, fontsize=13)
     panels = (
         ("gross_exposure_base", "gross_limit", "gross_limit_utilisation", "gross exposure"),
-        ("var_99_1d", "var_limit", "var_limit_utilisation", "VaR 99% 1d"),
+        ("var_99_1d", "var_limit", "var_limit_utilisation", "99 % 1-day VaR"),
     )
     for row, portfolio_id in enumerate(portfolios):
         points = history[history["portfolio_id"] == portfolio_id].sort_values("as_of")
+        newest = points.iloc[-1]
+        desk = str(newest["desk"]) if "desk" in points and isinstance(newest["desk"], str) else None
+        currency = (
+            str(newest["base_currency"])
+            if "base_currency" in points and isinstance(newest["base_currency"], str)
+            else None
+        )
         for column, (value, limit, utilisation, label) in enumerate(panels):
             ax = axes[row][column]
             ax.plot(points["as_of"], points[value], marker="o", markersize=3, color="tab:blue", label=label)
@@ -95,10 +127,20 @@ def render_png(history: pd.DataFrame, path: Path, title: str) -> Path:
             breaches = points[points[utilisation].fillna(0.0) > 1.0]
             if not breaches.empty:
                 ax.scatter(
-                    breaches["as_of"], breaches[value], color="tab:red", marker="X", s=60, zorder=3, label="breach"
+                    breaches["as_of"], breaches[value], color="tab:red", marker="X", s=60, zorder=3, label="above limit"
                 )
-            ax.set_title(f"{portfolio_id}: {label}", fontsize=10)
-            ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+            use = newest[utilisation]
+            use_value = None if use is None else float(use)
+            breached = use_value is not None and not math.isnan(use_value) and use_value > 1.0
+            ax.set_title(
+                panel_title(portfolio_id, label, desk, currency, use_value),
+                fontsize=10,
+                color="tab:red" if breached else "black",
+                weight="bold" if breached else "normal",
+            )
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda amount, _: compact_amount(amount)))
+            ax.set_ylim(bottom=0)
+            ax.set_ylabel(currency or "base currency", fontsize=8)
             ax.tick_params(axis="x", labelsize=7, rotation=20)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7, loc="upper left")
@@ -203,8 +245,14 @@ def write_dashboard(
     from riskstream.analytics import risk_history
     from riskstream.tables import Catalog
 
-    history = risk_history(spark, settings).select(*HISTORY_COLUMNS).toPandas()
-    alerts_table = Catalog(settings).table("gold", "risk_alerts")
+    catalog = Catalog(settings)
+    history = risk_history(spark, settings).select(*HISTORY_COLUMNS)
+    portfolios = catalog.table("reference", "portfolios")
+    if portfolios.exists(spark):
+        desks = portfolios.read(spark).select("portfolio_id", "desk", "base_currency")
+        history = history.join(desks, "portfolio_id", "left")
+    frame = history.toPandas()
+    alerts_table = catalog.table("gold", "risk_alerts")
     if alerts_table.exists(spark):
         alerts = alerts_table.read(spark).select(*ALERT_COLUMNS).toPandas()
     else:
@@ -212,5 +260,5 @@ def write_dashboard(
 
         alerts = pd.DataFrame(columns=list(ALERT_COLUMNS))
     return render_dashboard(
-        history, alerts, out_dir, title=f"riskstream: portfolio risk ({settings.target})", generated_at=generated_at
+        frame, alerts, out_dir, title=f"riskstream: portfolio risk ({settings.target})", generated_at=generated_at
     )

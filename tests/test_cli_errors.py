@@ -113,7 +113,7 @@ def test_an_unexpected_failure_is_one_line_and_verbose_shows_the_traceback(
     def fail(*args: Any, **kwargs: Any) -> None:
         raise _SparkFailure("py4j text nobody should read")
 
-    monkeypatch.setattr("riskstream.commands.kafka.settings_for", fail)
+    monkeypatch.setattr("riskstream.commands.kafka.kafka_broker.running_broker", fail)
     code, output = _main(monkeypatch, capsys, "kafka", "status")
     assert (code, output) == (
         1,
@@ -185,3 +185,13 @@ def test_switches_show_no_value_in_help(
     assert code == 0
     lines = {switch: next(line for line in output.splitlines() if f" {switch} " in line) for switch in switches}
     assert {switch: "<bool>" in line for switch, line in lines.items()} == dict.fromkeys(switches, False)
+
+
+def test_an_unknown_conf_profile_names_the_choices(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = _main(monkeypatch, capsys, "run", "silver", "--target", "staging", "--conf", "staging")
+    assert code == 2
+    assert "'staging' is not a conf profile; choose one of dev, local, prod" in " ".join(
+        line.strip(" │") for line in output.splitlines()
+    )

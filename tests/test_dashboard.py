@@ -88,3 +88,48 @@ def test_render_without_any_risk_yet(tmp_path: Path) -> None:
     files = render_dashboard(empty_history, empty_alerts, tmp_path, title="empty", generated_at=datetime(2026, 1, 1))
     assert files.png.read_bytes().startswith(PNG_MAGIC)
     assert "<h2>Risk alerts (0)</h2>" in files.html.read_text(encoding="utf-8")
+
+
+def test_amounts_are_compact_and_titles_name_desk_currency_and_use() -> None:
+    from riskstream.dashboard import compact_amount, panel_title
+
+    assert [compact_amount(value) for value in (0.0, 950.0, 12_500.0, 48_000_000.0, 2_340_000_000.0)] == [
+        "0",
+        "950",
+        "12.5k",
+        "48M",
+        "2.34bn",
+    ]
+    assert compact_amount(1_500_000.0, "EUR") == "1.5M EUR"
+    assert panel_title("P-001", "gross exposure", "equities", "USD", 0.96) == (
+        "P-001 · equities · USD: gross exposure, 96 % of limit"
+    )
+    assert panel_title("P-002", "99 % 1-day VaR", None, None, float("nan")) == "P-002: 99 % 1-day VaR"
+
+
+def test_the_picture_marks_a_breached_limit_in_red(tmp_path: Path, monkeypatch) -> None:
+    """The panel titles as drawn: P-001's gross exposure is at 105 % of its limit in the newest point."""
+    import matplotlib.pyplot as plt
+
+    from riskstream import dashboard
+
+    history, _ = _frames()
+    newest = history["as_of"] == history["as_of"].max()
+    history.loc[newest & (history["portfolio_id"] == "P-001"), "gross_limit_utilisation"] = 1.05
+    history["desk"] = history["portfolio_id"].map({"P-001": "equities", "P-002": "macro"})
+    history["base_currency"] = history["portfolio_id"].map({"P-001": "USD", "P-002": "EUR"})
+    titles: list[tuple[str, str]] = []
+    close = plt.close
+
+    def keep_titles(figure) -> None:
+        titles.extend((ax.get_title(), ax.title.get_color()) for ax in figure.axes)
+        close(figure)
+
+    monkeypatch.setattr(plt, "close", keep_titles)
+    dashboard.render_png(history, tmp_path / "dashboard.png", "risk")
+    assert titles == [
+        ("P-001 · equities · USD: gross exposure, 105 % of limit", "tab:red"),
+        ("P-001 · equities · USD: 99 % 1-day VaR, 93 % of limit", "black"),
+        ("P-002 · macro · EUR: gross exposure, 14 % of limit", "black"),
+        ("P-002 · macro · EUR: 99 % 1-day VaR, 10 % of limit", "black"),
+    ]

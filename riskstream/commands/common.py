@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from riskstream.config import Settings, load_settings
+from riskstream.config import Settings, load_settings, profiles
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -23,9 +23,22 @@ TargetOption = Annotated[
         "--target", "-t", help="Deployment: local (embedded default) or a bundle target such as dev, prod, staging."
     ),
 ]
+
+
+def _profile(value: str | None) -> str | None:
+    if value is not None and value not in profiles():
+        raise typer.BadParameter(f"{value!r} is not a conf profile; choose one of {', '.join(profiles())}")
+    return value
+
+
 ConfOption = Annotated[
     str | None,
-    typer.Option("--conf", help="Conf profile (local, dev, prod); default: the profile named like the target."),
+    typer.Option(
+        "--conf",
+        callback=_profile,
+        metavar="|".join(profiles()),
+        help="Conf profile; default: the profile named like the target.",
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,

@@ -5,24 +5,18 @@ from __future__ import annotations
 import typer
 
 from riskstream import kafka_broker
-from riskstream.commands.common import TargetOption, console, settings_for
-from riskstream.errors import ConfigError
+from riskstream.commands.common import console, settings_for
 
-app = typer.Typer(help="Run the local Apache Kafka broker (KRaft, 127.0.0.1).", no_args_is_help=True)
-
-
-def _require_local(target: str) -> int:
-    settings = settings_for(target)
-    if settings.kafka.mode != "local":
-        raise ConfigError(f"target {target!r} uses Event Hubs; `riskstream kafka` manages only the local broker")
-    return settings.kafka.partitions
+app = typer.Typer(
+    help="Run the local Apache Kafka broker (KRaft, 127.0.0.1) of the local target; deployed targets use Event Hubs.",
+    no_args_is_help=True,
+)
 
 
 @app.command()
-def start(target: TargetOption = "local") -> None:
-    """Start the broker (if not running) and create the trades and alerts topics."""
-    settings = settings_for(target)
-    _require_local(target)
+def start() -> None:
+    """Start the broker (if not running) and create the local target's trades and alerts topics."""
+    settings = settings_for("local")
     running = kafka_broker.running_broker()
     if running is None:
         console.print("kafka: starting the local broker ...")
@@ -36,9 +30,8 @@ def start(target: TargetOption = "local") -> None:
 
 
 @app.command()
-def stop(target: TargetOption = "local") -> None:
+def stop() -> None:
     """Stop the broker this project started (by its recorded pid)."""
-    _require_local(target)
     info = kafka_broker.stop()
     if info is None:
         console.print("kafka: no broker was running")
@@ -47,9 +40,8 @@ def stop(target: TargetOption = "local") -> None:
 
 
 @app.command()
-def status(target: TargetOption = "local") -> None:
+def status() -> None:
     """Say whether the broker runs, where, and which topics it has. Exits 1 when it is not running."""
-    _require_local(target)
     info = kafka_broker.running_broker()
     if info is None:
         console.print("kafka: not running")
