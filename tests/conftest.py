@@ -84,3 +84,11 @@ def topic(kafka: kafka_broker.BrokerInfo) -> str:
     name = f"trades-{uuid.uuid4().hex[:10]}"
     kafka_broker.create_topics(kafka.bootstrap_servers, {name: 2})
     return name
+
+
+@pytest.fixture(scope="session")
+def events_pipeline(spark: Any, kafka: kafka_broker.BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The real pipeline run once on produced events (tests/events_pipeline.py); read it, never write."""
+    from tests.events_pipeline import build
+
+    return build(spark, kafka, tmp_path_factory.mktemp("events-pipeline"))

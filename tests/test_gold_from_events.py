@@ -1,5 +1,6 @@
 """Produced events to gold: JSON trade events published to the real local Kafka broker -> bronze ->
-silver (the real silver job: parsing, lifecycle, enrichment, scoring) -> gold, all availableNow.
+silver (the real silver job: parsing, lifecycle, enrichment, scoring) -> gold, all availableNow
+(the session's ``events_pipeline``, tests/events_pipeline.py, with three faulty records among them).
 
 The expected notionals, positions and VaR are recomputed in tests/test_gold_pipeline.py's helpers
 from the fixture events and reference data alone (not from silver's output). Risk scores come from
@@ -8,21 +9,11 @@ silver's scorer and are not re-derived here (tests/test_gold_pipeline.py checks 
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Callable
-
 import pytest
 from chispa import assert_approx_df_equality
-from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 
-from jobs import bronze, silver
-from jobs import gold as gold_job
-from riskstream import kafka_broker
-from riskstream.config import Settings
-from riskstream.kafka_broker import BrokerInfo
-from riskstream.tables import Catalog
+from tests.events_pipeline import EventsPipeline
 from tests.test_gold_pipeline import (
     PORTFOLIOS,
     PRECISION,
@@ -33,51 +24,16 @@ from tests.test_gold_pipeline import (
     _expected_risk,
     _frame,
     _with_watermarks,
-    _write_reference,
 )
 from transformations.gold import PORTFOLIO_RISK_1M_DDL
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
 
-def _event_json(row: dict) -> str:
-    return json.dumps(
-        {
-            "schema_version": 1,
-            "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"riskstream-gold-test/{row['event_id']}")),
-            "event_type": row["event_type"],
-            "trade_id": row["trade_id"],
-            "trade_version": row["trade_version"],
-            "portfolio_id": row["portfolio_id"],
-            "instrument_id": row["instrument_id"],
-            "side": row["side"],
-            "quantity": float(row["quantity"]),
-            "price": float(row["price"]),
-            "currency": row["currency"],
-            "trade_ts": row["trade_ts"].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "source_system": "gold-test",
-        }
-    )
-
-
-def test_produced_events_reach_gold_with_exact_values(
-    spark: SparkSession, kafka: BrokerInfo, topic: str, make_settings: Callable[..., Settings]
-) -> None:
-    alerts_topic = f"risk-alerts-{uuid.uuid4().hex[:10]}"
-    kafka_broker.create_topics(kafka.bootstrap_servers, {alerts_topic: 2})
-    settings = make_settings(kafka.bootstrap_servers, kafka={"topic": topic, "alerts_topic": alerts_topic})
-    catalog = Catalog(settings)
-    _write_reference(spark, catalog)
-    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "acks": "all"})
-    for row in STEP_1:  # keyed by portfolio: a portfolio's events stay in order on one partition
-        producer.produce(topic, key=row["portfolio_id"], value=_event_json(row), headers=[("schema_version", b"1")])
-    assert producer.flush(30) == 0
-
-    for job in (bronze, silver, gold_job):
-        assert job.run(spark, settings) is None
-
-    quarantined = catalog.table("silver", "quarantine").read(spark).select("trade_id", "reason_codes").collect()
-    assert quarantined == []
+def test_produced_events_reach_gold_with_exact_values(spark: SparkSession, events_pipeline: EventsPipeline) -> None:
+    catalog = events_pipeline.catalog
+    quarantined = catalog.table("silver", "quarantine").read(spark).select("reason_codes").collect()
+    assert sorted(row.reason_codes for row in quarantined) == [["duplicate"], ["malformed_json"], ["unknown_portfolio"]]
     assert catalog.table("silver", "trades").read(spark).count() == len(STEP_1)
     _assert_positions(spark, catalog, STEP_1)
     positions = _expected_positions(STEP_1)

@@ -5,7 +5,8 @@ never scheduled. What is checked is everything up to that boundary: every datase
 ``resources/riskstream_risk.lvdash.json`` and the alert's ``query_text`` (rendered from the bundle)
 run with local Spark SQL, in the namespace Databricks gives them, on tables built by the real
 bronze -> silver -> gold jobs from trade events produced to the local Kafka broker (with three
-faulty records for the quarantine) and on the ``ops.stream_progress`` rows of those runs; each
+faulty records for the quarantine; the session's ``events_pipeline``, tests/events_pipeline.py) and
+on the ``ops.stream_progress`` rows of those runs; each
 result is compared with the expected rows, computed from the fixture events by the independent
 helpers of tests/test_gold_pipeline.py where they exist and from the source tables with pandas
 otherwise.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -30,20 +30,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 
-from jobs import bronze, silver
-from jobs import gold as gold_job
-from riskstream import kafka_broker
 from riskstream.config import parse_settings
 from riskstream.dashboard_views import DASHBOARD_VIEWS, view_statements
-from riskstream.kafka_broker import BrokerInfo
-from riskstream.monitoring import ProgressCollector, record_progress
 from riskstream.tables import Catalog
 from tests.conftest import settings_dict
+from tests.events_pipeline import EventsPipeline
 from tests.test_bundle import REPO, load_bundle, render
-from tests.test_gold_from_events import _event_json
 from tests.test_gold_pipeline import (
     PORTFOLIOS,
     STEP_1,
@@ -59,13 +53,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 DASHBOARD = REPO / "resources" / "riskstream_risk.lvdash.json"
 PREFIX = "lv_"
 GOLD_TABLES = ("positions", "portfolio_risk", "exposure_by_asset_class_5m", "risk_alerts")
-FAULTY = [
-    ("P-001", b"{not json"),
-    ("P-999", json.dumps({**json.loads(_event_json(STEP_1[0])), "portfolio_id": "P-999"}).encode()),
-    (STEP_1[0]["portfolio_id"], _event_json(STEP_1[0]).encode()),  # the same event_id resent
-]
-"""Records the quarantine must show: malformed JSON, an unknown portfolio (its event id differs only
-through the portfolio, so it is not a duplicate), and one resend of an accepted event."""
 
 
 def dataset_queries() -> dict[str, str]:
@@ -75,32 +62,12 @@ def dataset_queries() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def built(spark: SparkSession, kafka: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    """The pipeline's tables from STEP_1 plus :data:`FAULTY`, published in the dashboard's namespace."""
-    from tests.test_gold_pipeline import _write_reference
-
+def built(
+    spark: SparkSession, events_pipeline: EventsPipeline, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Catalog]:
+    """The session's pipeline tables (tests/events_pipeline.py), published in the dashboard's namespace."""
+    catalog = events_pipeline.catalog
     base = tmp_path_factory.mktemp("lakeview")
-    topic, alerts_topic = (f"{name}-{uuid.uuid4().hex[:10]}" for name in ("trades", "risk-alerts"))
-    kafka_broker.create_topics(kafka.bootstrap_servers, {topic: 2, alerts_topic: 2})
-    settings = parse_settings(
-        settings_dict(base, kafka.bootstrap_servers, kafka={"topic": topic, "alerts_topic": alerts_topic})
-    )
-    catalog = Catalog(settings)
-    _write_reference(spark, catalog)
-    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "acks": "all"})
-    for row in STEP_1:
-        producer.produce(topic, key=row["portfolio_id"], value=_event_json(row), headers=[("schema_version", b"1")])
-    for key, value in FAULTY:
-        producer.produce(topic, key=key, value=value, headers=[("schema_version", b"1")])
-    assert producer.flush(30) == 0
-    collector = ProgressCollector().attach(spark)
-    try:
-        for job in (bronze, silver, gold_job):
-            assert job.run(spark, settings) is None
-        record_progress(spark, catalog.table("ops", "stream_progress"), collector.drain(spark))
-    finally:
-        collector.detach(spark)
-
     published = {"gold": list(GOLD_TABLES), "silver": ["quarantine"], "ops": ["stream_progress"]}
     for layer, names in published.items():
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS spark_catalog.{PREFIX}{layer}")
