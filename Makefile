@@ -64,6 +64,10 @@ lifecycle-jar: $(LIFECYCLE_JAR) ## Build silver's JVM lifecycle operator (jvm/li
 wheel: $(UV) $(LIFECYCLE_JAR) ## Build the wheel the Databricks bundle deploys (it carries the lifecycle jar)
 	$(UV) build --wheel --out-dir dist
 
+.PHONY: docs-images
+docs-images: install ## Redraw docs/images/flow.svg from docs/images/flow.py
+	$(PY) docs/images/flow.py
+
 .PHONY: bench
 bench: install ## Benchmarks: producer events/s; pipeline throughput, memory and state over rounds (out/bench/)
 	$(PY) -m benchmarks.producer

@@ -20,7 +20,8 @@ def configure(verbose: bool) -> None:
     _state["verbose"] = verbose
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING, force=True)
     logging.getLogger("riskstream").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    for noisy in ("py4j", "azure", "urllib3", "snowflake", "databricks"):
+    # Libraries that log their own retries: the commands report what failed in the end.
+    for noisy in ("py4j", "azure", "urllib3", "snowflake", "databricks", "riskstream.producer.librdkafka"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
 
 
