@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from riskstream.config import Settings
-from riskstream.errors import PipelineError
+from riskstream.errors import PipelineError, SyncError
 from riskstream.tables import Catalog, Layer, TableRef
 
 log = logging.getLogger(__name__)
@@ -62,3 +62,30 @@ def check_run(settings: Settings, layers: Sequence[str]) -> None:
                 )
         written |= {("bronze", "trade_events")} if layer == "bronze" else set()
         written |= {("silver", "trades")} if layer == "silver" else set()
+
+
+def check_sync(settings: Settings, tables: Sequence[str], named: bool) -> None:
+    """Raise :class:`SyncError` when the gold tables to sync do not exist yet (path-based targets).
+
+    ``named``: the tables were named with ``--table``, so each must exist; otherwise at least one.
+    """
+    catalog = Catalog(settings)
+    missing = [catalog.table("gold", name) for name in tables if _missing(catalog.table("gold", name))]
+    if not missing or (not named and len(missing) < len(tables)):
+        return
+    if named:
+        first = missing[0]
+        what = f"gold.{first.name} does not exist yet ({first.path})"
+    else:
+        what = f"no gold table exists yet (under {Path(str(missing[0].path)).parent})"
+    raise SyncError(f"sync: {what}; run `riskstream run gold` first. Nothing was created")
+
+
+def nothing_to_maintain(settings: Settings) -> bool:
+    """True when a path-based target has no bronze, silver or gold Delta table at all."""
+    if settings.storage.base_path is None:
+        return False
+    base = Path(settings.storage.base_path)
+    return not any(
+        (table / "_delta_log").is_dir() for layer in ("bronze", "silver", "gold") for table in (base / layer).glob("*")
+    )

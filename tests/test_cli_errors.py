@@ -195,3 +195,41 @@ def test_an_unknown_conf_profile_names_the_choices(
     assert "'staging' is not a conf profile; choose one of dev, local, prod" in " ".join(
         line.strip(" │") for line in output.splitlines()
     )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["sync"],
+            "sync: no gold table exists yet (under {state}/delta/gold); run `riskstream run gold` first. "
+            "Nothing was created",
+        ),
+        (
+            ["sync", "--table", "positions"],
+            "sync: gold.positions does not exist yet ({state}/delta/gold/positions); run `riskstream run gold` "
+            "first. Nothing was created",
+        ),
+    ],
+)
+def test_sync_without_gold_tables_says_what_to_run(
+    empty_state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    message: str,
+) -> None:
+    code, output = _main(monkeypatch, capsys, *arguments)
+    assert (code, output) == (7, f"error: {message.format(state=empty_state)}\n")
+    assert _files(empty_state) == []
+
+
+def test_maintain_without_tables_has_nothing_to_do(
+    empty_state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = _main(monkeypatch, capsys, "maintain")
+    assert (code, output) == (
+        0,
+        f"maintain: no bronze, silver or gold table under {empty_state}/delta yet; nothing to do\n",
+    )
+    assert _files(empty_state) == []

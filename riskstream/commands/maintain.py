@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
+from riskstream.prerequisites import nothing_to_maintain
 
 
 def maintain(target: TargetOption = "local", conf: ConfOption = None, overrides: SetOption = None) -> None:
@@ -13,6 +14,11 @@ def maintain(target: TargetOption = "local", conf: ConfOption = None, overrides:
     from riskstream.spark import get_spark
 
     settings = settings_for(target, conf, overrides)
+    if nothing_to_maintain(settings):
+        console.print(
+            f"maintain: no bronze, silver or gold table under {settings.storage.base_path} yet; nothing to do"
+        )
+        return
     started = time.monotonic()
     console.print(f"maintain: target {target}, vacuum retention {settings.maintenance.vacuum_retention_hours} hours")
     statements = run_maintenance(get_spark(settings), settings, report=console.print)

@@ -9,6 +9,7 @@ import typer
 
 from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
 from riskstream.errors import VerificationError
+from riskstream.prerequisites import check_sync
 
 
 def sync(
@@ -36,6 +37,7 @@ def sync(
 
     settings = settings_for(target, conf, overrides)
     tables = selected_tables(table)
+    check_sync(settings, list(tables), named=bool(table))  # before Spark and the Snowflake connection
     spark = get_spark(settings)
     started = time.monotonic()
     if verify:
