@@ -460,20 +460,11 @@ def portfolio_alerts(spark: SparkSession, settings: Settings, portfolio_id: str 
     return alerts.orderBy("portfolio_id", F.col("window_start").desc(), "rule")
 
 
-def risk_history(spark: SparkSession, settings: Settings, max_versions: int = 200) -> DataFrame:
-    """``gold.portfolio_risk`` over time: each Delta version of it, stamped with its commit time.
-
-    Every commit of ``portfolio_risk`` holds the full current risk of each portfolio, so reading
-    the table as of each version (time travel) gives exposure and VaR over time without a
-    separate history table. Output: ``as_of`` (commit timestamp), ``version`` and the
-    :data:`RISK_OVERVIEW_COLUMNS`; the newest ``max_versions`` versions only.
-    """
-    from functools import reduce
-
+def _data_versions(spark: SparkSession, table: TableRef, max_versions: int) -> list[Any]:
+    """``(version, timestamp)`` of the newest ``max_versions`` commits that wrote data, newest first."""
     from pyspark.sql import functions as F
 
-    table = _table(settings, "gold", "portfolio_risk")
-    history = (
+    return (
         spark.sql(f"DESCRIBE HISTORY {table.sql_name}")
         .where(~F.col("operation").isin("CREATE TABLE", "OPTIMIZE", "VACUUM START", "VACUUM END"))
         .select("version", "timestamp")
@@ -481,20 +472,114 @@ def risk_history(spark: SparkSession, settings: Settings, max_versions: int = 20
         .limit(max_versions)
         .collect()
     )
-    frames = []
-    for row in history:
-        reader = spark.read.format("delta").option("versionAsOf", row.version)
-        snapshot = reader.table(table.identifier) if table.identifier else reader.load(table.path)
-        frames.append(
-            snapshot.select(
-                F.lit(row.timestamp).cast("timestamp").alias("as_of"),
-                F.lit(row.version).cast("long").alias("version"),
-                *RISK_OVERVIEW_COLUMNS,
-            )
+
+
+def _as_of_version(spark: SparkSession, table: TableRef, version: int) -> DataFrame:
+    reader = spark.read.format("delta").option("versionAsOf", version)
+    return reader.table(table.identifier) if table.identifier else reader.load(table.path)
+
+
+def _event_times(spark: SparkSession, settings: Settings, commits: Sequence[Any]) -> dict[int, Any]:
+    """For each ``portfolio_risk`` commit, the event time it covers: the newest trade time
+    (``max(last_price_ts)``) in ``gold.positions`` as of that commit.
+
+    The gold job merges positions and then writes portfolio_risk in the same micro-batch, so the
+    newest positions version committed at or before a risk commit is the one the risk was
+    computed from. Versions without such a positions version (or without trades) are left out.
+    """
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    positions = _table(settings, "gold", "positions")
+    if not commits or not positions.exists(spark):
+        return {}
+    history = sorted((row.timestamp, row.version) for row in _data_versions(spark, positions, 10_000))
+    chosen: dict[int, int] = {}
+    for commit in commits:
+        earlier = [version for timestamp, version in history if timestamp <= commit.timestamp]
+        if earlier:
+            chosen[commit.version] = earlier[-1]
+    frames = [
+        _as_of_version(spark, positions, version).agg(
+            F.lit(version).cast("long").alias("positions_version"), F.max("last_price_ts").alias("event_time")
         )
+        for version in sorted(set(chosen.values()))
+    ]
     if not frames:
+        return {}
+    rows = reduce(lambda left, right: left.unionByName(right), frames).collect()
+    newest = {row.positions_version: row.event_time for row in rows}
+    return {risk: newest[version] for risk, version in chosen.items() if newest.get(version) is not None}
+
+
+def risk_history(spark: SparkSession, settings: Settings, max_versions: int = 200) -> DataFrame:
+    """``gold.portfolio_risk`` over time: each Delta version of it, stamped with its commit time
+    and with the event time it covers.
+
+    Every commit of ``portfolio_risk`` holds the full current risk of each portfolio, so reading
+    the table as of each version (time travel) gives exposure and VaR over time without a
+    separate history table. Output: ``as_of`` (commit timestamp), ``event_time`` (the newest trade
+    time the version includes, see :func:`_event_times`; null when unknown), ``version`` and the
+    :data:`RISK_OVERVIEW_COLUMNS`; the newest ``max_versions`` versions only.
+    """
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    table = _table(settings, "gold", "portfolio_risk")
+    commits = _data_versions(spark, table, max_versions)
+    if not commits:
         raise ConfigError(f"{table} has no data versions yet: run the gold job first")
+    event_times = _event_times(spark, settings, commits)
+    frames = [
+        _as_of_version(spark, table, commit.version).select(
+            F.lit(commit.timestamp).cast("timestamp").alias("as_of"),
+            F.lit(event_times.get(commit.version)).cast("timestamp").alias("event_time"),
+            F.lit(commit.version).cast("long").alias("version"),
+            *RISK_OVERVIEW_COLUMNS,
+        )
+        for commit in commits
+    ]
     return reduce(lambda left, right: left.unionByName(right), frames).orderBy("as_of", "portfolio_id")
+
+
+def event_to_gold_latencies(spark: SparkSession, settings: Settings) -> Any:
+    """Seconds from each accepted event's Kafka timestamp to the first ``gold.portfolio_risk``
+    commit at or after silver processed it (when its effect on risk became readable), as a numpy
+    array; events processed after the newest commit are left out."""
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    catalog = Catalog(settings)
+    risk = catalog.table("gold", "portfolio_risk")
+    commit_frame: Any = (
+        spark.sql(f"DESCRIBE HISTORY {risk.sql_name}")
+        .where(F.col("operation") != "CREATE TABLE")
+        .select(F.col("timestamp").cast("double").alias("ts"))
+        .toPandas()
+    )
+    commits = np.sort(commit_frame["ts"].to_numpy(dtype=float))
+    bronze = catalog.table("bronze", "trade_events").read(spark)
+    trades = catalog.table("silver", "trades").read(spark)
+    events: Any = (
+        trades.join(
+            bronze,
+            (trades["source_topic"] == bronze["topic"])
+            & (trades["source_partition"] == bronze["partition"])
+            & (trades["source_offset"] == bronze["offset"]),
+        )
+        .select(
+            bronze["kafka_timestamp"].cast("double").alias("sent"),
+            trades["processed_ts"].cast("double").alias("processed"),
+        )
+        .toPandas()
+    )
+    if events.empty or commits.size == 0:
+        return np.array([], dtype=float)
+    positions = np.searchsorted(commits, events["processed"].to_numpy(dtype=float), side="left")
+    visible = positions < commits.size
+    return commits[positions[visible]] - events["sent"].to_numpy(dtype=float)[visible]
 
 
 def _table(settings: Settings, layer: str, name: str) -> TableRef:

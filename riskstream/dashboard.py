@@ -1,17 +1,26 @@
-"""The risk dashboard picture: exposure and VaR over time per portfolio, limits and breaches.
+"""The risk dashboard picture: a risk report of exposure and VaR against limits, alerts,
+quarantine and latency.
 
 Two files, both self-contained: ``dashboard.png`` (matplotlib, Agg backend, no display needed) and
-``dashboard.html`` (the same picture inlined as base64 plus the latest limit use and the risk
-alerts as HTML tables; no external scripts, styles or images).
+``dashboard.html`` (the same picture inlined as base64 plus the latest limit use, the risk alerts
+and the quarantine reasons as HTML tables; no external scripts, styles or images).
+
+The picture has a summary row (alert counts by portfolio and rule, quarantined records by reason,
+event -> gold latency) and then one row per portfolio: gross exposure and 99 % 1-day VaR against
+their limits over event time.
 
 Input is pandas, not Spark, so the renderer is tested on fixture frames:
 
 * ``history``: one row per portfolio and point in time, as :func:`riskstream.analytics.risk_history`
-  returns it (``as_of, portfolio_id, gross_exposure_base, var_99_1d, gross_limit, var_limit,
-  gross_limit_utilisation, var_limit_utilisation``). Amounts are in the portfolio's base
-  currency, so each portfolio gets its own axes.
+  returns it (``as_of, event_time, portfolio_id, gross_exposure_base, var_99_1d, gross_limit,
+  var_limit, gross_limit_utilisation, var_limit_utilisation``; ``desk`` and ``base_currency`` when
+  known). Points are drawn at ``event_time`` (commit time ``as_of`` when it is missing). Amounts
+  are in the portfolio's base currency, so each portfolio gets its own axes.
 * ``alerts``: ``gold.risk_alerts`` rows (``portfolio_id, rule, window_start, measured_value,
   limit_value, utilisation``).
+* ``quarantine``: ``reason, records`` (a record with several reasons counts under each).
+* ``latencies``: event -> gold latency of each accepted event in seconds
+  (:func:`riskstream.analytics.event_to_gold_latencies`).
 
 A breach is a point where a utilisation exceeds 1 (the amount is above its limit).
 """
@@ -28,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
     from pyspark.sql import SparkSession
 
     from riskstream.config import Settings
@@ -37,6 +47,7 @@ MAX_PORTFOLIOS = 8
 
 HISTORY_COLUMNS = (
     "as_of",
+    "event_time",
     "portfolio_id",
     "gross_exposure_base",
     "var_99_1d",
@@ -46,6 +57,7 @@ HISTORY_COLUMNS = (
     "var_limit_utilisation",
 )
 ALERT_COLUMNS = ("portfolio_id", "rule", "window_start", "measured_value", "limit_value", "utilisation")
+QUARANTINE_COLUMNS = ("reason", "records")
 
 
 @dataclass(frozen=True)
@@ -87,8 +99,122 @@ def panel_title(portfolio_id: str, label: str, desk: str | None, currency: str |
     return f"{where}: {label}{used}"
 
 
-def render_png(history: pd.DataFrame, path: Path, title: str) -> Path:
-    """Draw one row per portfolio: gross exposure (left) and 99 % 1-day VaR (right) over time.
+def _time_axis(points: pd.DataFrame) -> tuple[Any, str]:
+    """The x values of a portfolio's points: event time when every point has one, else commit time."""
+    if "event_time" in points and points["event_time"].notna().all():
+        return points["event_time"], "event time (UTC)"
+    return points["as_of"], "commit time (UTC)"
+
+
+def _alert_counts(ax: Axes, alerts: pd.DataFrame) -> None:
+    """A table of alert counts: one row per portfolio with alerts, one column per rule, and totals."""
+    ax.axis("off")
+    ax.set_title(f"Risk alerts: {len(alerts)}", fontsize=10, loc="left")
+    if alerts.empty:
+        ax.text(0.5, 0.5, "no alerts", ha="center", va="center", fontsize=10)
+        return
+    counts = alerts.groupby(["portfolio_id", "rule"]).size().unstack(fill_value=0).sort_index()
+    counts.loc["all"] = counts.sum()
+    rules = list(counts.columns)
+    table = ax.table(
+        cellText=[[str(int(value)) for value in row] for row in counts.to_numpy()],
+        rowLabels=list(counts.index),
+        colLabels=[rule.replace("_", " ") for rule in rules],
+        loc="upper center",
+        cellLoc="right",
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1.0, 1.3)
+    for (row, column), cell in table.get_celld().items():
+        if row > 0 and column >= 0 and cell.get_text().get_text() != "0":
+            cell.get_text().set_color("tab:red")
+
+
+def _quarantine_bars(ax: Axes, quarantine: pd.DataFrame) -> None:
+    total = int(quarantine["records"].sum()) if not quarantine.empty else 0
+    ax.set_title(f"Quarantined by reason: {total}", fontsize=10, loc="left")
+    if quarantine.empty:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "nothing quarantined", ha="center", va="center", fontsize=10)
+        return
+    ordered = quarantine.sort_values(["records", "reason"], ascending=[True, False])
+    bars = ax.barh(list(ordered["reason"]), list(ordered["records"]), color="tab:gray")
+    ax.bar_label(bars, fontsize=7, padding=2)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlabel("records", fontsize=8)
+
+
+def _latency_histogram(ax: Axes, latencies: Any) -> None:
+    import numpy as np
+
+    values = np.asarray(latencies, dtype=float)
+    if values.size == 0:
+        ax.set_title("Event -> gold latency", fontsize=10, loc="left")
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no latency measured", ha="center", va="center", fontsize=10)
+        return
+    p50, p95 = np.percentile(values, [50, 95])
+    ax.set_title(f"Event -> gold latency: p50 {p50:.1f} s, p95 {p95:.1f} s", fontsize=9, loc="left")
+    ax.hist(values, bins=30, color="tab:blue", alpha=0.7)
+    for value, name in ((p50, "p50"), (p95, "p95")):
+        ax.axvline(value, color="tab:orange" if name == "p50" else "tab:red", linestyle="--", label=name)
+    ax.set_xlabel(f"seconds, over {values.size:,} accepted events", fontsize=8)
+    ax.set_ylabel("events", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7)
+
+
+def _portfolio_panel(
+    ax: Axes, points: pd.DataFrame, columns: tuple[str, str, str, str], who: tuple[str, str | None, str | None]
+) -> None:
+    """One amount of one portfolio over time against its limit; points above the limit are red crosses."""
+    from matplotlib.ticker import FuncFormatter
+
+    value, limit, utilisation, label = columns
+    portfolio_id, desk, currency = who
+    x, x_label = _time_axis(points)
+    ax.plot(x, points[value], marker="o", markersize=3, color="tab:blue", label=label)
+    limit_value = points[limit].dropna()
+    if not limit_value.empty:
+        ax.axhline(float(limit_value.iloc[-1]), color="tab:orange", linestyle="--", label="limit")
+    above = points[utilisation].fillna(0.0) > 1.0
+    if above.any():
+        ax.scatter(x[above], points[value][above], color="tab:red", marker="X", s=60, zorder=3, label="above limit")
+    use = points.iloc[-1][utilisation]
+    use_value = None if use is None else float(use)
+    breached = use_value is not None and not math.isnan(use_value) and use_value > 1.0
+    ax.set_title(
+        panel_title(portfolio_id, label, desk, currency, use_value),
+        fontsize=10,
+        color="tab:red" if breached else "black",
+        weight="bold" if breached else "normal",
+    )
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda amount, _: compact_amount(amount)))
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel(currency or "base currency", fontsize=8)
+    ax.set_xlabel(x_label, fontsize=7)
+    ax.tick_params(axis="x", labelsize=7, rotation=20)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def _text_or_none(points: pd.DataFrame, column: str) -> str | None:
+    value = points.iloc[-1][column] if column in points else None
+    return value if isinstance(value, str) else None
+
+
+def render_png(
+    history: pd.DataFrame,
+    path: Path,
+    title: str,
+    alerts: pd.DataFrame | None = None,
+    quarantine: pd.DataFrame | None = None,
+    latencies: Any = (),
+) -> Path:
+    """Draw the summary row, then one row per portfolio: gross exposure (left) and 99 % 1-day VaR
+    (right) over event time.
 
     Amounts are compact (``12.5M``) in the portfolio's base currency, named with its desk in each
     panel's title together with the latest use of the limit; a panel whose latest point is above
@@ -98,54 +224,32 @@ def render_png(history: pd.DataFrame, path: Path, title: str) -> Path:
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    import pandas as pd
 
+    alerts = pd.DataFrame(columns=list(ALERT_COLUMNS)) if alerts is None else alerts
+    quarantine = pd.DataFrame(columns=list(QUARANTINE_COLUMNS)) if quarantine is None else quarantine
     latest = latest_limit_use(history).sort_values("gross_exposure_base", ascending=False)
     portfolios = list(latest["portfolio_id"])[:MAX_PORTFOLIOS]
     rows = max(len(portfolios), 1)
-    figure, axes = plt.subplots(rows, 2, figsize=(12, 2.6 * rows + 0.8), squeeze=False)
+    figure = plt.figure(figsize=(12, 2.6 * rows + 3.4))
+    grid = figure.add_gridspec(rows + 1, 6, height_ratios=[1.25] + [1.0] * rows)
     figure.suptitle(title, fontsize=13)
+    _alert_counts(figure.add_subplot(grid[0, 0:2]), alerts)
+    _quarantine_bars(figure.add_subplot(grid[0, 2:4]), quarantine)
+    _latency_histogram(figure.add_subplot(grid[0, 4:6]), latencies)
     panels = (
         ("gross_exposure_base", "gross_limit", "gross_limit_utilisation", "gross exposure"),
         ("var_99_1d", "var_limit", "var_limit_utilisation", "99 % 1-day VaR"),
     )
-    for row, portfolio_id in enumerate(portfolios):
-        points = history[history["portfolio_id"] == portfolio_id].sort_values("as_of")
-        newest = points.iloc[-1]
-        desk = str(newest["desk"]) if "desk" in points and isinstance(newest["desk"], str) else None
-        currency = (
-            str(newest["base_currency"])
-            if "base_currency" in points and isinstance(newest["base_currency"], str)
-            else None
-        )
-        for column, (value, limit, utilisation, label) in enumerate(panels):
-            ax = axes[row][column]
-            ax.plot(points["as_of"], points[value], marker="o", markersize=3, color="tab:blue", label=label)
-            limit_value = points[limit].dropna()
-            if not limit_value.empty:
-                ax.axhline(float(limit_value.iloc[-1]), color="tab:orange", linestyle="--", label="limit")
-            breaches = points[points[utilisation].fillna(0.0) > 1.0]
-            if not breaches.empty:
-                ax.scatter(
-                    breaches["as_of"], breaches[value], color="tab:red", marker="X", s=60, zorder=3, label="above limit"
-                )
-            use = newest[utilisation]
-            use_value = None if use is None else float(use)
-            breached = use_value is not None and not math.isnan(use_value) and use_value > 1.0
-            ax.set_title(
-                panel_title(portfolio_id, label, desk, currency, use_value),
-                fontsize=10,
-                color="tab:red" if breached else "black",
-                weight="bold" if breached else "normal",
-            )
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda amount, _: compact_amount(amount)))
-            ax.set_ylim(bottom=0)
-            ax.set_ylabel(currency or "base currency", fontsize=8)
-            ax.tick_params(axis="x", labelsize=7, rotation=20)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7, loc="upper left")
+    for row, portfolio_id in enumerate(portfolios, start=1):
+        points = history[history["portfolio_id"] == portfolio_id].sort_values("as_of").reset_index(drop=True)
+        who = (portfolio_id, _text_or_none(points, "desk"), _text_or_none(points, "base_currency"))
+        for column, columns in enumerate(panels):
+            _portfolio_panel(figure.add_subplot(grid[row, 3 * column : 3 * column + 3]), points, columns, who)
     if not portfolios:
-        axes[0][0].text(0.5, 0.5, "no portfolio risk yet", ha="center", va="center")
+        empty = figure.add_subplot(grid[1, :])
+        empty.axis("off")
+        empty.text(0.5, 0.5, "no portfolio risk yet", ha="center", va="center")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100, format="png")
@@ -191,16 +295,32 @@ def alert_rows(alerts: pd.DataFrame) -> list[list[str]]:
     ]
 
 
+def quarantine_rows(quarantine: pd.DataFrame) -> list[list[str]]:
+    """The quarantine table's cells: most frequent reason first."""
+    ordered = quarantine.sort_values(["records", "reason"], ascending=[False, True])
+    return [[str(row.reason), f"{int(row.records):,}"] for row in ordered.itertuples(index=False)]
+
+
 def render_html(
-    history: pd.DataFrame, alerts: pd.DataFrame, png: Path, path: Path, title: str, generated_at: datetime
+    history: pd.DataFrame,
+    alerts: pd.DataFrame,
+    png: Path,
+    path: Path,
+    title: str,
+    generated_at: datetime,
+    quarantine: pd.DataFrame | None = None,
 ) -> Path:
-    """A single HTML file: the PNG inlined as base64, then the limit-use and alert tables."""
+    """A single HTML file: the PNG inlined as base64, then the limit-use, alert and quarantine tables."""
+    import pandas as pd
+
+    quarantine = pd.DataFrame(columns=list(QUARANTINE_COLUMNS)) if quarantine is None else quarantine
     picture = base64.b64encode(png.read_bytes()).decode("ascii")
     limit_table = _table(
         ["portfolio", "gross exposure", "gross limit", "gross use", "VaR 99% 1d", "VaR limit", "VaR use"],
         limit_use_rows(history),
     )
     alert_table = _table(["portfolio", "rule", "window start", "measured", "limit", "use"], alert_rows(alerts))
+    quarantine_table = _table(["reason", "records"], quarantine_rows(quarantine))
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -222,6 +342,8 @@ td:first-child, td:nth-child(2) {{ text-align: left; }}
 {limit_table}
 <h2>Risk alerts ({len(alerts)})</h2>
 {alert_table}
+<h2>Quarantined by reason</h2>
+{quarantine_table}
 </body>
 </html>
 """
@@ -230,19 +352,29 @@ td:first-child, td:nth-child(2) {{ text-align: left; }}
 
 
 def render_dashboard(
-    history: pd.DataFrame, alerts: pd.DataFrame, out_dir: Path, *, title: str, generated_at: datetime
+    history: pd.DataFrame,
+    alerts: pd.DataFrame,
+    out_dir: Path,
+    *,
+    title: str,
+    generated_at: datetime,
+    quarantine: pd.DataFrame | None = None,
+    latencies: Any = (),
 ) -> DashboardFiles:
     """Write ``out_dir/dashboard.png`` and ``out_dir/dashboard.html`` from pandas frames."""
-    png = render_png(history, out_dir / "dashboard.png", title)
-    page = render_html(history, alerts, png, out_dir / "dashboard.html", title, generated_at)
+    png = render_png(history, out_dir / "dashboard.png", title, alerts, quarantine, latencies)
+    page = render_html(history, alerts, png, out_dir / "dashboard.html", title, generated_at, quarantine)
     return DashboardFiles(png=png, html=page)
 
 
 def write_dashboard(
     spark: SparkSession, settings: Settings, out_dir: Path, *, generated_at: datetime
 ) -> DashboardFiles:
-    """Read the gold tables of ``settings`` and render the dashboard into ``out_dir``."""
-    from riskstream.analytics import risk_history
+    """Read the gold tables (and silver's quarantine) of ``settings`` and render the dashboard into ``out_dir``."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    from riskstream.analytics import event_to_gold_latencies, risk_history
     from riskstream.tables import Catalog
 
     catalog = Catalog(settings)
@@ -251,14 +383,28 @@ def write_dashboard(
     if portfolios.exists(spark):
         desks = portfolios.read(spark).select("portfolio_id", "desk", "base_currency")
         history = history.join(desks, "portfolio_id", "left")
-    frame = history.toPandas()
     alerts_table = catalog.table("gold", "risk_alerts")
-    if alerts_table.exists(spark):
-        alerts = alerts_table.read(spark).select(*ALERT_COLUMNS).toPandas()
-    else:
-        import pandas as pd
-
-        alerts = pd.DataFrame(columns=list(ALERT_COLUMNS))
+    alerts = (
+        alerts_table.read(spark).select(*ALERT_COLUMNS).toPandas()
+        if alerts_table.exists(spark)
+        else pd.DataFrame(columns=list(ALERT_COLUMNS))
+    )
+    quarantine_table = catalog.table("silver", "quarantine")
+    quarantine = (
+        quarantine_table.read(spark)
+        .select(F.explode("reason_codes").alias("reason"))
+        .groupBy("reason")
+        .agg(F.count(F.lit(1)).alias("records"))
+        .toPandas()
+        if quarantine_table.exists(spark)
+        else pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    )
     return render_dashboard(
-        frame, alerts, out_dir, title=f"riskstream: portfolio risk ({settings.target})", generated_at=generated_at
+        history.toPandas(),
+        alerts,
+        out_dir,
+        title=f"riskstream: portfolio risk ({settings.target})",
+        generated_at=generated_at,
+        quarantine=quarantine,
+        latencies=event_to_gold_latencies(spark, settings),
     )

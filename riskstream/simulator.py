@@ -7,6 +7,13 @@ The market:
 
 * portfolios spread over five desks (one per asset class: equity, FX, rates, credit, commodity),
   each with a base currency and gross / VaR / single-trade limits in that currency;
+* each portfolio has a mandate, a signed USD target holding in every instrument of its desk
+  (weights within +-20 % of equal), and trades towards it: a NEW picks an instrument with a
+  probability that grows with the cube of how far (relative to the target) its holding is from the
+  target, so the book fills evenly, and trades towards the target 85 % of the time. Limits
+  are set from the mandate, so a book that has reached its targets uses 45-85 % of its gross and
+  VaR limits; two roles make a few portfolios breach on purpose (see :data:`CONCENTRATED_ROLE`
+  and :data:`OVERSIZED_ROLE`). The demo's dashboard then shows a few breaches, not a wall of them;
 * instruments with currency, sector, country, contract multiplier, daily volatility and a
   reference price;
 * prices follow geometric Brownian motion driven by a factor model (a global factor, one per asset
@@ -49,6 +56,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -125,6 +133,26 @@ _ASSET_CLASSES: dict[str, _AssetClassSpec] = {
         ("petroleum", "metals", "agriculture"), (0.015, 0.030), (3, 2500), (100, 1000), 500_000
     ),
 }
+
+
+CONCENTRATED_ROLE = 1
+"""Portfolios whose number (0-based) is this modulo 5 hold one instrument at three times the weight
+of the others: above the default 25 % concentration limit once the book is built."""
+OVERSIZED_ROLE = 3
+"""Portfolios whose number (0-based) is this modulo 5 are sized at 105-115 % of their gross and VaR limits."""
+TARGET_UNITS_PER_INSTRUMENT = (8.0, 14.0)
+"""A mandate holds this many typical trade sizes (``usd_notional``) per instrument, on average."""
+TOWARDS_TARGET = 0.85
+"""Probability that a NEW trades towards its instrument's target (otherwise away from it)."""
+
+
+@dataclass(frozen=True)
+class _Mandate:
+    """What a portfolio aims to hold: signed USD targets for the instruments of its desk."""
+
+    instruments: tuple[int, ...]
+    """Indices into the reference instruments (the desk's asset class)."""
+    target_usd: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -339,6 +367,8 @@ class _StreamState:
     open_ids: list[str] = field(default_factory=list)
     sent_valid: list[SimulatedRecord] = field(default_factory=list)
     trade_counter: int = 0
+    holdings_usd: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Signed USD notional held per (portfolio, instrument) by the accepted trades sent so far."""
 
 
 class MarketSimulator:
@@ -400,7 +430,7 @@ class MarketSimulator:
         self.lateness = lateness
         self.reorder_window = reorder_window
         self.market_speedup = market_speedup
-        self._reference, self._loadings = self._build_reference(n_portfolios, n_instruments)
+        self._reference, self._loadings, self._mandates = self._build_reference(n_portfolios, n_instruments)
         self._instrument_index = {inst.instrument_id: i for i, inst in enumerate(self._reference.instruments)}
         self._usd_rate = {row.currency: row.usd_rate for row in self._reference.fx_rates}
         self._by_asset_class = {
@@ -416,7 +446,9 @@ class MarketSimulator:
         """Write portfolios.csv, instruments.csv, fx_rates.csv and correlations.csv into ``out_dir``."""
         return self._reference.write_csv(out_dir)
 
-    def _build_reference(self, n_portfolios: int, n_instruments: int) -> tuple[ReferenceData, np.ndarray]:
+    def _build_reference(
+        self, n_portfolios: int, n_instruments: int
+    ) -> tuple[ReferenceData, np.ndarray, dict[str, _Mandate]]:
         rng = random.Random(f"reference-{self.reference_seed}")
         as_of = format_ts(self.start.replace(hour=0, minute=0, second=0, microsecond=0))
         fx_rates = tuple(
@@ -436,28 +468,40 @@ class MarketSimulator:
         loadings = np.array(
             [[rng.uniform(0.2, 0.4), rng.uniform(0.3, 0.5), rng.uniform(0.3, 0.6)] for _ in instruments]
         )
-        correlations = self._correlations(instruments, loadings)
+        matrix = _factor_correlation(instruments, loadings)
+        correlations = self._correlations(instruments, matrix)
+        vols = np.array([inst.daily_vol for inst in instruments])
 
         currencies = ["USD", "EUR", "GBP", "JPY", "CHF"]
         portfolios = []
+        mandates = {}
         for number in range(n_portfolios):
             asset_class = classes[number % len(classes)]
+            spec = _ASSET_CLASSES[asset_class]
             base = currencies[rng.randrange(len(currencies))]
-            gross_usd = _ASSET_CLASSES[asset_class].usd_notional * rng.choice((40, 60, 80, 100))
-            gross = round(gross_usd / usd_rate[base], -3)
+            mandate = _mandate(rng, number, asset_class, instruments)
+            members = list(mandate.instruments)
+            exposure = mandate.target_usd * vols[members]
+            covariance = matrix[np.ix_(members, members)]
+            var_usd = NormalDist().inv_cdf(0.99) * math.sqrt(float(exposure @ covariance @ exposure))
+            gross_usd = float(np.abs(mandate.target_usd).sum())
+            use = rng.uniform(1.05, 1.15) if number % 5 == OVERSIZED_ROLE else rng.uniform(0.45, 0.85)
+            var_use = rng.uniform(1.05, 1.15) if number % 5 == OVERSIZED_ROLE else rng.uniform(0.45, 0.85)
+            portfolio_id = f"P-{number + 1:03d}"
+            mandates[portfolio_id] = mandate
             portfolios.append(
                 Portfolio(
-                    portfolio_id=f"P-{number + 1:03d}",
+                    portfolio_id=portfolio_id,
                     name=f"{_DESK_LABELS[asset_class]} Book {number + 1}",
                     desk=_DESKS[asset_class],
                     base_currency=base,
-                    gross_limit=gross,
-                    var_limit=round(gross * rng.uniform(0.02, 0.04), -3),
-                    single_trade_limit=round(gross * rng.uniform(0.05, 0.10), -3),
+                    gross_limit=round(gross_usd / use / usd_rate[base], -3),
+                    var_limit=round(var_usd / var_use / usd_rate[base], -3),
+                    single_trade_limit=round(spec.usd_notional * rng.uniform(4.5, 6.0) / usd_rate[base], -3),
                 )
             )
         reference = ReferenceData(tuple(portfolios), tuple(instruments), fx_rates, tuple(correlations))
-        return reference, loadings
+        return reference, loadings, mandates
 
     @staticmethod
     def _instrument(
@@ -495,9 +539,8 @@ class MarketSimulator:
         return Instrument(instrument_id, name, asset_class, sector, country, currency, multiplier, vol, price)
 
     @staticmethod
-    def _correlations(instruments: list[Instrument], loadings: np.ndarray) -> list[Correlation]:
+    def _correlations(instruments: list[Instrument], matrix: np.ndarray) -> list[Correlation]:
         """Instrument pairs (the factor model's correlation) and sector pairs (mean over their instruments)."""
-        matrix = _factor_correlation(instruments, loadings)
         rows = []
         order = sorted(range(len(instruments)), key=lambda i: instruments[i].instrument_id)
         for a_pos, i in enumerate(order):
@@ -603,6 +646,8 @@ class MarketSimulator:
         else:
             event = self._new_event(now, rng, state, register=False)
         detail = ""
+        if kind in ("late", "out_of_order"):
+            self._book(state, event, 1.0)  # accepted by silver: part of the book
         if kind == "late":
             event["trade_ts"] = format_ts(now - self.lateness)
         elif kind == "unknown_portfolio":
@@ -630,11 +675,13 @@ class MarketSimulator:
             event["event_id"] = _uuid4(rng)
             event["trade_version"] = previous["trade_version"] + 1
             event["trade_ts"] = format_ts(now)
+            self._book(state, previous, -1.0)
             if draw < self.amend_share:
                 event["event_type"] = "AMEND"
                 event["quantity"] = max(1, round(previous["quantity"] * rng.uniform(0.5, 1.5)))
                 event["price"] = self._trade_price(state, previous["instrument_id"], rng)
                 state.open_trades[trade_id] = _OpenTrade(event)
+                self._book(state, event, 1.0)
             else:
                 event["event_type"] = "CANCEL"
                 del state.open_trades[trade_id]
@@ -647,11 +694,21 @@ class MarketSimulator:
         reference = self._reference
         portfolio = reference.portfolios[rng.randrange(len(reference.portfolios))]
         asset_class = next(name for name, desk in _DESKS.items() if desk == portfolio.desk)
-        candidates = self._by_asset_class[asset_class]
-        instrument = candidates[rng.randrange(len(candidates))]
+        mandate = self._mandates[portfolio.portfolio_id]
+        held = np.array(
+            [
+                state.holdings_usd.get((portfolio.portfolio_id, reference.instruments[i].instrument_id), 0.0)
+                for i in mandate.instruments
+            ]
+        )
+        gaps = mandate.target_usd - held
+        pick = _weighted_choice(rng, (np.abs(gaps) / np.abs(mandate.target_usd) + 0.05) ** 3)
+        instrument = reference.instruments[mandate.instruments[pick]]
+        towards = "BUY" if gaps[pick] > 0 else "SELL"
+        side = towards if rng.random() < TOWARDS_TARGET else {"BUY": "SELL", "SELL": "BUY"}[towards]
         price = self._trade_price(state, instrument.instrument_id, rng)
-        target_usd = _ASSET_CLASSES[asset_class].usd_notional * math.exp(rng.gauss(0.0, 0.6))
-        quantity = max(1, round(target_usd / (price * instrument.multiplier * self._usd_rate[instrument.currency])))
+        size_usd = _ASSET_CLASSES[asset_class].usd_notional * math.exp(rng.gauss(0.0, 0.6))
+        quantity = max(1, round(size_usd / (price * instrument.multiplier * self._usd_rate[instrument.currency])))
         state.trade_counter += 1
         version = 2 if rng.random() < self.v2_share else 1
         event: dict[str, Any] = {
@@ -662,7 +719,7 @@ class MarketSimulator:
             "trade_version": 1,
             "portfolio_id": portfolio.portfolio_id,
             "instrument_id": instrument.instrument_id,
-            "side": "BUY" if rng.random() < 0.5 else "SELL",
+            "side": side,
             "quantity": quantity,
             "price": price,
             "currency": instrument.currency,
@@ -677,13 +734,41 @@ class MarketSimulator:
         if register:
             state.open_trades[event["trade_id"]] = _OpenTrade(event)
             state.open_ids.append(event["trade_id"])
+            self._book(state, event, 1.0)
         return event
+
+    def _book(self, state: _StreamState, event: dict[str, Any], sign: float) -> None:
+        """Add (``sign`` 1) or take back (-1) an accepted trade's signed USD notional in the holdings."""
+        instrument = self._reference.instruments[self._instrument_index[event["instrument_id"]]]
+        notional = event["quantity"] * event["price"] * instrument.multiplier * self._usd_rate[instrument.currency]
+        key = (event["portfolio_id"], event["instrument_id"])
+        side = 1.0 if event["side"] == "BUY" else -1.0
+        state.holdings_usd[key] = state.holdings_usd.get(key, 0.0) + sign * side * notional
 
     def _trade_price(self, state: _StreamState, instrument_id: str, rng: random.Random) -> float:
         mid = float(state.prices[self._instrument_index[instrument_id]])
         price = mid * (1 + rng.uniform(-0.0005, 0.0005))
         decimals = 6 if price < 10 else 4
         return max(round(price, decimals), 10.0**-decimals)
+
+
+def _mandate(rng: random.Random, number: int, asset_class: str, instruments: list[Instrument]) -> _Mandate:
+    """Portfolio ``number``'s targets: every instrument of ``asset_class``, mostly long, weights
+    within +-20 % of equal (one at three times its weight for the :data:`CONCENTRATED_ROLE`)."""
+    members = tuple(i for i, inst in enumerate(instruments) if inst.asset_class == asset_class)
+    weights = np.array([rng.uniform(0.8, 1.2) for _ in members])
+    if number % 5 == CONCENTRATED_ROLE:
+        weights[rng.randrange(len(members))] *= 3.0
+    units = rng.uniform(*TARGET_UNITS_PER_INSTRUMENT) * len(members)
+    signs = np.array([1.0 if rng.random() < 0.75 else -1.0 for _ in members])
+    target = signs * weights / weights.sum() * units * _ASSET_CLASSES[asset_class].usd_notional
+    return _Mandate(members, target)
+
+
+def _weighted_choice(rng: random.Random, weights: np.ndarray) -> int:
+    """An index drawn with probability proportional to ``weights`` (non-negative, not all zero)."""
+    point = rng.random() * float(weights.sum())
+    return min(int(np.searchsorted(np.cumsum(weights), point, side="right")), len(weights) - 1)
 
 
 def _uuid4(rng: random.Random) -> str:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskstream.dashboard import alert_rows, limit_use_rows, render_dashboard
+from riskstream.dashboard import alert_rows, limit_use_rows, quarantine_rows, render_dashboard
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dashboard"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    history = pd.read_csv(FIXTURES / "risk_history.csv", parse_dates=["as_of"])
+    history = pd.read_csv(FIXTURES / "risk_history.csv", parse_dates=["as_of", "event_time"])
     alerts = pd.read_csv(FIXTURES / "risk_alerts.csv", parse_dates=["window_start"])
     return history, alerts
 
@@ -37,17 +37,31 @@ def test_alerts_newest_window_first() -> None:
     ]
 
 
+QUARANTINE = pd.DataFrame({"reason": ["late_event", "malformed_json", "duplicate_event_id"], "records": [4, 40, 60]})
+LATENCIES = [2.0, 4.0, 6.0, 8.0, 10.0]
+
+
+def test_quarantine_most_frequent_reason_first() -> None:
+    assert quarantine_rows(QUARANTINE) == [["duplicate_event_id", "60"], ["malformed_json", "40"], ["late_event", "4"]]
+
+
 def test_render_writes_png_and_self_contained_html(tmp_path: Path) -> None:
     history, alerts = _frames()
     files = render_dashboard(
-        history, alerts, tmp_path / "out", title="Risk <test>", generated_at=datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+        history,
+        alerts,
+        tmp_path / "out",
+        title="Risk <test>",
+        generated_at=datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
+        quarantine=QUARANTINE,
+        latencies=LATENCIES,
     )
 
     png = files.png.read_bytes()
     assert files.png == tmp_path / "out" / "dashboard.png"
     assert png.startswith(PNG_MAGIC)
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    assert (width, height) == (1200, 600)
+    assert (width, height) == (1200, 860)
 
     page = files.html.read_text(encoding="utf-8")
     assert "<title>Risk &lt;test&gt;</title>" in page
@@ -67,6 +81,8 @@ def test_render_writes_png_and_self_contained_html(tmp_path: Path) -> None:
         "<td>160.0%</td></tr>"
     ) in page
     assert "<h2>Risk alerts (3)</h2>" in page
+    assert "<h2>Quarantined by reason</h2>" in page
+    assert "<tr><td>duplicate_event_id</td><td>60</td></tr>" in page
 
 
 def test_render_without_any_risk_yet(tmp_path: Path) -> None:
@@ -108,28 +124,95 @@ def test_amounts_are_compact_and_titles_name_desk_currency_and_use() -> None:
 
 
 def test_the_picture_marks_a_breached_limit_in_red(tmp_path: Path, monkeypatch) -> None:
-    """The panel titles as drawn: P-001's gross exposure is at 105 % of its limit in the newest point."""
+    """The panels as drawn: the summary row, then per portfolio its amounts over event time.
+
+    P-001's gross exposure is at 105 % of its limit in the newest point: a red title, and the two
+    points above the limit (09:31:40 and 09:32:40 event time) are red crosses.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+
+    from riskstream import dashboard
+
+    history, alerts = _frames()
+    newest = history["as_of"] == history["as_of"].max()
+    history.loc[newest & (history["portfolio_id"] == "P-001"), "gross_limit_utilisation"] = 1.05
+    history["desk"] = history["portfolio_id"].map({"P-001": "equities", "P-002": "macro"})
+    history["base_currency"] = history["portfolio_id"].map({"P-001": "USD", "P-002": "EUR"})
+    drawn: list[tuple[str, str, str, list[str], list[str]]] = []
+    close = plt.close
+
+    def keep_axes(figure) -> None:
+        for ax in figure.axes:
+            x = [str(pd.Timestamp(value).time()) for value in ax.lines[0].get_xdata()] if ax.lines[:1] else []
+            crosses = [
+                str(pd.Timestamp(plt.matplotlib.dates.num2date(point[0]).replace(tzinfo=None)).time())
+                for collection in ax.collections
+                if isinstance(collection, PathCollection)
+                for point in collection.get_offsets()
+            ]
+            drawn.append(
+                (ax.get_title(loc="left") or ax.get_title(), ax.title.get_color(), ax.get_xlabel(), x, crosses)
+            )
+        close(figure)
+
+    monkeypatch.setattr(plt, "close", keep_axes)
+    dashboard.render_png(history, tmp_path / "dashboard.png", "risk", alerts, QUARANTINE, LATENCIES)
+    times = ["09:29:40", "09:30:40", "09:31:40", "09:32:40"]
+    assert [(title, xlabel) for title, _, xlabel, _, _ in drawn[:3]] == [
+        ("Risk alerts: 3", ""),
+        ("Quarantined by reason: 104", "records"),
+        ("Event -> gold latency: p50 6.0 s, p95 9.6 s", "seconds, over 5 accepted events"),
+    ]
+    assert drawn[3:] == [
+        ("P-001 · equities · USD: gross exposure, 105 % of limit", "tab:red", "event time (UTC)", times, times[2:]),
+        ("P-001 · equities · USD: 99 % 1-day VaR, 93 % of limit", "black", "event time (UTC)", times, times[2:3]),
+        ("P-002 · macro · EUR: gross exposure, 14 % of limit", "black", "event time (UTC)", times, []),
+        ("P-002 · macro · EUR: 99 % 1-day VaR, 10 % of limit", "black", "event time (UTC)", times, []),
+    ]
+
+
+def test_the_alert_panel_counts_alerts_by_portfolio_and_rule(tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.pyplot as plt
+
+    from riskstream import dashboard
+
+    history, alerts = _frames()
+    cells: list[dict[tuple[int, int], str]] = []
+    close = plt.close
+
+    def keep_table(figure) -> None:
+        table = figure.axes[0].tables[0]
+        cells.append({key: cell.get_text().get_text() for key, cell in table.get_celld().items()})
+        close(figure)
+
+    monkeypatch.setattr(plt, "close", keep_table)
+    dashboard.render_png(history, tmp_path / "dashboard.png", "risk", alerts, QUARANTINE, LATENCIES)
+    grid = cells[0]
+    rows = sorted({row for row, _ in grid})
+    columns = sorted({column for _, column in grid})
+    assert [[grid.get((row, column), "") for column in columns] for row in rows] == [
+        ["", "concentration", "gross limit", "var limit"],
+        ["P-001", "0", "1", "1"],
+        ["P-002", "1", "0", "0"],
+        ["all", "1", "1", "1"],
+    ]
+
+
+def test_points_without_event_time_fall_back_to_commit_time(tmp_path: Path, monkeypatch) -> None:
     import matplotlib.pyplot as plt
 
     from riskstream import dashboard
 
     history, _ = _frames()
-    newest = history["as_of"] == history["as_of"].max()
-    history.loc[newest & (history["portfolio_id"] == "P-001"), "gross_limit_utilisation"] = 1.05
-    history["desk"] = history["portfolio_id"].map({"P-001": "equities", "P-002": "macro"})
-    history["base_currency"] = history["portfolio_id"].map({"P-001": "USD", "P-002": "EUR"})
-    titles: list[tuple[str, str]] = []
+    history["event_time"] = pd.NaT
+    labels: list[str] = []
     close = plt.close
 
-    def keep_titles(figure) -> None:
-        titles.extend((ax.get_title(), ax.title.get_color()) for ax in figure.axes)
+    def keep_labels(figure) -> None:
+        labels.extend(ax.get_xlabel() for ax in figure.axes[3:])
         close(figure)
 
-    monkeypatch.setattr(plt, "close", keep_titles)
+    monkeypatch.setattr(plt, "close", keep_labels)
     dashboard.render_png(history, tmp_path / "dashboard.png", "risk")
-    assert titles == [
-        ("P-001 · equities · USD: gross exposure, 105 % of limit", "tab:red"),
-        ("P-001 · equities · USD: 99 % 1-day VaR, 93 % of limit", "black"),
-        ("P-002 · macro · EUR: gross exposure, 14 % of limit", "black"),
-        ("P-002 · macro · EUR: 99 % 1-day VaR, 10 % of limit", "black"),
-    ]
+    assert labels == ["commit time (UTC)"] * 4

@@ -347,3 +347,57 @@ def test_silver_parser_agrees_with_each_record_kind(spark: Any) -> None:
             assert codes[offset], f"{record.detail} was accepted by silver's parser"
         else:
             assert codes[offset] == [], (record.kind, codes[offset])
+
+
+def _book_use(simulator: MarketSimulator, records: list[SimulatedRecord]) -> dict[str, dict[str, float]]:
+    """Each portfolio's gross use, VaR use and largest position share after ``records``, recomputed
+    from the events alone: the latest version of every accepted trade, CANCELs dropped, at trade price."""
+    reference = simulator.reference_data()
+    instruments = {inst.instrument_id: inst for inst in reference.instruments}
+    usd = {row.currency: row.usd_rate for row in reference.fx_rates}
+    latest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.kind in ("valid", "late", "out_of_order"):
+            event = record.event
+            if event["trade_id"] not in latest or event["trade_version"] > latest[event["trade_id"]]["trade_version"]:
+                latest[event["trade_id"]] = event
+    holdings: Counter[tuple[str, str]] = Counter()
+    for event in latest.values():
+        if event["event_type"] != "CANCEL":
+            inst = instruments[event["instrument_id"]]
+            sign = 1.0 if event["side"] == "BUY" else -1.0
+            notional = event["quantity"] * event["price"] * inst.multiplier * usd[inst.currency]
+            holdings[event["portfolio_id"], event["instrument_id"]] += sign * notional
+    pairs = {
+        (row.left_id, row.right_id): row.correlation for row in reference.correlations if row.level == "instrument"
+    }
+    use = {}
+    for portfolio in reference.portfolios:
+        ids = sorted(i for p, i in holdings if p == portfolio.portfolio_id)
+        amounts = np.array([holdings[portfolio.portfolio_id, i] for i in ids]) / usd[portfolio.base_currency]
+        exposure = amounts * np.array([instruments[i].daily_vol for i in ids])
+        matrix = np.array([[1.0 if a == b else pairs.get((a, b), pairs.get((b, a))) for b in ids] for a in ids])
+        var = 2.3263478740408408 * float(np.sqrt(exposure @ matrix @ exposure))
+        gross = float(np.abs(amounts).sum())
+        use[portfolio.portfolio_id] = {
+            "gross_limit": gross / portfolio.gross_limit,
+            "var_limit": var / portfolio.var_limit,
+            "concentration": float(np.abs(amounts).max()) / gross / 0.25,
+        }
+    return use
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_demo_book_fits_its_limits_so_a_few_portfolios_breach(seed: int) -> None:
+    """The demo's book (6 portfolios, 30 instruments, 2000 events): P-002 is concentrated, P-004 is
+    oversized, and every other portfolio stays below 100 % of each limit (and the 25 % default
+    concentration limit)."""
+    from riskstream.commands.demo import DEMO_FAULTS, DEMO_REFERENCE_SEED
+
+    simulator = MarketSimulator(seed, 6, 30, start=START, market_speedup=390.0, reference_seed=DEMO_REFERENCE_SEED)
+    use = _book_use(simulator, list(simulator.events(2000, rate=50, faults=FaultRates(**DEMO_FAULTS))))
+
+    breaches = sorted((p, rule) for p, rules in use.items() for rule, value in rules.items() if value > 1.0)
+    assert breaches == [("P-002", "concentration"), ("P-004", "gross_limit"), ("P-004", "var_limit")]
+    within = [value for p, rules in use.items() for rule, value in rules.items() if (p, rule) not in breaches]
+    assert max(within) < 0.95

@@ -211,39 +211,10 @@ def sync_and_verify(spark: SparkSession, settings: Settings, summary: DemoSummar
 def measure_latency(spark: SparkSession, settings: Settings) -> LatencyStats:
     """Event -> gold latency of every accepted event (definition in the module docstring)."""
     import numpy as np
-    from pyspark.sql import functions as F
 
-    from riskstream.tables import Catalog
+    from riskstream.analytics import event_to_gold_latencies
 
-    catalog = Catalog(settings)
-    risk = catalog.table("gold", "portfolio_risk")
-    commit_frame: Any = (
-        spark.sql(f"DESCRIBE HISTORY {risk.sql_name}")
-        .where(F.col("operation") != "CREATE TABLE")
-        .select(F.col("timestamp").cast("double").alias("ts"))
-        .toPandas()
-    )
-    commits = np.sort(commit_frame["ts"].to_numpy(dtype=float))
-    bronze = catalog.table("bronze", "trade_events").read(spark)
-    trades = catalog.table("silver", "trades").read(spark)
-    events: Any = (
-        trades.join(
-            bronze,
-            (trades["source_topic"] == bronze["topic"])
-            & (trades["source_partition"] == bronze["partition"])
-            & (trades["source_offset"] == bronze["offset"]),
-        )
-        .select(
-            bronze["kafka_timestamp"].cast("double").alias("sent"),
-            trades["processed_ts"].cast("double").alias("processed"),
-        )
-        .toPandas()
-    )
-    if events.empty or commits.size == 0:
-        return LatencyStats(len(events), None, None, None)
-    positions = np.searchsorted(commits, events["processed"].to_numpy(dtype=float), side="left")
-    visible = positions < commits.size
-    latencies = commits[positions[visible]] - events["sent"].to_numpy(dtype=float)[visible]
+    latencies = event_to_gold_latencies(spark, settings)
     if latencies.size == 0:
         return LatencyStats(0, None, None, None)
     p50, p95 = np.percentile(latencies, [50, 95])
