@@ -29,8 +29,8 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from riskstream.config import Settings, TriggerConfig
-from riskstream.errors import PipelineError
 from riskstream.kafka_options import spark_sink_options
+from riskstream.prerequisites import check_inputs
 from riskstream.runtime import bootstrap_servers
 from riskstream.sinks import BatchFunction, write_delta
 from riskstream.tables import Catalog, TableRef
@@ -208,11 +208,6 @@ class PositionsRiskAlertsWriter:
         return gold.finish_alerts(portfolio_level.unionByName(single_trade))
 
 
-def _require(spark: SparkSession, table: TableRef, hint: str) -> None:
-    if not table.exists(spark):
-        raise PipelineError(f"gold needs {table.layer}.{table.name} ({table}), which does not exist yet: {hint}")
-
-
 def start(
     spark: SparkSession,
     settings: Settings,
@@ -223,9 +218,7 @@ def start(
     each runs to completion and none is returned."""
     catalog = Catalog(settings)
     silver_trades = catalog.table("silver", "trades")
-    _require(spark, silver_trades, "run `riskstream run silver` first")
-    for name in ("instruments", "portfolios", "correlations"):
-        _require(spark, catalog.table("reference", name), "load it with `riskstream reference load`")
+    check_inputs(spark, settings, "gold")
     create_gold_tables(spark, catalog)
     chosen = trigger or settings.streams.gold.trigger
     options = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -79,6 +79,23 @@ def describe_failure(error: BaseException) -> str:
     return f"{kind}: {lines[0]}" if lines else kind
 
 
+def command_tree() -> Any:
+    """:data:`app` as the click command that runs it, with every ``--help`` shown as a plain switch.
+
+    Typer lists its own help option as ``--help <bool>``; riskstream's switches have no value type
+    in help, so the help switch of each command gets an empty metavar too.
+    """
+    root = typer.main.get_command(app)
+    pending = [root]
+    while pending:
+        command = pending.pop()
+        option = command.get_help_option(command.context_class(command))
+        if option is not None:
+            option.metavar = ""
+        pending.extend(getattr(command, "commands", {}).values())
+    return root
+
+
 def main() -> None:
     """Entry point: runs the CLI and turns every error into one line and an exit code.
 
@@ -87,7 +104,7 @@ def main() -> None:
     and the traceback with ``riskstream -v``.
     """
     try:
-        app()
+        command_tree()()
     except RiskstreamError as error:
         err_console.print(f"error: {error}", markup=False)
         sys.exit(error.exit_code)

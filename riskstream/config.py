@@ -150,13 +150,18 @@ class StorageConfig(_Model):
     """Locally a folder; on Databricks, when left out, the ``checkpoints`` volume of the ops schema
     (:data:`CHECKPOINT_VOLUME`), which the bundle declares."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_checkpoint_root(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not data.get("checkpoint_root") and data.get("catalog"):
-            ops = f"{data.get('schema_prefix') or ''}{data.get('ops_schema') or 'ops'}"
-            return {**data, "checkpoint_root": f"/Volumes/{data['catalog']}/{ops}/{CHECKPOINT_VOLUME}"}
-        return data
+    def schema_of(self, layer: str) -> str:
+        """The Unity Catalog schema of ``layer`` (bronze, silver, gold, ops or reference), prefix included."""
+        return (
+            self.schema_prefix
+            + {
+                "bronze": self.bronze_schema,
+                "silver": self.silver_schema,
+                "gold": self.gold_schema,
+                "ops": self.ops_schema,
+                "reference": self.reference_schema,
+            }[layer]
+        )
 
     @field_validator("schema_prefix")
     @classmethod
@@ -178,6 +183,11 @@ class StorageConfig(_Model):
             raise ValueError(
                 "set exactly one of storage.catalog (Unity Catalog; a bundle task passes --set storage.catalog=...) "
                 "or storage.base_path (local Delta)"
+            )
+        if not self.checkpoint_root and self.catalog:
+            # frozen model: set the derived default once, while validating
+            object.__setattr__(
+                self, "checkpoint_root", f"/Volumes/{self.catalog}/{self.schema_of('ops')}/{CHECKPOINT_VOLUME}"
             )
         if not self.checkpoint_root:
             raise ValueError("storage.checkpoint_root is required for local Delta tables")

@@ -239,7 +239,11 @@ def _await_new_run(
     """The id of the first active run of ``job`` not in ``not_in``, waiting up to ``timeout``."""
     deadline = time.monotonic() + timeout.total_seconds()
     while True:
-        fresh = [int(run.run_id or 0) for run in _active_runs(client, job.job_id) if int(run.run_id or 0) not in not_in]
+        fresh = [
+            run_id
+            for run_id in (int(run.run_id or 0) for run in _active_runs(client, job.job_id))
+            if run_id not in not_in
+        ]
         if fresh:
             return fresh[0]
         if time.monotonic() >= deadline:
@@ -255,8 +259,10 @@ def start_streaming(
     target: str,
     timeout: timedelta = timedelta(minutes=5),
     poll_seconds: float = POLL_SECONDS,
-) -> int:
-    """Unpause the streaming job's continuous trigger and return the id of the run it starts.
+) -> tuple[int, bool]:
+    """Unpause the streaming job's continuous trigger; return the id of its run and whether the
+    trigger started it (False: a run was already active while the trigger was paused, and it
+    continues as the trigger's run).
 
     Raises:
         OpsError: the trigger is already unpaused with a run active (use restart), or no run came.
@@ -265,13 +271,15 @@ def start_streaming(
 
     job = bundle_job(client, target, "streaming")
     trigger = _continuous(client, job)
-    active = _active_runs(client, job.job_id)
+    active = [int(run.run_id or 0) for run in _active_runs(client, job.job_id)]
     if trigger.pause_status != PauseStatus.PAUSED and active:
-        ids = ", ".join(str(run.run_id) for run in active)
+        ids = ", ".join(map(str, active))
         raise OpsError(f"{job.name} is already running (run {ids}); use `riskstream ops restart` to restart it")
     if trigger.pause_status == PauseStatus.PAUSED:
         _set_pause(client, job, trigger, PauseStatus.UNPAUSED)
-    return _await_new_run(client, job, set(), timeout, poll_seconds)
+    if active:
+        return active[0], False
+    return _await_new_run(client, job, set(), timeout, poll_seconds), True
 
 
 def _cancel_and_wait(

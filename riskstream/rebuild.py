@@ -101,29 +101,36 @@ def _move_path(spark: SparkSession, path: str, suffix: str) -> str | None:
     return target
 
 
-def rebuild_silver(spark: SparkSession, settings: Settings, now: datetime | None = None) -> list[tuple[str, str]]:
-    """Move silver's and gold's tables and checkpoints aside; returns (what, where it went) pairs.
-
-    Run it with the streaming jobs stopped. Bronze, the reference tables and ops.stream_progress stay.
-    """
+def rebuild_targets(settings: Settings) -> tuple[list[TableRef], list[tuple[str, str]]]:
+    """What a silver rebuild moves aside: silver's and gold's tables (and ops.data_quality, which
+    silver writes), and the (query name, checkpoint) of silver's and gold's streaming queries."""
     from jobs import gold as gold_job
     from jobs import silver as silver_job
 
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    suffix = f"_before_rebuild_{stamp}"
     catalog = Catalog(settings)
     tables = [catalog.table("silver", "trades"), catalog.table("silver", "quarantine")]
     tables += [catalog.table("ops", "data_quality")]
     tables += [catalog.table("gold", name) for name in gold_job.GOLD_TABLES]
     queries = [silver_job.QUERY_NAME, gold_job.QUERY_PORTFOLIO_RISK_1M, gold_job.QUERY_EXPOSURE_5M]
     queries += [gold_job.QUERY_POSITIONS]
+    return tables, [(query, catalog.checkpoint(query)) for query in queries]
+
+
+def rebuild_silver(spark: SparkSession, settings: Settings, now: datetime | None = None) -> list[tuple[str, str]]:
+    """Move silver's and gold's tables and checkpoints aside; returns (what, where it went) pairs.
+
+    Run it with the streaming jobs stopped. Bronze, the reference tables and ops.stream_progress stay.
+    """
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    suffix = f"_before_rebuild_{stamp}"
+    tables, checkpoints = rebuild_targets(settings)
     moved = []
     for table in tables:
         target = _move_table(spark, table, suffix)
         if target is not None:
             moved.append((f"{table.layer}.{table.name}", target))
-    for query in queries:
-        target = _move_path(spark, catalog.checkpoint(query), suffix)
+    for query, checkpoint in checkpoints:
+        target = _move_path(spark, checkpoint, suffix)
         if target is not None:
             moved.append((f"checkpoint {query}", target))
     return moved

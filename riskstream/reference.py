@@ -172,8 +172,8 @@ def read_reference_csv(table: ReferenceTable, path: Path) -> list[tuple[Any, ...
     """
     if not path.is_file():
         raise ReferenceDataError(
-            f"{path}: reference file not found (write a set with `riskstream simulate reference --out <folder>` "
-            "and load that folder with --source)"
+            f"{path}: reference file not found (write a set with `riskstream simulate reference --out "
+            f"{path.parent}` and load it with `riskstream reference load --source {path.parent}`)"
         )
     columns = table.columns
     expected_header = [name for name, _ in columns]

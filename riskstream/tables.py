@@ -124,17 +124,7 @@ class Catalog:
 
     def schema_for(self, layer: Layer) -> str:
         """The Unity Catalog schema of ``layer`` (with the deployment's schema prefix)."""
-        storage = self._storage
-        return (
-            storage.schema_prefix
-            + {
-                "bronze": storage.bronze_schema,
-                "silver": storage.silver_schema,
-                "gold": storage.gold_schema,
-                "ops": storage.ops_schema,
-                "reference": storage.reference_schema,
-            }[layer]
-        )
+        return self._storage.schema_of(layer)
 
     def table(self, layer: Layer, name: str) -> TableRef:
         if self._storage.catalog:

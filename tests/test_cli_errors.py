@@ -175,7 +175,9 @@ def test_the_demo_takes_no_target(monkeypatch: pytest.MonkeyPatch, capsys: pytes
         (["sync"], ["--verify"]),
         (["snowflake", "ddl"], ["--apply"]),
         (["ops", "sync"], ["--wait"]),
-        ([], ["--verbose", "--version"]),
+        ([], ["--verbose", "--version", "--help"]),
+        (["run"], ["--help"]),
+        (["ops", "status"], ["--help"]),
     ],
 )
 def test_switches_show_no_value_in_help(
@@ -231,5 +233,31 @@ def test_maintain_without_tables_has_nothing_to_do(
     assert (code, output) == (
         0,
         f"maintain: no bronze, silver or gold table under {empty_state}/delta yet; nothing to do\n",
+    )
+    assert _files(empty_state) == []
+
+
+def test_rebuild_with_nothing_built_moves_nothing(
+    empty_state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = _main(monkeypatch, capsys, "rebuild", "silver")
+    assert (code, output) == (
+        6,
+        f"error: rebuild silver: no silver or gold table or checkpoint exists under {empty_state}/delta yet, so "
+        "there is nothing to rebuild; `riskstream run silver` builds silver from bronze. Nothing was moved\n",
+    )
+    assert _files(empty_state) == []
+
+
+def test_reference_load_without_files_says_how_to_write_them(
+    empty_state: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = empty_state.parent / "reference"
+    code, output = _main(monkeypatch, capsys, "reference", "load", "--source", str(source))
+    assert (code, output) == (
+        2,
+        f"reference load: reading {source}\nerror: {source}/portfolios.csv: reference file not found (write a set "
+        f"with `riskstream simulate reference --out {source}` and load it with `riskstream reference load "
+        f"--source {source}`)\n",
     )
     assert _files(empty_state) == []

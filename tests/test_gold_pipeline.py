@@ -583,3 +583,20 @@ def test_gold_tables_have_change_data_feed(spark: SparkSession, make_settings: C
             for row in spark.sql(f"SHOW TBLPROPERTIES {catalog.table('gold', name).sql_name}").collect()
         }
         assert properties["delta.enableChangeDataFeed"] == "true", name
+
+
+def test_gold_checks_its_inputs_through_spark_and_creates_nothing(
+    spark: SparkSession, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """The job's own check (the one Unity Catalog targets rely on): silver.trades missing, nothing created."""
+    from riskstream.errors import PipelineError
+
+    settings = make_settings()
+    catalog = Catalog(settings)
+    with pytest.raises(PipelineError) as raised:
+        gold_job.start(spark, settings)
+    assert str(raised.value) == (
+        f"run gold: silver.trades does not exist yet ({catalog.table('silver', 'trades').path}); run "
+        "`riskstream run silver` first. Nothing was created"
+    )
+    assert [name for name in gold_job.GOLD_TABLES if catalog.table("gold", name).exists(spark)] == []

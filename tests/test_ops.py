@@ -317,6 +317,18 @@ def test_start_unpauses_the_continuous_trigger_and_reports_its_run(server: Serve
     assert server.calls == [METADATA, LIST, GET_STREAMING, _active(STREAMING), _pause("UNPAUSED"), _active(STREAMING)]
 
 
+def test_start_of_a_paused_trigger_with_an_active_run_reports_that_run(server: Server) -> None:
+    """A run started by hand while the trigger was paused: start unpauses and names it, not "started"."""
+    streaming = next(job for job in server.workspace.jobs if job["job_id"] == STREAMING)
+    streaming["settings"]["continuous"]["pause_status"] = "PAUSED"
+    result = _ops("start", "--target", "dev")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "ops: continuous trigger of dev unpaused; run 501 was already active and continues"
+    ]
+    assert server.calls == [METADATA, LIST, GET_STREAMING, _active(STREAMING), _pause("UNPAUSED")]
+
+
 def test_stop_pauses_the_trigger_then_cancels_and_waits(server: Server) -> None:
     result = _ops("stop", "--target", "dev", "--timeout", "60")
     assert result.exit_code == 0, result.output

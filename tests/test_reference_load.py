@@ -216,7 +216,7 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         read_reference(source)
     assert str(raised.value) == (
         f"{source}/instruments.csv: reference file not found (write a set with `riskstream simulate reference "
-        "--out <folder>` and load that folder with --source)"
+        f"--out {source}` and load it with `riskstream reference load --source {source}`)"
     )
 
 

@@ -122,8 +122,11 @@ def start(target: TargetOption = "dev", profile: ProfileOption = None, timeout: 
     """Unpause the streaming job's continuous trigger and wait for its run (refused when one is active)."""
     target = _deployed_target(target)
     with _workspace(profile) as client:
-        run_id = ops.start_streaming(client, target, timedelta(seconds=timeout))
-    console.print(f"ops: streaming job of {target} started, run {run_id}")
+        run_id, started = ops.start_streaming(client, target, timedelta(seconds=timeout))
+    if started:
+        console.print(f"ops: streaming job of {target} started, run {run_id}")
+    else:
+        console.print(f"ops: continuous trigger of {target} unpaused; run {run_id} was already active and continues")
 
 
 @app.command()

@@ -25,10 +25,12 @@ def rebuild(
     Stop the streaming jobs first. Afterwards `riskstream run silver` and `riskstream run gold` reprocess
     every bronze record into fresh tables.
     """
+    from riskstream.prerequisites import check_rebuild
     from riskstream.rebuild import rebuild_silver
     from riskstream.spark import get_spark
 
     settings = settings_for(target, conf, overrides)
+    check_rebuild(settings)
     moved = rebuild_silver(get_spark(settings), settings)
     for what, where in moved:
         console.print(f"rebuild {layer.value}: moved {what} to {where}")

@@ -67,11 +67,12 @@ def run(
     selected = list(jobs) if layer is Layer.all else [layer.value]
     check_run(settings, selected)  # before Spark: a missing input stops here, having created nothing
     spark = get_spark(settings)
-    progress_table = Catalog(settings).table("ops", "stream_progress")
+    catalog = Catalog(settings)
+    progress_table = catalog.table("ops", "stream_progress")
     if "gold" in selected and not settings.is_local:
         from riskstream.dashboard_views import create_dashboard_views
 
-        create_dashboard_views(spark, Catalog(settings))
+        create_dashboard_views(spark, catalog)
     collector = ProgressCollector().attach(spark)
     queries: list[StreamingQuery] = []
     try:
