@@ -9,8 +9,9 @@ The market:
   each with a base currency and gross / VaR / single-trade limits in that currency;
 * each portfolio has a mandate, a signed USD target holding in every instrument of its desk
   (weights within +-20 % of equal), and trades towards it: a NEW picks an instrument with a
-  probability that grows with the cube of how far (relative to the target) its holding is from the
-  target, so the book fills evenly, and trades towards the target 85 % of the time. Limits
+  probability that grows steeply with how far (relative to the target) its holding is from the
+  target (:data:`PICK_POWER`), so the book fills evenly, and trades towards the target 95 % of the
+  time. Limits
   are set from the mandate, so a book that has reached its targets uses 45-85 % of its gross and
   VaR limits; two roles make a few portfolios breach on purpose (see :data:`CONCENTRATED_ROLE`
   and :data:`OVERSIZED_ROLE`). The demo's dashboard then shows a few breaches, not a wall of them;
@@ -142,7 +143,10 @@ OVERSIZED_ROLE = 3
 """Portfolios whose number (0-based) is this modulo 5 are sized at 105-115 % of their gross and VaR limits."""
 TARGET_UNITS_PER_INSTRUMENT = (8.0, 14.0)
 """A mandate holds this many typical trade sizes (``usd_notional``) per instrument, on average."""
-TOWARDS_TARGET = 0.85
+PICK_POWER = 6.0
+"""A NEW picks an instrument with probability proportional to (relative gap to target + 0.05) ** this:
+the book fills evenly, so its concentration stays near the target weights while it builds."""
+TOWARDS_TARGET = 0.95
 """Probability that a NEW trades towards its instrument's target (otherwise away from it)."""
 
 
@@ -497,7 +501,7 @@ class MarketSimulator:
                     base_currency=base,
                     gross_limit=round(gross_usd / use / usd_rate[base], -3),
                     var_limit=round(var_usd / var_use / usd_rate[base], -3),
-                    single_trade_limit=round(spec.usd_notional * rng.uniform(4.5, 6.0) / usd_rate[base], -3),
+                    single_trade_limit=round(spec.usd_notional * rng.uniform(6.0, 8.0) / usd_rate[base], -3),
                 )
             )
         reference = ReferenceData(tuple(portfolios), tuple(instruments), fx_rates, tuple(correlations))
@@ -702,7 +706,7 @@ class MarketSimulator:
             ]
         )
         gaps = mandate.target_usd - held
-        pick = _weighted_choice(rng, (np.abs(gaps) / np.abs(mandate.target_usd) + 0.05) ** 3)
+        pick = _weighted_choice(rng, (np.abs(gaps) / np.abs(mandate.target_usd) + 0.05) ** PICK_POWER)
         instrument = reference.instruments[mandate.instruments[pick]]
         towards = "BUY" if gaps[pick] > 0 else "SELL"
         side = towards if rng.random() < TOWARDS_TARGET else {"BUY": "SELL", "SELL": "BUY"}[towards]

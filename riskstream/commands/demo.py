@@ -236,7 +236,9 @@ def collect_summary(spark: SparkSession, settings: Settings, summary: DemoSummar
     summary.unaccounted = summary.events_in - summary.accepted - summary.quarantined
     reasons = quarantine.select(F.explode("reason_codes").alias("reason")).groupBy("reason").count().collect()
     summary.quarantined_by_reason = dict(sorted((row.reason, int(row["count"])) for row in reasons))
-    summary.portfolios = [row.asDict() for row in analytics.risk_overview(spark, settings).collect()]
+    currencies = catalog.table("reference", "portfolios").read(spark).select("portfolio_id", "base_currency")
+    overview = analytics.risk_overview(spark, settings).join(currencies, "portfolio_id", "left")
+    summary.portfolios = [row.asDict() for row in overview.orderBy("portfolio_id").collect()]
     alerts_table = catalog.table("gold", "risk_alerts")
     if alerts_table.exists(spark):
         rules = alerts_table.read(spark).groupBy("rule").count().collect()
@@ -248,7 +250,9 @@ def collect_summary(spark: SparkSession, settings: Settings, summary: DemoSummar
 
 
 def _amount(value: Any) -> str:
-    return "-" if value is None else f"{value:,.0f}"
+    from riskstream.dashboard import compact_amount
+
+    return "-" if value is None else compact_amount(float(value))
 
 
 def _share(value: Any) -> str:
@@ -273,12 +277,13 @@ def print_summary(summary: DemoSummary, out: Console) -> None:
     for reason, count in summary.quarantined_by_reason.items():
         reasons.add_row(reason, str(count))
     out.print(reasons)
-    risk = Table(title="Portfolio risk (base currency)")
-    for column in ("portfolio", "positions", "gross exposure", "net exposure", "VaR 99% 1d", "gross use", "VaR use"):
-        risk.add_column(column, justify="left" if column == "portfolio" else "right")
+    risk = Table(title="Portfolio risk: positions, gross and net exposure, 99% 1-day VaR (base currency), limit use")
+    for column in ("portfolio", "ccy", "pos", "gross", "net", "VaR", "gross use", "VaR use"):
+        risk.add_column(column, justify="left" if column in ("portfolio", "ccy") else "right")
     for row in summary.portfolios:
         risk.add_row(
             str(row["portfolio_id"]),
+            str(row.get("base_currency") or "-"),
             str(row["position_count"]),
             _amount(row["gross_exposure_base"]),
             _amount(row["net_exposure_base"]),
