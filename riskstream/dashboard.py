@@ -125,6 +125,7 @@ def _alert_counts(ax: Axes, alerts: pd.DataFrame) -> None:
     )
     table.auto_set_font_size(False)
     table.set_fontsize(8)
+    table.auto_set_column_width(list(range(-1, len(rules))))
     table.scale(1.0, 1.3)
     for (row, column), cell in table.get_celld().items():
         if row > 0 and column >= 0 and cell.get_text().get_text() != "0":
@@ -156,10 +157,10 @@ def _latency_histogram(ax: Axes, latencies: Any) -> None:
         ax.text(0.5, 0.5, "no latency measured", ha="center", va="center", fontsize=10)
         return
     p50, p95 = np.percentile(values, [50, 95])
-    ax.set_title(f"Event -> gold latency: p50 {p50:.1f} s, p95 {p95:.1f} s", fontsize=9, loc="left")
+    ax.set_title("Event -> gold latency", fontsize=10, loc="left")
     ax.hist(values, bins=30, color="tab:blue", alpha=0.7)
-    for value, name in ((p50, "p50"), (p95, "p95")):
-        ax.axvline(value, color="tab:orange" if name == "p50" else "tab:red", linestyle="--", label=name)
+    for value, name, color in ((p50, "p50", "tab:orange"), (p95, "p95", "tab:red")):
+        ax.axvline(value, color=color, linestyle="--", label=f"{name} {value:.1f} s")
     ax.set_xlabel(f"seconds, over {values.size:,} accepted events", fontsize=8)
     ax.set_ylabel("events", fontsize=8)
     ax.tick_params(labelsize=7)
@@ -250,7 +251,7 @@ def render_png(
         empty = figure.add_subplot(grid[1, :])
         empty.axis("off")
         empty.text(0.5, 0.5, "no portfolio risk yet", ha="center", va="center")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.5 / figure.get_figheight()))  # room for the suptitle
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100, format="png")
     plt.close(figure)
