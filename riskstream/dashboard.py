@@ -198,7 +198,7 @@ def _portfolio_panel(
     ax.set_xlabel(x_label, fontsize=7)
     ax.tick_params(axis="x", labelsize=7, rotation=20)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower right")
 
 
 def _text_or_none(points: pd.DataFrame, column: str) -> str | None:
