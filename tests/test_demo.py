@@ -64,6 +64,12 @@ def test_demo_end_to_end(spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         portfolio: round(value, 6) for portfolio, value in gross.items() if value != 0
     } | {row["portfolio_id"]: 0.0 for row in summary.portfolios if row["gross_exposure_base"] == 0}
 
+    alerts = Catalog(settings).table("gold", "risk_alerts").read(spark).toPandas()
+    assert summary.alerts_by_rule == {rule: len(rows) for rule, rows in sorted(alerts.groupby("rule"))}
+    assert summary.alert_portfolios == {
+        rule: sorted(set(rows["portfolio_id"])) for rule, rows in sorted(alerts.groupby("rule"))
+    }
+
     assert summary.verified and set(summary.verified.values()) == {"ok"}
     assert summary.latency is not None and summary.latency.events == summary.accepted
     assert summary.latency.p50_s is not None and 0 < summary.latency.p50_s <= summary.latency.max_s  # type: ignore[operator]
@@ -123,3 +129,22 @@ def test_demo_follow_stops_everything_on_ctrl_c(spark, tmp_path: Path, monkeypat
     assert [thread.name for thread in threading.enumerate() if thread.name == "demo-producer"] == []
     assert kafka_broker.running_broker(state) is None
     assert not Path(f"/proc/{summary.broker_pid}").exists()
+
+
+def test_the_summary_names_the_portfolios_of_each_alert_rule() -> None:
+    from rich.console import Console
+
+    from riskstream.commands.demo import DemoSummary, print_summary
+
+    summary = DemoSummary(
+        alerts_by_rule={"concentration": 2, "gross_limit": 3},
+        alert_portfolios={"concentration": ["P-002"], "gross_limit": ["P-001", "P-004"]},
+    )
+    console = Console(width=100, record=True)
+    print_summary(summary, console)
+    lines = console.export_text().splitlines()
+    assert "alerts: concentration 2 (P-002), gross_limit 3 (P-001, P-004)" in lines
+
+    quiet = Console(width=100, record=True)
+    print_summary(DemoSummary(), quiet)
+    assert "alerts: none" in quiet.export_text().splitlines()

@@ -101,6 +101,8 @@ class DemoSummary:
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     portfolios: list[dict[str, Any]] = field(default_factory=list)
     alerts_by_rule: dict[str, int] = field(default_factory=dict)
+    alert_portfolios: dict[str, list[str]] = field(default_factory=dict)
+    """Per rule, the portfolios with at least one alert of it (sorted)."""
     latency: LatencyStats | None = None
     synced: dict[str, str] = field(default_factory=dict)
     verified: dict[str, str] = field(default_factory=dict)
@@ -241,8 +243,15 @@ def collect_summary(spark: SparkSession, settings: Settings, summary: DemoSummar
     summary.portfolios = [row.asDict() for row in overview.orderBy("portfolio_id").collect()]
     alerts_table = catalog.table("gold", "risk_alerts")
     if alerts_table.exists(spark):
-        rules = alerts_table.read(spark).groupBy("rule").count().collect()
-        summary.alerts_by_rule = dict(sorted((row.rule, int(row["count"])) for row in rules))
+        rules = (
+            alerts_table.read(spark)
+            .groupBy("rule")
+            .agg(F.count(F.lit(1)).alias("alerts"), F.array_sort(F.collect_set("portfolio_id")).alias("portfolios"))
+            .orderBy("rule")
+            .collect()
+        )
+        summary.alerts_by_rule = {row.rule: int(row.alerts) for row in rules}
+        summary.alert_portfolios = {row.rule: list(row.portfolios) for row in rules}
     summary.latency = measure_latency(spark, settings)
 
 
@@ -292,7 +301,13 @@ def print_summary(summary: DemoSummary, out: Console) -> None:
             _share(row["var_limit_utilisation"]),
         )
     out.print(risk)
-    alerts = ", ".join(f"{rule} {count}" for rule, count in summary.alerts_by_rule.items()) or "none"
+    alerts = (
+        ", ".join(
+            f"{rule} {count} ({', '.join(summary.alert_portfolios.get(rule, []))})"
+            for rule, count in summary.alerts_by_rule.items()
+        )
+        or "none"
+    )
     out.print(f"alerts: {alerts}")
     latency = summary.latency
     if latency is not None and latency.p50_s is not None:
