@@ -14,6 +14,7 @@ currency, as in the gold tables.
 
 from __future__ import annotations
 
+import bisect
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -495,11 +496,12 @@ def _event_times(spark: SparkSession, settings: Settings, commits: Sequence[Any]
     if not commits or not positions.exists(spark):
         return {}
     history = sorted((row.timestamp, row.version) for row in _data_versions(spark, positions, 10_000))
+    times = [timestamp for timestamp, _ in history]
     chosen: dict[int, int] = {}
     for commit in commits:
-        earlier = [version for timestamp, version in history if timestamp <= commit.timestamp]
+        earlier = bisect.bisect_right(times, commit.timestamp)
         if earlier:
-            chosen[commit.version] = earlier[-1]
+            chosen[commit.version] = history[earlier - 1][1]
     frames = [
         _as_of_version(spark, positions, version).agg(
             F.lit(version).cast("long").alias("positions_version"), F.max("last_price_ts").alias("event_time")

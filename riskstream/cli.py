@@ -39,11 +39,11 @@ def _version(requested: bool) -> None:
 def _root(
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", "-v", help="More output: debug messages, JVM warnings, tracebacks.", metavar=""),
+        typer.Option("--verbose", "-v", help="More output: debug messages, JVM warnings, tracebacks."),
     ] = False,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.", metavar=""),
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     """Real-time trade risk: Kafka/Event Hubs -> Spark -> Delta -> Snowflake."""
@@ -80,18 +80,18 @@ def describe_failure(error: BaseException) -> str:
 
 
 def command_tree() -> Any:
-    """:data:`app` as the click command that runs it, with every ``--help`` shown as a plain switch.
+    """:data:`app` as the click command that runs it, with every switch shown without a value type.
 
-    Typer lists its own help option as ``--help <bool>``; riskstream's switches have no value type
-    in help, so the help switch of each command gets an empty metavar too.
+    Typer lists a flag, its own ``--help`` included, as ``--fresh <bool>``; a switch takes no
+    value, so each flag of each command gets an empty metavar.
     """
     root = typer.main.get_command(app)
     pending = [root]
     while pending:
         command = pending.pop()
-        option = command.get_help_option(command.context_class(command))
-        if option is not None:
-            option.metavar = ""
+        for option in [*command.params, command.get_help_option(command.context_class(command))]:
+            if option is not None and getattr(option, "is_flag", False):
+                option.metavar = ""
         pending.extend(getattr(command, "commands", {}).values())
     return root
 

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of ``error``'s message, or its type's name when it has none.
+
+    Spark, the JVM and the SDKs put a stack or their settings after the first line; one line is what
+    a domain error quotes.
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
 class RiskstreamError(Exception):
     """Base class: the CLI prints the message and exits non-zero instead of showing a traceback."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from riskstream.config import MaintenanceConfig, Settings
-from riskstream.errors import PipelineError
+from riskstream.errors import PipelineError, first_line
 from riskstream.tables import Catalog, Layer, TableRef, quote_identifier
 
 if TYPE_CHECKING:
@@ -57,6 +57,12 @@ def maintenance_statements(tables: Sequence[TableRef], config: MaintenanceConfig
     return statements
 
 
+def local_table_names(settings: Settings, layer: Layer) -> list[str]:
+    """The Delta tables (folders with a ``_delta_log``) under ``base_path/<layer>/`` of a path-based target."""
+    layer_dir = Path(str(settings.storage.base_path)) / layer
+    return sorted(child.name for child in layer_dir.glob("*") if (child / "_delta_log").is_dir())
+
+
 def discover_tables(spark: SparkSession, settings: Settings) -> list[TableRef]:
     """Every Delta table of the bronze, silver and gold layers, sorted by layer then name.
 
@@ -76,8 +82,7 @@ def discover_tables(spark: SparkSession, settings: Settings) -> list[TableRef]:
                 if not table.isTemporary and (table.tableType or "").upper() != "VIEW"
             )
         else:
-            layer_dir = Path(str(settings.storage.base_path)) / layer
-            names = sorted(child.name for child in layer_dir.glob("*") if (child / "_delta_log").is_dir())
+            names = local_table_names(settings, layer)
         found.extend(catalog.table(layer, name) for name in names)
     return found
 
@@ -101,6 +106,5 @@ def run_maintenance(
         try:
             spark.sql(statement.sql).collect()
         except Exception as error:  # Spark raises AnalysisException, Py4JJavaError, SparkConnect errors
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise PipelineError(f"{statement.operation} of {statement.table} failed: {first_line}") from None
+            raise PipelineError(f"{statement.operation} of {statement.table} failed: {first_line(error)}") from None
     return statements

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from riskstream.errors import OpsError
+from riskstream.errors import OpsError, first_line
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -64,7 +64,7 @@ def workspace_client(profile: str | None = None) -> WorkspaceClient:
         return WorkspaceClient(config=config)
     except (ValueError, DatabricksError) as error:
         where = f"profile {profile!r}" if profile else "DATABRICKS_HOST and DATABRICKS_TOKEN (or a default profile)"
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         reason = reason.split(" Config: ")[0]  # the SDK appends its settings (secrets masked): not needed here
         raise OpsError(f"cannot authenticate to Databricks with {where}: {reason}") from None
 

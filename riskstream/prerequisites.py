@@ -120,9 +120,8 @@ def check_rebuild(settings: Settings) -> None:
 
 def nothing_to_maintain(settings: Settings) -> bool:
     """True when a path-based target has no bronze, silver or gold Delta table at all."""
+    from riskstream.maintenance import MAINTAINED_LAYERS, local_table_names
+
     if settings.storage.base_path is None:
         return False
-    base = Path(settings.storage.base_path)
-    return not any(
-        (table / "_delta_log").is_dir() for layer in ("bronze", "silver", "gold") for table in (base / layer).glob("*")
-    )
+    return not any(local_table_names(settings, layer) for layer in MAINTAINED_LAYERS)

@@ -11,9 +11,8 @@ The market:
   (weights within +-20 % of equal), and trades towards it: a NEW picks an instrument with a
   probability that grows steeply with how far (relative to the target) its holding is from the
   target (:data:`PICK_POWER`), so the book fills evenly, and trades towards the target 95 % of the
-  time. Limits
-  are set from the mandate, so a book that has reached its targets uses 45-85 % of its gross and
-  VaR limits; two roles make a few portfolios breach on purpose (see :data:`CONCENTRATED_ROLE`
+  time. Limits are set from the mandate, so a book that has reached its targets uses 45-85 % of its
+  gross and VaR limits; two roles make a few portfolios breach on purpose (see :data:`CONCENTRATED_ROLE`
   and :data:`OVERSIZED_ROLE`). The demo's dashboard then shows a few breaches, not a wall of them;
 * instruments with currency, sector, country, contract multiplier, daily volatility and a
   reference price;
@@ -437,9 +436,6 @@ class MarketSimulator:
         self._reference, self._loadings, self._mandates = self._build_reference(n_portfolios, n_instruments)
         self._instrument_index = {inst.instrument_id: i for i, inst in enumerate(self._reference.instruments)}
         self._usd_rate = {row.currency: row.usd_rate for row in self._reference.fx_rates}
-        self._by_asset_class = {
-            name: [inst for inst in self._reference.instruments if inst.asset_class == name] for name in _ASSET_CLASSES
-        }
 
     # ----------------------------------------------------------------- reference data
 
@@ -706,7 +702,8 @@ class MarketSimulator:
             ]
         )
         gaps = mandate.target_usd - held
-        pick = _weighted_choice(rng, (np.abs(gaps) / np.abs(mandate.target_usd) + 0.05) ** PICK_POWER)
+        weights = (np.abs(gaps) / np.abs(mandate.target_usd) + 0.05) ** PICK_POWER
+        pick = rng.choices(range(len(weights)), weights=weights.tolist())[0]
         instrument = reference.instruments[mandate.instruments[pick]]
         towards = "BUY" if gaps[pick] > 0 else "SELL"
         side = towards if rng.random() < TOWARDS_TARGET else {"BUY": "SELL", "SELL": "BUY"}[towards]
@@ -767,12 +764,6 @@ def _mandate(rng: random.Random, number: int, asset_class: str, instruments: lis
     signs = np.array([1.0 if rng.random() < 0.75 else -1.0 for _ in members])
     target = signs * weights / weights.sum() * units * _ASSET_CLASSES[asset_class].usd_notional
     return _Mandate(members, target)
-
-
-def _weighted_choice(rng: random.Random, weights: np.ndarray) -> int:
-    """An index drawn with probability proportional to ``weights`` (non-negative, not all zero)."""
-    point = rng.random() * float(weights.sum())
-    return min(int(np.searchsorted(np.cumsum(weights), point, side="right")), len(weights) - 1)
 
 
 def _uuid4(rng: random.Random) -> str:

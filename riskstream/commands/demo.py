@@ -458,14 +458,14 @@ def demo(
     ] = None,
     portfolios: Annotated[int, typer.Option(min=1, help="Simulated portfolios.")] = 6,
     fresh: Annotated[
-        bool, typer.Option("--fresh", help="Delete local state (tables, checkpoints, Kafka) first.", metavar="")
+        bool, typer.Option("--fresh", help="Delete local state (tables, checkpoints, Kafka) first.")
     ] = False,
     follow: Annotated[
         bool,
-        typer.Option("--follow", help="Keep producing and processing (processingTime) until Ctrl-C.", metavar=""),
+        typer.Option("--follow", help="Keep producing and processing (processingTime) until Ctrl-C."),
     ] = False,
     rate: Annotated[float, typer.Option(min=0.0, help="--follow: events per second.")] = 50.0,
-    sync: Annotated[bool, typer.Option(help="Sync gold to the Snowflake emulator and verify.", metavar="")] = True,
+    sync: Annotated[bool, typer.Option(help="Sync gold to the Snowflake emulator and verify.")] = True,
     out: Annotated[Path | None, typer.Option(help="Where to write dashboard.png/.html (default ./out).")] = None,
 ) -> None:
     """Start the local broker, load reference data, produce faulty trades, run bronze->silver->gold,

@@ -12,7 +12,7 @@ import typer
 
 from riskstream import ops
 from riskstream.commands.common import TargetOption, console, err_console
-from riskstream.errors import ConfigError, OpsError
+from riskstream.errors import ConfigError, OpsError, first_line
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -71,8 +71,7 @@ def _workspace(profile: str | None) -> Iterator[WorkspaceClient]:
             "DATABRICKS_HOST (or the profile) and the network"
         ) from None
     except DatabricksError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise OpsError(f"the workspace at {host} refused the call: {first}") from None
+        raise OpsError(f"the workspace at {host} refused the call: {first_line(error)}") from None
     finally:
         sdk_retries.removeHandler(report)
         sdk_retries.setLevel(level)
@@ -155,9 +154,7 @@ def restart(target: TargetOption = "dev", profile: ProfileOption = None, timeout
 def sync(
     target: TargetOption = "dev",
     profile: ProfileOption = None,
-    wait: Annotated[
-        bool, typer.Option(help="Wait for the run to finish and fail unless it succeeded.", metavar="")
-    ] = False,
+    wait: Annotated[bool, typer.Option(help="Wait for the run to finish and fail unless it succeeded.")] = False,
 ) -> None:
     """Trigger the Snowflake sync job now."""
     target = _deployed_target(target)

@@ -106,9 +106,7 @@ def produce(
     resend_attempts: Annotated[int, typer.Option(min=0, max=10, help="Kafka: resends of a failed record.")] = 2,
     default_credential: Annotated[
         bool,
-        typer.Option(
-            "--default-credential", help="amqp: DefaultAzureCredential instead of the configured auth.", metavar=""
-        ),
+        typer.Option("--default-credential", help="amqp: DefaultAzureCredential instead of the configured auth."),
     ] = False,
     reference_out: Annotated[
         Path | None, typer.Option(help="Also write the matching reference CSVs into this folder.")

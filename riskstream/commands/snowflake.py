@@ -18,7 +18,7 @@ def ddl(
     conf: ConfOption = None,
     overrides: SetOption = None,
     apply_sql: Annotated[
-        bool, typer.Option("--apply", help="Run the statements (on the emulator: only those it supports).", metavar="")
+        bool, typer.Option("--apply", help="Run the statements (on the emulator: only those it supports).")
     ] = False,
 ) -> None:
     """Print the Snowflake DDL for the target; with --apply, run it."""

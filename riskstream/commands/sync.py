@@ -21,9 +21,7 @@ def sync(
     ] = None,
     verify: Annotated[
         bool,
-        typer.Option(
-            "--verify", help="Compare Delta and Snowflake (row counts, per-key checksums) instead.", metavar=""
-        ),
+        typer.Option("--verify", help="Compare Delta and Snowflake (row counts, per-key checksums) instead."),
     ] = False,
 ) -> None:
     """Merge each gold table's Delta changes since the last synced version into Snowflake.
