@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from riskstream.config import SilverConfig
@@ -143,3 +145,84 @@ def stream_clock_range(records: Sequence[SimulatedRecord]) -> tuple[str, str]:
         if record.kind not in ("late", "duplicate") and "trade_ts" in record.event
     )
     return (stamps[0], stamps[-1]) if stamps else ("-", "-")
+
+
+def query_batches(progresses: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per progress report: ``query``, ``batch_id``, ``start_s`` / ``end_s`` (epoch seconds),
+    ``duration_s`` (``triggerExecution``), ``rows`` (input rows) and ``state_rows``, sorted by query and start."""
+    rows = []
+    for progress in progresses:
+        row = progress_row(progress)
+        start = pd.Timestamp(progress["timestamp"]).timestamp()
+        duration = (row["trigger_execution_ms"] or 0) / 1000
+        rows.append(
+            (
+                row["query_name"],
+                row["batch_id"],
+                start,
+                start + duration,
+                duration,
+                row["num_input_rows"],
+                row["state_rows_total"],
+            )
+        )
+    columns = ["query", "batch_id", "start_s", "end_s", "duration_s", "rows", "state_rows"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["query", "start_s"], ignore_index=True)
+
+
+def keep_up_by_minute(
+    first_s: float, last_s: float, arrivals: Mapping[str, np.ndarray], batches: pd.DataFrame
+) -> pd.DataFrame:
+    """Per query and minute from ``first_s`` until ``last_s``: rows that reached the query's source
+    (``input``: the epoch seconds in ``arrivals[query]``), rows its batches finished (``processed``, by
+    batch end), ``ratio`` = processed / input (NaN without input) and ``backlog`` at the minute's end
+    (everything that arrived by then and was not processed yet)."""
+    edges = first_s + 60.0 * np.arange(int(np.ceil((last_s - first_s) / 60.0)) + 1)
+    rows = []
+    for query, arrived in arrivals.items():
+        own = batches[batches["query"] == query]
+        ends, sizes = own["end_s"].to_numpy(dtype=float), own["rows"].to_numpy(dtype=float)
+        for minute, (start, end) in enumerate(itertools.pairwise(edges)):
+            came = float(((arrived >= start) & (arrived < end)).sum())
+            done = float(sizes[(ends >= start) & (ends < end)].sum())
+            backlog = float((arrived < end).sum()) - float(sizes[ends < end].sum())
+            rows.append((query, minute, start - first_s, came, done, done / came if came else np.nan, backlog))
+    columns = ["query", "minute", "minute_start_s", "input", "processed", "ratio", "backlog"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def trend(
+    batches: pd.DataFrame, memory: pd.DataFrame, first_s: float, last_s: float
+) -> dict[str, tuple[float | None, float | None]]:
+    """A soak's drift: per query the batch duration p50 and the largest state rows, and the mean JVM
+    and Python resident memory, in the first and in the last 5 minutes of ``first_s`` .. ``last_s``."""
+    spans = ((first_s, first_s + 300.0), (last_s - 300.0, last_s))
+
+    def figure(frame: pd.DataFrame, column: str, at: str, how: str) -> tuple[float | None, float | None]:
+        values = []
+        for start, end in spans:
+            chosen = frame[(frame[at] >= start) & (frame[at] < end)][column].dropna()
+            values.append(None if chosen.empty else float(getattr(chosen, how)()))
+        return values[0], values[1]
+
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for query, own in batches.groupby("query"):
+        out[f"{query} batch p50 s"] = figure(own, "duration_s", "start_s", "median")
+        out[f"{query} state rows max"] = figure(own, "state_rows", "start_s", "max")
+    if not memory.empty:
+        out["JVM MiB mean"] = figure(memory, "jvm_mib", "at_s", "mean")
+        out["Python MiB mean"] = figure(memory, "python_mib", "at_s", "mean")
+    return out
+
+
+def duration_parts(progresses: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Per progress report: ``query``, ``rows`` and one column per ``durationMs`` part (ms; NaN where absent)."""
+    rows = [
+        {
+            "query": progress.get("name"),
+            "rows": int(progress.get("numInputRows") or 0),
+            **(progress.get("durationMs") or {}),
+        }
+        for progress in progresses
+    ]
+    return pd.DataFrame(rows, columns=None if rows else ["query", "rows"])

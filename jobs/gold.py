@@ -9,10 +9,11 @@ Three named queries, one checkpoint each:
   rows already stamped with this batch id, so a replay is a no-op), re-mark other portfolios'
   positions in the traded instruments, recompute gold.portfolio_risk for the touched portfolios
   (for every portfolio when the instruments, portfolios or correlations reference table has a
-  new Delta version since the previous batch, so new volatilities, correlations or limits reach
-  all of gold.portfolio_risk with the next batch, not only the traded portfolios), MERGE
-  gold.risk_alerts on (portfolio_id, rule, window_start) and publish the batch's alerts to
-  ``kafka.alerts_topic``. Topic delivery is at-least-once (a replayed batch publishes again);
+  new Delta version, looked up at most once per ``gold.reference_check_interval``, so new
+  volatilities, correlations or limits reach all of gold.portfolio_risk with the next batch after
+  the look-up, not only the traded portfolios), MERGE gold.risk_alerts on (portfolio_id, rule,
+  window_start) and publish the batch's alerts to ``kafka.alerts_topic`` (neither when the batch
+  raised no alert). Topic delivery is at-least-once (a replayed batch publishes again);
   consumers dedupe on ``alert_id``, the hash of the alert key carried in every record.
 
 Why a batch-id column rather than Delta's idempotent-DML session confs
@@ -25,10 +26,13 @@ Every gold table is created with ``delta.enableChangeDataFeed = true`` for the S
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from riskstream.config import Settings, TriggerConfig
+import pandas as pd
+
+from riskstream.config import Settings, StreamConfig, TriggerConfig
 from riskstream.kafka_options import spark_sink_options
 from riskstream.prerequisites import check_inputs
 from riskstream.runtime import bootstrap_servers
@@ -137,6 +141,8 @@ class PositionsRiskAlertsWriter:
         self._kafka_sink_options = kafka_sink_options
         self._risk_reference_versions: tuple[int, ...] | None = None
         """The reference tables' Delta versions that gold.portfolio_risk was last fully computed with."""
+        self._reference_checked_at = 0.0
+        self._check_interval_s = pd.Timedelta(settings.gold.reference_check_interval).total_seconds()
 
     def __call__(self, trades: DataFrame, batch_id: int) -> None:
         spark = trades.sparkSession
@@ -151,8 +157,9 @@ class PositionsRiskAlertsWriter:
                 self._risk_reference_versions = reference_versions
                 alerts = self._alerts(spark, trades, risk).persist()
                 try:
-                    upsert(spark, alerts, self._gold["risk_alerts"], GOLD_TABLES["risk_alerts"][1])
-                    gold.alert_records(alerts).write.format("kafka").options(**self._kafka_sink_options).save()
+                    if not alerts.isEmpty():  # no MERGE commit and no Kafka write for a batch without alerts
+                        upsert(spark, alerts, self._gold["risk_alerts"], GOLD_TABLES["risk_alerts"][1])
+                        gold.alert_records(alerts).write.format("kafka").options(**self._kafka_sink_options).save()
                 finally:
                     alerts.unpersist()
             finally:
@@ -182,7 +189,13 @@ class PositionsRiskAlertsWriter:
             .execute()
         )
 
-    def _reference_versions(self, spark: SparkSession) -> tuple[int, ...]:
+    def _reference_versions(self, spark: SparkSession) -> tuple[int, ...] | None:
+        """The reference tables' current versions, read at most once per ``gold.reference_check_interval``
+        (in between, the versions risk was last computed with)."""
+        now = time.monotonic()
+        if self._risk_reference_versions is not None and now - self._reference_checked_at < self._check_interval_s:
+            return self._risk_reference_versions
+        self._reference_checked_at = now
         tables = (self._reference["instruments"], self._reference["portfolios"], self._correlations)
         return tuple(int(table.delta_table(spark).history(1).collect()[0]["version"]) for table in tables)
 
@@ -220,10 +233,13 @@ def start(
     silver_trades = catalog.table("silver", "trades")
     check_inputs(spark, settings, "gold")
     create_gold_tables(spark, catalog)
-    chosen = trigger or settings.streams.gold.trigger
-    options = {}
-    if settings.streams.gold.max_files_per_trigger is not None:
-        options["maxFilesPerTrigger"] = str(settings.streams.gold.max_files_per_trigger)
+    streams = settings.streams
+    windows_stream = streams.gold_windows or streams.gold
+
+    def source_options(stream: StreamConfig) -> dict[str, str]:
+        limit = stream.max_files_per_trigger
+        return {} if limit is None else {"maxFilesPerTrigger": str(limit)}
+
     watermark = settings.gold.watermark
     windowed = {
         QUERY_PORTFOLIO_RISK_1M: ("portfolio_risk_1m", gold.portfolio_risk_1m(watermark)),
@@ -236,11 +252,11 @@ def start(
         table = catalog.table("gold", table_name)
         started.append(
             write_delta(
-                silver_trades.read_stream(spark, options).transform(aggregate),
+                silver_trades.read_stream(spark, source_options(windows_stream)).transform(aggregate),
                 table,
                 query_name=query_name,
                 checkpoint=catalog.checkpoint(query_name),
-                trigger=chosen,
+                trigger=trigger or windows_stream.trigger,
                 output_mode="update",
                 foreach_batch=upsert_batches(table, GOLD_TABLES[table_name][1]),
             )
@@ -250,11 +266,11 @@ def start(
     sink_options = spark_sink_options(settings.kafka, bootstrap_servers(settings), settings.kafka.alerts_topic)
     started.append(
         write_delta(
-            silver_trades.read_stream(spark, options),
+            silver_trades.read_stream(spark, source_options(streams.gold)),
             catalog.table("gold", "positions"),
             query_name=QUERY_POSITIONS,
             checkpoint=catalog.checkpoint(QUERY_POSITIONS),
-            trigger=chosen,
+            trigger=trigger or streams.gold.trigger,
             foreach_batch=PositionsRiskAlertsWriter(settings, sink_options),
         )
     )

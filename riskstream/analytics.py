@@ -547,41 +547,15 @@ def risk_history(spark: SparkSession, settings: Settings, max_versions: int = 20
 
 
 def event_to_gold_latencies(spark: SparkSession, settings: Settings) -> Any:
-    """Seconds from each accepted event's Kafka timestamp to the first ``gold.portfolio_risk``
-    commit at or after silver processed it (when its effect on risk became readable), as a numpy
-    array; events processed after the newest commit are left out."""
+    """Seconds from each accepted event's Kafka timestamp to the ``gold.portfolio_risk`` commit of the
+    gold batch that read it (by lineage: :mod:`riskstream.lineage`), as a numpy array; events no
+    gold batch has read yet are left out."""
     import numpy as np
-    from pyspark.sql import functions as F
 
-    catalog = Catalog(settings)
-    risk = catalog.table("gold", "portfolio_risk")
-    commit_frame: Any = (
-        spark.sql(f"DESCRIBE HISTORY {risk.sql_name}")
-        .where(F.col("operation") != "CREATE TABLE")
-        .select(F.col("timestamp").cast("double").alias("ts"))
-        .toPandas()
-    )
-    commits = np.sort(commit_frame["ts"].to_numpy(dtype=float))
-    bronze = catalog.table("bronze", "trade_events").read(spark)
-    trades = catalog.table("silver", "trades").read(spark)
-    events: Any = (
-        trades.join(
-            bronze,
-            (trades["source_topic"] == bronze["topic"])
-            & (trades["source_partition"] == bronze["partition"])
-            & (trades["source_offset"] == bronze["offset"]),
-        )
-        .select(
-            bronze["kafka_timestamp"].cast("double").alias("sent"),
-            trades["processed_ts"].cast("double").alias("processed"),
-        )
-        .toPandas()
-    )
-    if events.empty or commits.size == 0:
-        return np.array([], dtype=float)
-    positions = np.searchsorted(commits, events["processed"].to_numpy(dtype=float), side="left")
-    visible = positions < commits.size
-    return commits[positions[visible]] - events["sent"].to_numpy(dtype=float)[visible]
+    from riskstream import lineage
+
+    risk = lineage.measure(spark, settings, alerts=False)["risk"].to_numpy(dtype=float)
+    return risk[np.isfinite(risk)]
 
 
 def _table(settings: Settings, layer: str, name: str) -> TableRef:

@@ -213,6 +213,10 @@ class StreamsConfig(_Model):
     bronze: StreamConfig = StreamConfig()
     silver: StreamConfig = StreamConfig()
     gold: StreamConfig = StreamConfig()
+    """``gold_positions``: positions, portfolio_risk and alerts, on the critical path from a trade to risk."""
+    gold_windows: StreamConfig | None = None
+    """The two window queries (``gold_portfolio_risk_1m``, ``gold_exposure_by_asset_class_5m``); None:
+    as ``gold``. They are off the critical path, so a longer interval leaves the two cores to it."""
 
 
 class SilverConfig(_Model):
@@ -229,6 +233,11 @@ class GoldConfig(_Model):
     watermark: SparkDuration = "10 minutes"
     concentration_limit: float = Field(default=0.25, gt=0, le=1)
     single_trade_limit_share: float = Field(default=0.10, gt=0, le=1)
+    reference_check_interval: SparkDuration = "1 minute"
+    """How often ``gold_positions`` looks for a new version of the instruments, portfolios and
+    correlations tables (three one-row history reads); a new one recomputes every portfolio's risk
+    with its next batch. Reference data changes daily; reading its history in every batch cost each
+    batch those reads."""
 
 
 class MaintenanceConfig(_Model):

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks.figures import (
     QueryRun,
     TimeSplit,
+    duration_parts,
+    keep_up_by_minute,
+    query_batches,
     round_sizes,
     rows_per_second,
     silver_state_horizon,
@@ -18,11 +24,13 @@ from benchmarks.figures import (
     stream_clock_range,
     summarise_query,
     time_split,
+    trend,
     verdict_line,
 )
+from benchmarks.latency import with_processing_time
 from benchmarks.pipeline import STATE_QUERIES, PipelineFigures, StateFigures
 from benchmarks.producer import parse_batch_sizes
-from riskstream.config import SilverConfig
+from riskstream.config import Settings, SilverConfig, TriggerConfig
 from riskstream.simulator import RecordKind, SimulatedRecord
 
 
@@ -197,3 +205,103 @@ def test_time_split_sums_each_part_of_the_batches_of_one_query() -> None:
     assert time_split(progresses, "bronze_trade_events") == TimeSplit(
         "bronze_trade_events", 0, 0, 0, {"queryPlanning": 0, "getBatch": 0, "addBatch": 0, "commit": 0}, 0, 0, 0, 0
     )
+
+
+def _timed_progress(
+    name: str, batch: int, at: str, trigger_ms: int, rows: int, state_rows: int = 0
+) -> dict[str, object]:
+    return {
+        "name": name,
+        "id": "q",
+        "runId": "r",
+        "batchId": batch,
+        "timestamp": at,
+        "numInputRows": rows,
+        "durationMs": {"triggerExecution": trigger_ms},
+        "stateOperators": [{"numRowsTotal": state_rows}] if state_rows else [],
+    }
+
+
+def test_batches_come_from_progress_reports_with_their_end_times() -> None:
+    reports = [
+        _timed_progress("silver", 1, "1970-01-01T00:01:40.000Z", 2500, 300, 40),
+        _timed_progress("bronze", 7, "1970-01-01T00:01:30.000Z", 500, 200),
+    ]
+    expected = pd.DataFrame(
+        {
+            "query": ["bronze", "silver"],
+            "batch_id": [7, 1],
+            "start_s": [90.0, 100.0],
+            "end_s": [90.5, 102.5],
+            "duration_s": [0.5, 2.5],
+            "rows": [200, 300],
+            "state_rows": [0, 40],
+        }
+    )
+    pd.testing.assert_frame_equal(query_batches(reports), expected)
+
+
+def test_keep_up_counts_input_and_processed_rows_per_minute_with_the_backlog() -> None:
+    batches = pd.DataFrame(
+        {
+            "query": ["q", "q", "q"],
+            "end_s": [1030.0, 1070.0, 1110.0],
+            "rows": [3, 2, 4],
+        }
+    )
+    arrivals = {"q": np.array([1000.0, 1010.0, 1020.0, 1050.0, 1065.0, 1080.0, 1090.0, 1100.0, 1105.0])}
+    got = keep_up_by_minute(1000.0, 1120.0, arrivals, batches)
+    expected = pd.DataFrame(
+        {
+            "query": ["q", "q"],
+            "minute": [0, 1],
+            "minute_start_s": [0.0, 60.0],
+            "input": [4.0, 5.0],
+            "processed": [3.0, 6.0],
+            "ratio": [0.75, 1.2],
+            "backlog": [1.0, 0.0],
+        }
+    )
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_the_soak_trend_compares_the_first_and_last_five_minutes() -> None:
+    batches = pd.DataFrame(
+        {
+            "query": ["q"] * 4,
+            "start_s": [0.0, 100.0, 700.0, 800.0],
+            "duration_s": [1.0, 3.0, 2.0, 4.0],
+            "state_rows": [10, 12, 11, 13],
+        }
+    )
+    memory = pd.DataFrame({"at_s": [50.0, 850.0], "jvm_mib": [1000.0, 1100.0], "python_mib": [200.0, 210.0]})
+    assert trend(batches, memory, 0.0, 900.0) == {
+        "q batch p50 s": (2.0, 3.0),
+        "q state rows max": (12.0, 13.0),
+        "JVM MiB mean": (1000.0, 1100.0),
+        "Python MiB mean": (200.0, 210.0),
+    }
+
+
+def test_duration_parts_keep_each_part_of_each_report() -> None:
+    reports = [
+        _timed_progress("q", 0, "1970-01-01T00:00:00.000Z", 900, 5),
+        _timed_progress("q", 1, "1970-01-01T00:00:01.000Z", 400, 0),
+    ]
+    reports[0]["durationMs"] = {"triggerExecution": 900, "addBatch": 600}
+    expected = pd.DataFrame(
+        {"query": ["q", "q"], "rows": [5, 0], "triggerExecution": [900, 400], "addBatch": [600.0, np.nan]}
+    )
+    pd.testing.assert_frame_equal(duration_parts(reports), expected)
+
+
+def test_the_latency_benchmark_runs_the_critical_path_and_the_window_queries_on_their_own_triggers(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = with_processing_time(make_settings(), "1 second", "30 seconds")
+    streams = settings.streams
+    assert [getattr(streams, name).trigger for name in ("bronze", "silver", "gold")] == [
+        TriggerConfig(kind="processing_time", interval="1 second")
+    ] * 3
+    assert streams.gold_windows is not None
+    assert streams.gold_windows.trigger == TriggerConfig(kind="processing_time", interval="30 seconds")

@@ -57,6 +57,8 @@ def test_the_profiles_differ_in_shape_not_in_deployment_values() -> None:
         SecretRef(scope="riskstream-dev-alice", key="eventhubs-client-secret"),
     )
     assert (dev.streams.silver.trigger.interval, prod.streams.silver.trigger.interval) == ("10 seconds", "5 seconds")
+    windows = [settings.streams.gold_windows for settings in (dev, prod)]
+    assert [stream.trigger.interval if stream else None for stream in windows] == ["1 minute", "30 seconds"]
     assert (dev.maintenance.vacuum_retention_hours, prod.maintenance.vacuum_retention_hours) == (168, 720)
 
 

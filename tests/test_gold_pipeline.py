@@ -541,14 +541,20 @@ def test_gold_end_to_end_with_late_events_and_replays(
     assert {r["alert_id"] for r in replayed} == alert_ids
 
 
+@pytest.mark.parametrize(("check_interval", "factor"), [("0 seconds", 2), ("1 hour", 1)])
 def test_a_reference_reload_reaches_the_risk_of_portfolios_without_trades(
-    spark: SparkSession, kafka: BrokerInfo, make_settings: Callable[..., Settings]
+    spark: SparkSession, kafka: BrokerInfo, make_settings: Callable[..., Settings], check_interval: str, factor: int
 ) -> None:
-    """Doubling every daily volatility doubles every portfolio's sigma and VaR with the next batch,
-    including P-FX-2, which that batch does not trade (it trades MSFT, which only P-EQ-1 holds)."""
+    """Doubling every daily volatility doubles every portfolio's sigma and VaR with the first batch after
+    the reference check interval, including P-FX-2, which that batch does not trade (it trades MSFT,
+    which only P-EQ-1 holds). Within the interval a batch does not look, and P-FX-2 keeps its figures."""
     alerts_topic = f"risk-alerts-{uuid.uuid4().hex[:10]}"
     kafka_broker.create_topics(kafka.bootstrap_servers, {alerts_topic: 1})
-    settings = make_settings(kafka.bootstrap_servers, kafka={"alerts_topic": alerts_topic})
+    settings = make_settings(
+        kafka.bootstrap_servers,
+        kafka={"alerts_topic": alerts_topic},
+        gold={"reference_check_interval": check_interval},
+    )
     catalog = Catalog(settings)
     _write_reference(spark, catalog)
     _append_silver(spark, catalog, STEP_1)
@@ -570,7 +576,7 @@ def test_a_reference_reload_reaches_the_risk_of_portfolios_without_trades(
     after = {row.portfolio_id: row for row in _table(spark, catalog, "portfolio_risk").collect()}
     untouched = before["P-FX-2"]
     for column in ("sigma_1d_base", "var_95_1d", "var_99_1d", "var_95_10d", "var_99_10d", "var_limit_utilisation"):
-        assert after["P-FX-2"][column] == pytest.approx(2 * untouched[column], rel=1e-12), column
+        assert after["P-FX-2"][column] == pytest.approx(factor * untouched[column], rel=1e-12), column
     assert after["P-FX-2"]["gross_exposure_base"] == untouched["gross_exposure_base"]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from riskstream.config import Settings
-from riskstream.monitoring import progress_row, record_progress
+from riskstream.monitoring import LiveStatus, progress_row, progress_time_s, record_progress
 from riskstream.tables import Catalog
 
 pytestmark = pytest.mark.spark
@@ -137,3 +137,33 @@ def test_run_command_records_each_micro_batch(
         ("bronze_trade_events", 1, 2),
         ("bronze_trade_events", 2, 1),
     ]
+
+
+def _report(batch: int, at: str, rows: int, end: int, latest: int) -> dict[str, object]:
+    return {
+        "batchId": batch,
+        "timestamp": at,
+        "numInputRows": rows,
+        "sources": [{"description": "KafkaV2[Subscribe[trades]]", "endOffset": end, "latestOffset": latest}],
+    }
+
+
+def test_live_status_shows_each_query_batch_rate_and_lag() -> None:
+    start = progress_time_s("2026-11-30T20:00:00.000Z")
+    status = LiveStatus(start)
+    first = [
+        _report(0, "2026-11-30T20:00:01.000Z", 400, 400, 400),
+        _report(1, "2026-11-30T20:00:03.000Z", 600, 900, 1200),
+    ]
+    now = start + 5
+    bronze = status.update("bronze", first, waiting=False, now_s=now)
+    silver = status.update("silver", [], waiting=True, now_s=now)
+    gold = status.update("gold", [], waiting=False, now_s=now)
+    assert status.line([bronze, silver, gold], now) == (
+        "status: bronze batch 1, 200 rows/s, lag 4s · silver batch -, 0 rows/s, lag 0s · gold batch -, 0 rows/s, lag 5s"
+    )
+    # Five seconds later: batch 1 is seen again (not counted twice); batch 2 caught up at 20:00:08.
+    later = [*first, _report(2, "2026-11-30T20:00:08.000Z", 500, 1500, 1500)]
+    now = start + 10
+    bronze = status.update("bronze", later, waiting=False, now_s=now)
+    assert status.line([bronze], now) == "status: bronze batch 2, 100 rows/s, lag 2s"

@@ -8,10 +8,11 @@ queries) is stopped before it returns, and a second run reuses the tables and ch
 (``--fresh`` deletes the local state first).
 
 **Event -> gold latency**, as printed: for each accepted event, the time from its Kafka record
-timestamp (set by the producer when the record was sent) to the commit of the first
-``gold.portfolio_risk`` version at or after silver processed it, i.e. when the event's effect on
-its portfolio's risk became readable. With availableNow it includes waiting for the sequential
-bronze/silver/gold runs; with ``--follow`` it is the streaming latency.
+timestamp (set by the producer when the record was sent) to the ``gold.portfolio_risk`` commit of
+the gold micro-batch that read it (found by lineage, :mod:`riskstream.lineage`), i.e. when the event's
+effect on its portfolio's risk became readable. With availableNow it includes waiting for the
+sequential bronze/silver/gold runs; with ``--follow`` it is the streaming latency. ``python -m
+benchmarks.latency`` measures the same way.
 """
 
 from __future__ import annotations

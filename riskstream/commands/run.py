@@ -12,7 +12,7 @@ import typer
 from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for, stop_on_signals
 from riskstream.config import TriggerConfig
 from riskstream.errors import PipelineError
-from riskstream.monitoring import ProgressCollector, record_progress
+from riskstream.monitoring import LiveStatus, ProgressCollector, as_dict, record_progress
 from riskstream.prerequisites import check_run
 from riskstream.tables import Catalog, TableRef
 
@@ -24,6 +24,8 @@ PROGRESS_FLUSH_SECONDS = 30
 """How often progress of long-running queries is written to ops.stream_progress."""
 WATCH_POLL_SECONDS = 1
 """How often a long run checks for Ctrl-C / SIGTERM and for a failed query."""
+STATUS_SECONDS = 5
+"""How often a long run prints its one-line live status (:class:`~riskstream.monitoring.LiveStatus`)."""
 
 
 class Layer(StrEnum):
@@ -92,6 +94,17 @@ def run(
         collector.detach(spark)
 
 
+def _status_line(status: LiveStatus, queries: list[StreamingQuery]) -> str:
+    now = time.time()
+    statuses = []
+    for query in queries:
+        state = query.status
+        waiting = not state["isDataAvailable"] and not state["isTriggerActive"]
+        recent = [as_dict(progress) for progress in query.recentProgress]
+        statuses.append(status.update(str(query.name), recent, waiting, now))
+    return status.line(statuses, now)
+
+
 def _watch(
     spark: SparkSession, queries: list[StreamingQuery], collector: ProgressCollector, progress_table: TableRef
 ) -> None:
@@ -101,11 +114,15 @@ def _watch(
     names = ", ".join(str(query.name) for query in queries)
     console.print(f"run: queries {names} running; Ctrl-C stops them cleanly")
     try:
-        flushed = time.monotonic()
+        flushed = shown = time.monotonic()
+        status = LiveStatus(time.time())
         with stop_on_signals() as stop_signal:
             while not stop_signal.requested and all(query.isActive for query in queries):
                 spark.streams.awaitAnyTermination(WATCH_POLL_SECONDS)
                 spark.streams.resetTerminated()
+                if time.monotonic() - shown >= STATUS_SECONDS:
+                    console.print(_status_line(status, queries))
+                    shown = time.monotonic()
                 if time.monotonic() - flushed >= PROGRESS_FLUSH_SECONDS:
                     record_progress(spark, progress_table, collector.drain())
                     flushed = time.monotonic()
