@@ -69,9 +69,10 @@ docs-images: install ## Redraw docs/images/flow.svg from docs/images/flow.py
 	$(PY) docs/images/flow.py
 
 .PHONY: bench
-bench: install ## Benchmarks: producer events/s; pipeline throughput, memory and state over rounds (out/bench/)
+bench: install ## Benchmarks: producer events/s; pipeline throughput, memory and state; event -> risk latency (out/bench/)
 	$(PY) -m benchmarks.producer
 	$(PY) -m benchmarks.pipeline
+	$(PY) -m benchmarks.latency
 
 kafka-start: install ## Start the local Kafka broker
 	$(RISKSTREAM) kafka start

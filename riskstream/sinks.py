@@ -10,7 +10,8 @@ records the query id and batch id, so a replayed batch is skipped).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from riskstream.config import TriggerConfig
@@ -46,6 +47,31 @@ def await_available_now(query: StreamingQuery) -> None:
         query.awaitTermination()
     except StreamingQueryException as error:
         raise PipelineError(f"streaming query {query.name!r} failed: {error.getMessage()}") from None
+
+
+SCHEDULER_POOL = "spark.scheduler.pool"
+
+
+@contextlib.contextmanager
+def _scheduler_pool(df: DataFrame, name: str) -> Iterator[None]:
+    """Start the query inside a fair-scheduler pool of its own (``spark.scheduler.mode=FAIR``).
+
+    Spark jobs of all queries share one context; in one FIFO queue a window query's shuffle holds
+    every core while bronze's small append waits behind it. The pool is a thread-local property,
+    inherited by the query's execution thread when it starts (Databricks' advice for several
+    streams on one cluster). Without a SparkContext (Spark Connect) queries run in the default pool.
+    """
+    try:
+        context = df.sparkSession.sparkContext
+    except Exception:  # pyspark's Spark Connect session has no SparkContext
+        yield
+        return
+    previous = context.getLocalProperty(SCHEDULER_POOL)
+    context.setLocalProperty(SCHEDULER_POOL, name)
+    try:
+        yield
+    finally:
+        context.setLocalProperty(SCHEDULER_POOL, previous)  # type: ignore[arg-type]  # None removes it
 
 
 def write_delta(
@@ -92,10 +118,11 @@ def write_delta(
     if trigger.kind == "processing_time":
         conf.set(NO_DATA_BATCHES, "false")  # read once, by the query's own copy of the session, at its start
     try:
-        if foreach_batch is not None or not table.identifier:
-            query = stream_writer.start() if foreach_batch is not None else stream_writer.start(table.path)
-        else:
-            query = stream_writer.toTable(table.identifier)
+        with _scheduler_pool(df, query_name):
+            if foreach_batch is not None or not table.identifier:
+                query = stream_writer.start() if foreach_batch is not None else stream_writer.start(table.path)
+            else:
+                query = stream_writer.toTable(table.identifier)
     finally:
         conf.set(NO_DATA_BATCHES, str(shared))
     if trigger.kind == "available_now":

@@ -67,6 +67,9 @@ def local_conf(settings: Settings) -> dict[str, str]:
         # than it saves on a 2-core machine.
         "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.sql.adaptive.enabled": "false",
+        # Each streaming query runs its jobs in a pool of its own (riskstream.sinks), so a small bronze
+        # append is not queued behind a window query's shuffle.
+        "spark.scheduler.mode": "FAIR",
         # As on the Databricks job cluster (resources/streaming.job.yml): a RocksDB state commit writes the
         # batch's changes instead of a checkpoint of the whole store.
         "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
