@@ -189,14 +189,14 @@ class LiveStatus:
         return QueryStatus(name, self._last_batch.get(name), rows / elapsed, lag)
 
     def line(self, statuses: list[QueryStatus], now_s: float) -> str:
-        """``status: bronze_trade_events batch 12, 1,010 rows/s, lag 3s · silver_trades ...``"""
+        """``status: bronze_trade_events #12 1,010/s lag 3s | silver_trades ...`` (batch, rows/s, lag)"""
         self._previous_s = now_s
         parts = [
-            f"{status.name} batch {'-' if status.batch_id is None else status.batch_id}, "
-            f"{status.rows_per_s:,.0f} rows/s, lag {status.lag_s:.0f}s"
+            f"{status.name} #{'-' if status.batch_id is None else status.batch_id} "
+            f"{status.rows_per_s:,.0f}/s lag {status.lag_s:.0f}s"
             for status in statuses
         ]
-        return "status: " + " · ".join(parts)
+        return "status: " + " | ".join(parts)
 
 
 def progress_time_s(text: str) -> float:

@@ -160,10 +160,10 @@ def test_live_status_shows_each_query_batch_rate_and_lag() -> None:
     silver = status.update("silver", [], waiting=True, now_s=now)
     gold = status.update("gold", [], waiting=False, now_s=now)
     assert status.line([bronze, silver, gold], now) == (
-        "status: bronze batch 1, 200 rows/s, lag 4s · silver batch -, 0 rows/s, lag 0s · gold batch -, 0 rows/s, lag 5s"
+        "status: bronze #1 200/s lag 4s | silver #- 0/s lag 0s | gold #- 0/s lag 5s"
     )
     # Five seconds later: batch 1 is seen again (not counted twice); batch 2 caught up at 20:00:08.
     later = [*first, _report(2, "2026-11-30T20:00:08.000Z", 500, 1500, 1500)]
     now = start + 10
     bronze = status.update("bronze", later, waiting=False, now_s=now)
-    assert status.line([bronze], now) == "status: bronze batch 2, 100 rows/s, lag 2s"
+    assert status.line([bronze], now) == "status: bronze #2 100/s lag 2s"
