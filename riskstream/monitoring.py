@@ -145,8 +145,14 @@ class ProgressCollector:
 
 
 def _left_nothing_behind(progress: dict[str, Any]) -> bool:
-    """True when the batch read every source up to the offset that was the newest when it started."""
-    return all(source.get("endOffset") == source.get("latestOffset") for source in progress.get("sources") or [])
+    """True when the batch read every source up to the offset that was the newest when it started.
+
+    A Kafka source reports that newest offset (``latestOffset``); a Delta source reports none (null),
+    and without ``maxFilesPerTrigger`` / ``maxBytesPerTrigger`` it reads every version committed
+    before the batch started, so a null counts as read to the newest.
+    """
+    sources = progress.get("sources") or []
+    return all(source.get("latestOffset") in (None, source.get("endOffset")) for source in sources)
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,9 @@ def test_live_status_shows_each_query_batch_rate_and_lag() -> None:
     )
     # Five seconds later: batch 1 is seen again (not counted twice); batch 2 caught up at 20:00:08.
     later = [*first, _report(2, "2026-11-30T20:00:08.000Z", 500, 1500, 1500)]
+    # silver reads a Delta source, which reports no latest offset: its batch read what was committed.
+    delta = {**_report(0, "2026-11-30T20:00:06.000Z", 900, 0, 0), "sources": [{"endOffset": {}, "latestOffset": None}]}
     now = start + 10
     bronze = status.update("bronze", later, waiting=False, now_s=now)
-    assert status.line([bronze], now) == "status: bronze #2 100/s lag 2s"
+    silver = status.update("silver", [delta], waiting=False, now_s=now)
+    assert status.line([bronze, silver], now) == "status: bronze #2 100/s lag 2s | silver #0 180/s lag 4s"
