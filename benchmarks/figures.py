@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from riskstream.config import SilverConfig
-from riskstream.monitoring import progress_row
+from riskstream.monitoring import progress_row, progress_time_s
 from riskstream.simulator import SimulatedRecord
 
 
@@ -153,7 +153,7 @@ def query_batches(progresses: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     rows = []
     for progress in progresses:
         row = progress_row(progress)
-        start = pd.Timestamp(progress["timestamp"]).timestamp()
+        start = progress_time_s(str(progress["timestamp"]))
         duration = (row["trigger_execution_ms"] or 0) / 1000
         rows.append(
             (

@@ -189,7 +189,7 @@ class PositionsRiskAlertsWriter:
             .execute()
         )
 
-    def _reference_versions(self, spark: SparkSession) -> tuple[int, ...] | None:
+    def _reference_versions(self, spark: SparkSession) -> tuple[int, ...]:
         """The reference tables' current versions, read at most once per ``gold.reference_check_interval``
         (in between, the versions risk was last computed with)."""
         now = time.monotonic()
