@@ -85,6 +85,9 @@ class KafkaConfig(_Model):
     bootstrap_servers: str | None = None
     topic: str = "trades"
     alerts_topic: str = "risk-alerts"
+    prices_topic: str = "prices"
+    """Market data: price and FX ticks (:mod:`riskstream.simulator` ``ticks``); on Event Hubs a second
+    event hub of the same namespace."""
     auth: Literal["none", "connection_string", "oauth"] = "none"
     connection_string: SecretRef | None = None
     oauth: OAuthConfig | None = None
@@ -225,6 +228,9 @@ class SilverConfig(_Model):
     watermark: SparkDuration = "10 minutes"
     future_skew: SparkDuration = "5 minutes"
     lifecycle_state_ttl: SparkDuration = "7 days"
+    tick_max_age: SparkDuration = "5 minutes"
+    """A price or FX tick whose ``tick_ts`` is more than this before its Kafka timestamp is
+    quarantined as ``stale_tick``: a feed replaying old prices must not re-mark today's positions."""
 
 
 class GoldConfig(_Model):

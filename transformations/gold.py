@@ -63,6 +63,26 @@ fx_rate_to_base is the rate on the position's latest trade. ``applied_batch_id``
 batch that last changed the row; the MERGE skips rows already at that batch, which makes a
 replayed batch a no-op."""
 
+MARKS_DDL = (
+    "mark_type string, id string, price double, mark_ts timestamp, sequence long, source string, "
+    "applied_batch_id long"
+)
+"""gold.marks (key mark_type, id): the latest price gold has seen per instrument (``mark_type``
+``instrument``: a PRICE tick or a trade, in the instrument's currency) and per currency (``fx``: an FX
+tick, USD per unit). A mark replaces another only when it is later by ``(mark_ts, sequence)``; a
+trade's sequence is -1, so a tick at the same instant wins."""
+
+PNL_DDL = (
+    "portfolio_id string, instrument_id string, trading_date date, base_currency string, "
+    "net_quantity decimal(38,8), last_price double, fx_rate_to_base double, market_value_base double, "
+    "sod_net_quantity decimal(38,8), sod_market_value_base double, "
+    "day_buy_quantity decimal(38,8), day_buy_cost_base double, day_sell_quantity decimal(38,8), "
+    "day_sell_proceeds_base double, realized_pnl_base double, unrealized_pnl_base double, total_pnl_base double, "
+    "applied_batch_id long"
+)
+"""gold.pnl (key portfolio_id, instrument_id, trading_date): each position's P&L since the start of the
+trading day, in base currency; the rules are in :func:`pnl_rows`."""
+
 PORTFOLIO_RISK_DDL = (
     "portfolio_id string, position_count long, gross_exposure_base double, net_exposure_base double, "
     "exposure_by_asset_class map<string,double>, largest_position_share double, herfindahl_index double, "

@@ -77,6 +77,22 @@ silver.trades or silver.quarantine). The lifecycle rules behind the last six are
 :mod:`transformations.lifecycle`."""
 
 
+SILVER_PRICES_DDL = (
+    # the tick, as parsed (price is the mid when the tick quotes a bid and an ask only)
+    "tick_id string, tick_type string, instrument_id string, price double, bid double, ask double, "
+    "currency string, tick_ts timestamp, source string, sequence long, schema_version int, "
+    # lineage
+    "source_topic string, source_partition int, source_offset long, kafka_ts timestamp, ingest_ts timestamp, "
+    "processed_ts timestamp"
+)
+"""silver.prices: one row per accepted price or FX tick (key: source_topic, source_partition, source_offset).
+
+``tick_type`` is ``PRICE`` (``instrument_id`` an instrument, ``price`` in its currency) or ``FX``
+(``instrument_id`` a currency, ``price`` its USD rate, as in reference fx_rates). Out-of-order ticks
+are kept here (the history); the latest-price view orders by ``(tick_ts, sequence)``, so they never
+move a price backwards. Rejected ticks go to silver.quarantine with ``source_topic`` = the prices
+topic and the tick's ``tick_id`` as ``event_id``."""
+
 def schema(ddl: str) -> StructType:
     """Parse a DDL string (needs an active SparkSession, as Spark parses DDL on the JVM)."""
     parsed = StructType.fromDDL(ddl)
