@@ -1,4 +1,8 @@
-"""Bronze job: the trades topic (Kafka source) -> ``bronze.trade_events`` (Delta, append-only)."""
+"""Bronze job: the trades topic -> ``bronze.trade_events`` and the prices topic -> ``bronze.price_ticks``.
+
+Two named queries (Kafka source, Delta append-only sink), one checkpoint each, the same columns: a
+record as it arrived plus when it was ingested (:func:`transformations.bronze.to_bronze`).
+"""
 
 from __future__ import annotations
 
@@ -16,27 +20,39 @@ if TYPE_CHECKING:
     from pyspark.sql.streaming import StreamingQuery
 
 QUERY_NAME = "bronze_trade_events"
+PRICES_QUERY_NAME = "bronze_price_ticks"
+TABLES = {QUERY_NAME: "trade_events", PRICES_QUERY_NAME: "price_ticks"}
+"""Query name -> its bronze table."""
 
 
 def create_bronze_table(spark: SparkSession, catalog: Catalog) -> None:
-    """Create ``bronze.trade_events`` if missing, so downstream streams can start before data arrives."""
-    catalog.table("bronze", "trade_events").create_if_missing(spark, BRONZE_DDL, partitioned_by=("ingest_date",))
+    """Create the bronze tables if missing, so downstream streams can start before data arrives."""
+    for name in TABLES.values():
+        catalog.table("bronze", name).create_if_missing(spark, BRONZE_DDL, partitioned_by=("ingest_date",))
 
 
-def run(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> StreamingQuery | None:
-    """Start (or, for availableNow, run to completion) the bronze ingest query."""
+def run(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> list[StreamingQuery] | None:
+    """Start (or, for availableNow, run to completion one after the other) the two bronze ingest queries."""
     stream = settings.streams.bronze
-    options = spark_source_options(
-        settings.kafka, bootstrap_servers(settings), max_offsets_per_trigger=stream.max_offsets_per_trigger
-    )
-    kafka_rows = spark.readStream.format("kafka").options(**options).load()
     catalog = Catalog(settings)
     create_bronze_table(spark, catalog)
-    return write_delta(
-        kafka_rows.transform(to_bronze()),
-        catalog.table("bronze", "trade_events"),
-        query_name=QUERY_NAME,
-        checkpoint=catalog.checkpoint(QUERY_NAME),
-        trigger=trigger or stream.trigger,
-        partition_by=("ingest_date",),
-    )
+    started: list[StreamingQuery] = []
+    for query_name, topic in ((QUERY_NAME, settings.kafka.topic), (PRICES_QUERY_NAME, settings.kafka.prices_topic)):
+        options = spark_source_options(
+            settings.kafka,
+            bootstrap_servers(settings),
+            max_offsets_per_trigger=stream.max_offsets_per_trigger,
+            topic=topic,
+        )
+        kafka_rows = spark.readStream.format("kafka").options(**options).load()
+        query = write_delta(
+            kafka_rows.transform(to_bronze()),
+            catalog.table("bronze", TABLES[query_name]),
+            query_name=query_name,
+            checkpoint=catalog.checkpoint(query_name),
+            trigger=trigger or stream.trigger,
+            partition_by=("ingest_date",),
+        )
+        if query is not None:
+            started.append(query)
+    return started or None

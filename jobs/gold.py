@@ -32,13 +32,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from jobs.silver import create_prices_table
 from riskstream.config import Settings, StreamConfig, TriggerConfig
 from riskstream.kafka_options import spark_sink_options
 from riskstream.prerequisites import check_inputs
 from riskstream.runtime import bootstrap_servers
 from riskstream.sinks import BatchFunction, write_delta
 from riskstream.tables import Catalog, TableRef
-from transformations import gold
+from transformations import gold, marks
 from transformations.risk import CorrelationTable
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ GOLD_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "positions": (gold.POSITIONS_DDL, ("portfolio_id", "instrument_id")),
     "portfolio_risk": (gold.PORTFOLIO_RISK_DDL, ("portfolio_id",)),
     "risk_alerts": (gold.RISK_ALERTS_DDL, ("portfolio_id", "rule", "window_start")),
+    "marks": (gold.MARKS_DDL, ("mark_type", "id")),
+    "pnl": (gold.PNL_DDL, ("portfolio_id", "instrument_id", "trading_date")),
 }
 
 
@@ -122,20 +125,22 @@ _POSITION_INSERT: dict[str, str | Column] = {
     ),
     "applied_batch_id": "s.batch_id",
 }
-_MARK_UPDATE: dict[str, str | Column] = {
-    "last_price": "s.last_price",
-    "last_price_ts": "s.last_price_ts",
-    "market_value_base": "CAST(t.net_quantity AS DOUBLE) * s.last_price * t.multiplier * t.fx_rate_to_base",
+_REMARK_UPDATE: dict[str, str | Column] = {
+    name: f"s.{name}" for name in ("last_price", "last_price_ts", "fx_rate_to_base", "market_value_base")
 }
+_KEYS = ("portfolio_id", "instrument_id")
 
 
 class PositionsRiskAlertsWriter:
-    """The foreachBatch of ``gold_positions``: positions -> portfolio_risk -> risk_alerts -> topic."""
+    """The foreachBatch of ``gold_positions``: marks -> positions -> pnl -> portfolio_risk -> risk_alerts -> topic.
+
+    A micro-batch holds new silver.trades and silver.prices rows (:func:`transformations.marks.batch_inputs`).
+    """
 
     def __init__(self, settings: Settings, kafka_sink_options: dict[str, str]) -> None:
         catalog = Catalog(settings)
         self._gold = {name: catalog.table("gold", name) for name in GOLD_TABLES}
-        self._reference = {name: catalog.table("reference", name) for name in ("instruments", "portfolios")}
+        self._reference = {name: catalog.table("reference", name) for name in ("instruments", "portfolios", "fx_rates")}
         self._correlations = catalog.table("reference", "correlations")
         self._settings = settings.gold
         self._kafka_sink_options = kafka_sink_options
@@ -144,50 +149,107 @@ class PositionsRiskAlertsWriter:
         self._reference_checked_at = 0.0
         self._check_interval_s = pd.Timedelta(settings.gold.reference_check_interval).total_seconds()
 
-    def __call__(self, trades: DataFrame, batch_id: int) -> None:
-        spark = trades.sparkSession
-        trades = trades.persist()
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        spark = batch.sparkSession
+        batch = batch.persist()
         try:
-            self._merge_positions(spark, trades, batch_id)
-            reference_versions = self._reference_versions(spark)
-            everyone = reference_versions != self._risk_reference_versions
-            risk = self._recompute_risk(spark, trades, everyone).persist()
+            counts = {row["input"]: row["count"] for row in batch.groupBy("input").count().collect()}
+            if not counts:
+                return
+            trades, ticks = marks.split_inputs(batch)
+            if counts.get(marks.TRADE):
+                self._merge_position_deltas(spark, trades, batch_id)
+            new_marks = marks.batch_marks(trades, ticks).persist()
             try:
-                upsert(spark, risk, self._gold["portfolio_risk"], GOLD_TABLES["portfolio_risk"][1])
-                self._risk_reference_versions = reference_versions
-                alerts = self._alerts(spark, trades, risk).persist()
-                try:
-                    if not alerts.isEmpty():  # no MERGE commit and no Kafka write for a batch without alerts
-                        upsert(spark, alerts, self._gold["risk_alerts"], GOLD_TABLES["risk_alerts"][1])
-                        gold.alert_records(alerts).write.format("kafka").options(**self._kafka_sink_options).save()
-                finally:
-                    alerts.unpersist()
+                self._merge_marks(spark, new_marks, batch_id)
+                affected = self._remark_positions(spark, trades, new_marks).persist()
             finally:
-                risk.unpersist()
+                new_marks.unpersist()
+            try:
+                self._merge_pnl(spark, trades, ticks, affected, batch_id)
+                self._risk_and_alerts(spark, trades, ticks, affected)
+            finally:
+                affected.unpersist()
         finally:
-            trades.unpersist()
+            batch.unpersist()
 
-    def _merge_positions(self, spark: SparkSession, trades: DataFrame, batch_id: int) -> None:
-        positions = self._gold["positions"].delta_table(spark).alias("t")
+    def _merge_position_deltas(self, spark: SparkSession, trades: DataFrame, batch_id: int) -> None:
         (
-            positions.merge(
-                trades.transform(gold.position_deltas(batch_id)).alias("s"),
-                _key_condition(("portfolio_id", "instrument_id")),
-            )
+            self._gold["positions"]
+            .delta_table(spark)
+            .alias("t")
+            .merge(trades.transform(gold.position_deltas(batch_id)).alias("s"), _key_condition(_KEYS))
             .whenMatchedUpdate(condition="t.applied_batch_id < s.batch_id", set=_POSITION_UPDATE)
             .whenNotMatchedInsert(values=_POSITION_INSERT)
             .execute()
+        )
+
+    def _merge_marks(self, spark: SparkSession, new_marks: DataFrame, batch_id: int) -> None:
+        (
+            self._gold["marks"]
+            .delta_table(spark)
+            .alias("t")
+            .merge(marks.marks_to_store(new_marks, batch_id).alias("s"), _key_condition(("mark_type", "id")))
+            .whenMatchedUpdateAll(condition=marks.MARK_IS_LATER)
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+
+    def _remark_positions(self, spark: SparkSession, trades: DataFrame, new_marks: DataFrame) -> DataFrame:
+        """Re-mark the positions the batch may move; returns their keys."""
+        positions = self._gold["positions"].read(spark)
+        affected = marks.affected_positions(trades, new_marks, positions).persist()
+        remarked = positions.join(affected, list(_KEYS), "left_semi").transform(
+            marks.remark_positions(self._gold["marks"].read(spark), self._reference["fx_rates"].read(spark))
         )
         (
             self._gold["positions"]
             .delta_table(spark)
             .alias("t")
-            .merge(gold.latest_instrument_prices(trades).alias("s"), "t.instrument_id = s.instrument_id")
-            .whenMatchedUpdate(
-                condition="t.last_price_ts IS NULL OR s.last_price_ts > t.last_price_ts", set=_MARK_UPDATE
-            )
+            .merge(remarked.alias("s"), _key_condition(_KEYS))
+            .whenMatchedUpdate(set=_REMARK_UPDATE)
             .execute()
         )
+        return affected
+
+    def _merge_pnl(
+        self, spark: SparkSession, trades: DataFrame, ticks: DataFrame, affected: DataFrame, batch_id: int
+    ) -> None:
+        positions = self._gold["positions"].read(spark).join(affected, list(_KEYS), "left_semi")
+        rows = marks.pnl_rows(
+            marks.latest_pnl(self._gold["pnl"].read(spark), affected),
+            marks.pnl_flows(trades),
+            positions,
+            marks.batch_event_time(trades, ticks),
+            batch_id,
+        )
+        (
+            self._gold["pnl"]
+            .delta_table(spark)
+            .alias("t")
+            .merge(rows.alias("s"), _key_condition((*_KEYS, "trading_date")))
+            .whenMatchedUpdateAll(condition="t.applied_batch_id < s.applied_batch_id")
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+
+    def _risk_and_alerts(self, spark: SparkSession, trades: DataFrame, ticks: DataFrame, affected: DataFrame) -> None:
+        reference_versions = self._reference_versions(spark)
+        everyone = reference_versions != self._risk_reference_versions
+        touched = trades.select("portfolio_id").unionByName(affected.select("portfolio_id")).distinct()
+        risk = self._recompute_risk(spark, touched, everyone).persist()
+        try:
+            upsert(spark, risk, self._gold["portfolio_risk"], GOLD_TABLES["portfolio_risk"][1])
+            self._risk_reference_versions = reference_versions
+            alerts = self._alerts(spark, trades, marks.event_times(trades, ticks), risk).persist()
+            try:
+                if not alerts.isEmpty():  # no MERGE commit and no Kafka write for a batch without alerts
+                    upsert(spark, alerts, self._gold["risk_alerts"], GOLD_TABLES["risk_alerts"][1])
+                    gold.alert_records(alerts).write.format("kafka").options(**self._kafka_sink_options).save()
+            finally:
+                alerts.unpersist()
+        finally:
+            risk.unpersist()
 
     def _reference_versions(self, spark: SparkSession) -> tuple[int, ...]:
         """The reference tables' current versions, read at most once per ``gold.reference_check_interval``
@@ -199,12 +261,12 @@ class PositionsRiskAlertsWriter:
         tables = (self._reference["instruments"], self._reference["portfolios"], self._correlations)
         return tuple(int(table.delta_table(spark).history(1).collect()[0]["version"]) for table in tables)
 
-    def _recompute_risk(self, spark: SparkSession, trades: DataFrame, everyone: bool) -> DataFrame:
+    def _recompute_risk(self, spark: SparkSession, touched: DataFrame, everyone: bool) -> DataFrame:
         positions = self._gold["positions"].read(spark)
         correlation_rows = self._correlations.read(spark).select("level", "left_id", "right_id", "correlation")
         correlations = CorrelationTable.from_rows([tuple(row) for row in correlation_rows.collect()])
         if not everyone:
-            positions = positions.join(gold.touched_portfolios(trades, positions), "portfolio_id", "left_semi")
+            positions = positions.join(touched, "portfolio_id", "left_semi")
         instruments = self._reference["instruments"].read(spark)
         return positions.transform(gold.positions_for_risk(instruments, self._portfolios(spark))).transform(
             gold.portfolio_risk(correlations)
@@ -213,8 +275,8 @@ class PositionsRiskAlertsWriter:
     def _portfolios(self, spark: SparkSession) -> DataFrame:
         return self._reference["portfolios"].read(spark)
 
-    def _alerts(self, spark: SparkSession, trades: DataFrame, risk: DataFrame) -> DataFrame:
-        portfolio_level = risk.transform(gold.portfolio_alerts(trades, self._settings.concentration_limit))
+    def _alerts(self, spark: SparkSession, trades: DataFrame, event_times: DataFrame, risk: DataFrame) -> DataFrame:
+        portfolio_level = risk.transform(gold.portfolio_alerts(event_times, self._settings.concentration_limit))
         single_trade = trades.transform(
             gold.single_trade_alerts(self._portfolios(spark), self._settings.single_trade_limit_share)
         )
@@ -233,6 +295,7 @@ def start(
     silver_trades = catalog.table("silver", "trades")
     check_inputs(spark, settings, "gold")
     create_gold_tables(spark, catalog)
+    create_prices_table(spark, catalog)
     streams = settings.streams
     windows_stream = streams.gold_windows or streams.gold
 
@@ -264,9 +327,14 @@ def start(
     if QUERY_POSITIONS not in queries:
         return [query for query in started if query is not None]
     sink_options = spark_sink_options(settings.kafka, bootstrap_servers(settings), settings.kafka.alerts_topic)
+    silver_prices = catalog.table("silver", "prices")
+    inputs = marks.batch_inputs(
+        silver_trades.read_stream(spark, source_options(streams.gold)),
+        silver_prices.read_stream(spark, source_options(streams.gold)),
+    )
     started.append(
         write_delta(
-            silver_trades.read_stream(spark, source_options(streams.gold)),
+            inputs,
             catalog.table("gold", "positions"),
             query_name=QUERY_POSITIONS,
             checkpoint=catalog.checkpoint(QUERY_POSITIONS),

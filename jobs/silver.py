@@ -1,6 +1,8 @@
-"""Silver job: ``bronze.trade_events`` (Delta source) -> ``silver.trades`` and ``silver.quarantine``.
+"""Silver job: ``bronze.trade_events`` -> ``silver.trades``; ``bronze.price_ticks`` -> ``silver.prices``.
 
-One named query, ``silver_trades``, one checkpoint. Per bronze row: parse and validate
+Two named queries, one checkpoint each; rejected records of both go to ``silver.quarantine``
+(``source_topic`` tells them apart). ``silver_prices`` is :func:`run_prices` (the tick rules are in
+:mod:`transformations.prices`); the rest of this note is about ``silver_trades``. Per bronze row: parse and validate
 (:func:`~transformations.parsing.parse_events`), enrich against the reference Delta tables (a
 stream-static join: the Delta static side is re-resolved every micro-batch, so ``riskstream
 reference load`` reaches a running query without a restart; ``tests/test_silver_job.py`` checks
@@ -33,12 +35,13 @@ from riskstream.errors import PipelineError
 from riskstream.rebuild import check_silver_checkpoint
 from riskstream.sinks import write_delta
 from riskstream.tables import Catalog, TableRef
-from transformations import Transform
+from transformations import Transform, prices
+from transformations.bronze import BRONZE_DDL
 from transformations.enrichment import derive_amounts, enrich
 from transformations.lifecycle import flag_lateness, track_lifecycle
 from transformations.parsing import parse_events, to_quarantine
 from transformations.quality import DATA_QUALITY_DDL, batch_quality
-from transformations.schemas import QUARANTINE_DDL, SILVER_TRADES_DDL, schema
+from transformations.schemas import QUARANTINE_DDL, SILVER_PRICES_DDL, SILVER_TRADES_DDL, schema
 from transformations.scoring import RuleScorer, Scorer
 
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     from pyspark.sql.streaming import StreamingQuery
 
 QUERY_NAME = "silver_trades"
+PRICES_QUERY_NAME = "silver_prices"
 _PARSE_CODES = "_parse_reason_codes"
 _PARSE_DETAILS = "_parse_reason_details"
 
@@ -94,6 +98,7 @@ def to_silver_trades(scorer: Scorer, processed_ts: F.Column | None = None) -> Tr
 
 STATS_COLUMNS = {
     "trades": "event_id,trade_id,portfolio_id,instrument_id,trade_ts,processed_ts",
+    "prices": "tick_id,instrument_id,tick_ts,processed_ts",
     "quarantine": "source_partition,source_offset,event_id,trade_id,ingest_ts,quarantined_ts",
 }
 """The columns Delta keeps file statistics on (``delta.dataSkippingStatsColumns``): what readers filter on.
@@ -101,11 +106,19 @@ Delta's default is the first 32 columns; collecting those cost silver about an e
 
 
 def create_silver_tables(spark: SparkSession, catalog: Catalog) -> None:
-    """Create ``silver.trades`` and ``silver.quarantine`` with their contract schemas if missing."""
+    """Create ``silver.trades``, ``silver.quarantine`` and ``silver.prices`` with their contract schemas if missing."""
     for name, ddl in (("trades", SILVER_TRADES_DDL), ("quarantine", QUARANTINE_DDL)):
         properties = {"delta.dataSkippingStatsColumns": STATS_COLUMNS[name]}
         catalog.table("silver", name).create_if_missing(spark, ddl, properties=properties)
+    create_prices_table(spark, catalog)
     catalog.table("ops", "data_quality").create_if_missing(spark, DATA_QUALITY_DDL)
+
+
+def create_prices_table(spark: SparkSession, catalog: Catalog) -> None:
+    """Create ``silver.prices`` if missing. gold calls it too: its query reads silver.prices, and a
+    deployment upgraded to the price stream may start gold before the new silver query has run."""
+    properties = {"delta.dataSkippingStatsColumns": STATS_COLUMNS["prices"]}
+    catalog.table("silver", "prices").create_if_missing(spark, SILVER_PRICES_DDL, properties=properties)
 
 
 HISTORY_LOOKBACK = 1000
@@ -195,8 +208,75 @@ def bronze_offsets_of_batch(spark: SparkSession, checkpoint: str, batch_id: int,
 
 def run(
     spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None, scorer: Scorer | None = None
+) -> list[StreamingQuery] | None:
+    """Start (or, for availableNow, run to completion) the two silver queries: trades, then prices."""
+    started = [run_trades(spark, settings, trigger, scorer), run_prices(spark, settings, trigger)]
+    return [query for query in started if query is not None] or None
+
+
+def run_prices(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> StreamingQuery | None:
+    """``silver_prices``: bronze.price_ticks -> silver.prices and silver.quarantine, exactly once.
+
+    The same guarantees as the trades query: every bronze row lands in exactly one of the two tables
+    (:mod:`transformations.prices`), and each append is marked with the writer and the batch id
+    (:func:`append_once`), so a replayed batch writes nothing twice.
+    """
+    catalog = Catalog(settings)
+    stream = settings.streams.silver
+    prices_table, quarantine = catalog.table("silver", "prices"), catalog.table("silver", "quarantine")
+    checkpoint = catalog.checkpoint(PRICES_QUERY_NAME)
+    create_silver_tables(spark, catalog)
+    source_options = {"maxFilesPerTrigger": str(stream.max_files_per_trigger)} if stream.max_files_per_trigger else {}
+    bronze = catalog.table("bronze", "price_ticks")
+    # an upgraded deployment may run the new silver before the new bronze query has created it
+    bronze.create_if_missing(spark, BRONZE_DDL, partitioned_by=("ingest_date",))
+    reference = {name: catalog.table("reference", name).read(spark) for name in ("instruments", "fx_rates")}
+    checked = (
+        bronze.read_stream(spark, source_options)
+        .transform(prices.parse_ticks(settings.silver.tick_max_age, settings.silver.future_skew))
+        .transform(prices.check_reference(reference["instruments"], reference["fx_rates"]))
+    )
+    app_ids: dict[str, str] = {}
+
+    def write_batch(batch: DataFrame, batch_id: int) -> None:
+        first_of_run = not app_ids
+        if first_of_run:
+            query_id = _query_id(batch.sparkSession, checkpoint)
+            app_ids.update({name: f"{PRICES_QUERY_NAME}:{query_id}:{name}" for name in ("prices", "quarantine")})
+        flagged = batch.transform(prices.flag_duplicates()).persist()
+        try:
+            for name, table, output in (
+                ("prices", prices_table, flagged.transform(prices.to_silver_prices())),
+                (
+                    "quarantine",
+                    quarantine,
+                    flagged.where(F.size("reason_codes") > 0).transform(prices.to_tick_quarantine()),
+                ),
+            ):
+                append_once(output, table, app_ids[name], batch_id, replay_possible=first_of_run)
+        except Exception as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise PipelineError(
+                f"{PRICES_QUERY_NAME} batch {batch_id} failed: {first_line}. The next run retries the batch from "
+                "the checkpoint and writes nothing twice"
+            ) from error
+        finally:
+            flagged.unpersist()
+
+    return write_delta(
+        checked,
+        prices_table,
+        query_name=PRICES_QUERY_NAME,
+        checkpoint=checkpoint,
+        trigger=trigger or stream.trigger,
+        foreach_batch=write_batch,
+    )
+
+
+def run_trades(
+    spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None, scorer: Scorer | None = None
 ) -> StreamingQuery | None:
-    """Start (or, for availableNow, run to completion) the silver query."""
+    """``silver_trades``: bronze.trade_events -> silver.trades, silver.quarantine and ops.data_quality."""
     catalog = Catalog(settings)
     stream = settings.streams.silver
     trades, quarantine = catalog.table("silver", "trades"), catalog.table("silver", "quarantine")

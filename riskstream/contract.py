@@ -1,6 +1,8 @@
-"""The trade event contract: JSON Schema files in ``conf/schemas`` are the single source of truth.
+"""The trade event and price tick contracts: JSON Schema files in ``conf/schemas`` are the single source of truth.
 
 * :func:`validate_event` / :func:`event_errors` are the producer-side check (jsonschema, draft 2020-12).
+* :func:`validate_tick` / :func:`tick_errors` are the same check for market data ticks
+  (``price_tick.v*.json``), plus the one rule JSON Schema cannot state: a tick's ask is at least its bid.
 * :func:`spark_schema` derives the Spark ``StructType`` used by the silver parser: the union of
   every version's fields (all nullable, so a v1 event simply has null v2 fields); required-ness is
   enforced by validation rules, not by the parser. ``x-spark-type`` overrides the JSON type where
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 SCHEMA_VERSIONS = (1, 2)
+TICK_SCHEMA_VERSIONS = (1,)
 _JSON_TO_SPARK = {"string": "string", "integer": "int", "number": "double", "boolean": "boolean"}
 
 
@@ -57,6 +60,48 @@ def validate_event(event: Any) -> None:
     errors = event_errors(event)
     if errors:
         raise ValueError("invalid trade event: " + "; ".join(errors))
+
+
+@cache
+def tick_json_schema(version: int) -> dict[str, Any]:
+    """The JSON Schema of price tick ``schema_version`` ``version``."""
+    if version not in TICK_SCHEMA_VERSIONS:
+        raise ConfigError(f"unknown price tick schema_version {version}; known: {TICK_SCHEMA_VERSIONS}")
+    path = conf_dir() / "schemas" / f"price_tick.v{version}.json"
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+@cache
+def _tick_validator(version: int) -> Draft202012Validator:
+    return Draft202012Validator(tick_json_schema(version), format_checker=FormatChecker())
+
+
+def tick_errors(tick: Any) -> list[str]:
+    """Every contract violation of ``tick`` as ``"<path>: <message>"``; empty when valid."""
+    if not isinstance(tick, dict):
+        return ["(tick): not a JSON object"]
+    version = tick.get("schema_version")
+    if version not in TICK_SCHEMA_VERSIONS or isinstance(version, bool):
+        return [f"schema_version: {version!r} is not one of {list(TICK_SCHEMA_VERSIONS)}"]
+    errors = sorted(_tick_validator(version).iter_errors(tick), key=lambda error: list(error.absolute_path))
+    messages = [f"{'.'.join(str(p) for p in error.absolute_path) or '(tick)'}: {error.message}" for error in errors]
+    bid, ask = tick.get("bid"), tick.get("ask")
+    if _is_number(bid) and _is_number(ask) and ask < bid:
+        messages.append(f"ask: {ask!r} is less than the bid {bid!r}")
+    return messages
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def validate_tick(tick: Any) -> None:
+    """Raise ``ValueError`` listing every violation when ``tick`` breaks the price tick contract."""
+    errors = tick_errors(tick)
+    if errors:
+        raise ValueError("invalid price tick: " + "; ".join(errors))
 
 
 def field_names() -> list[str]:

@@ -107,12 +107,13 @@ def spark_source_options(
     *,
     max_offsets_per_trigger: int | None = None,
     shaded: bool | None = None,
+    topic: str | None = None,
 ) -> dict[str, str]:
-    """Options for ``spark.readStream.format("kafka")`` subscribed to the trades topic."""
+    """Options for ``spark.readStream.format("kafka")`` subscribed to ``topic`` (the trades topic by default)."""
     options = {
         f"kafka.{key}": value for key, value in client_properties(config, bootstrap_servers, shaded=shaded).items()
     }
-    options["subscribe"] = config.topic
+    options["subscribe"] = topic or config.topic
     options["startingOffsets"] = config.starting_offsets
     options["failOnDataLoss"] = str(config.fail_on_data_loss).lower()
     options["includeHeaders"] = "true"

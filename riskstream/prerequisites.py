@@ -35,7 +35,7 @@ NEEDS: dict[str, list[tuple[Layer, str, str]]] = {
     ],
     "gold": [
         ("silver", "trades", "run `riskstream run silver` first"),
-        *(("reference", name, REFERENCE_HINT) for name in ("portfolios", "instruments", "correlations")),
+        *(("reference", name, REFERENCE_HINT) for name in ("portfolios", "instruments", "fx_rates", "correlations")),
     ],
 }
 """Per layer: the tables it reads, and what to run when one is missing."""
@@ -62,7 +62,7 @@ def check_run(settings: Settings, layers: Sequence[str]) -> None:
     if "bronze" in layers and settings.kafka.mode == "local":
         bootstrap_servers(settings)  # raises, naming `riskstream kafka start`, when no broker runs
     catalog = Catalog(settings)
-    outputs = {"bronze": ("bronze", "trade_events"), "silver": ("silver", "trades")}
+    outputs = {"bronze": (("bronze", "trade_events"),), "silver": (("silver", "trades"),)}
     written: set[tuple[str, str]] = set()
     for layer in layers:
         for source_layer, name, hint in NEEDS.get(layer, []):
@@ -70,8 +70,7 @@ def check_run(settings: Settings, layers: Sequence[str]) -> None:
             log.debug("run %s needs %s.%s at %s", layer, source_layer, name, table)
             if (source_layer, name) not in written and _missing(table):
                 raise _missing_input(layer, table, hint)
-        if layer in outputs:
-            written.add(outputs[layer])
+        written.update(outputs.get(layer, ()))
 
 
 def check_inputs(spark: SparkSession, settings: Settings, layer: str) -> None:

@@ -108,10 +108,11 @@ def rebuild_targets(settings: Settings) -> tuple[list[TableRef], list[tuple[str,
     from jobs import silver as silver_job
 
     catalog = Catalog(settings)
-    tables = [catalog.table("silver", "trades"), catalog.table("silver", "quarantine")]
+    tables = [catalog.table("silver", name) for name in ("trades", "quarantine", "prices")]
     tables += [catalog.table("ops", "data_quality")]
     tables += [catalog.table("gold", name) for name in gold_job.GOLD_TABLES]
-    queries = [silver_job.QUERY_NAME, gold_job.QUERY_PORTFOLIO_RISK_1M, gold_job.QUERY_EXPOSURE_5M]
+    queries = [silver_job.QUERY_NAME, silver_job.PRICES_QUERY_NAME]
+    queries += [gold_job.QUERY_PORTFOLIO_RISK_1M, gold_job.QUERY_EXPOSURE_5M]
     queries += [gold_job.QUERY_POSITIONS]
     return tables, [(query, catalog.checkpoint(query)) for query in queries]
 

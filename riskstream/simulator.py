@@ -1,4 +1,5 @@
-"""A deterministic market simulator: reference data and a stream of trade events with injected faults.
+"""A deterministic market simulator: reference data, a stream of trade events and a stream of market
+data ticks, both with injected faults.
 
 Everything derives from one seed and one start time, so a test (or a silver scenario) gets the same
 bytes on every run and knows the expected fate of each record from :attr:`SimulatedRecord.kind`.
@@ -43,6 +44,31 @@ kind                   what is sent                                             
 
 Fault records never touch the lifecycle state: later AMEND / CANCEL events only refer to trades
 whose NEW was sent as ``valid`` (or, once released, ``out_of_order``).
+
+The market data stream (:meth:`MarketSimulator.ticks`, contract ``conf/schemas/price_tick.v1.json``,
+record key ``instrument_id``): ticks at ``rate`` per second, ``tick_ts = start + j / rate``. A PRICE tick
+quotes a reference instrument (a seeded random pick) in its own currency at the mid of *the trade
+stream's* price path: :meth:`MarketSimulator.events` with ``rate=trade_rate`` and the same seed steps
+its path once per trade, and a tick at stream time ``t`` replays that path (same generator, same
+steps) to step ``floor(t x trade_rate) + 1``, the mid a trade at that instant is priced from, so
+trades execute within 0.05 % of the current tick. :data:`QUOTE_SHARE` of PRICE ticks quote a bid and
+an ask around the mid instead of a price. An FX tick (share ``fx_share``) quotes one unit of a
+non-USD reference currency in USD (``instrument_id`` the currency, ``currency`` USD, as ``usd_rate``),
+following its own seeded GBM from the reference ``usd_rate`` (:data:`FX_DAILY_VOL`, scaled by
+``market_speedup``). Prices are rounded like trade prices; ``sequence`` counts each instrument's
+ticks from 0. Faults are allocated and placed like the trade stream's (:class:`TickFaultRates`):
+
+======================  ===================================================================  =============
+kind                    what is sent                                                         expected fate
+======================  ===================================================================  =============
+``valid``               a tick at the stream clock                                           accepted
+``malformed_json``      a truncated JSON document                                            quarantined
+``non_positive_price``  a ``price`` of 0 or below (``detail``: zero_price / negative_price)  quarantined
+``stale``               a tick whose ``tick_ts`` is ``staleness`` behind the stream clock    quarantined
+``out_of_order``        a tick held back and sent right after the next valid tick, which     accepted
+                        quotes the same instrument and is newer: it must not move the mark
+``unknown_instrument``  a schema-valid PRICE tick for ``UNKNOWN`` + 6 digits                 quarantined
+======================  ===================================================================  =============
 """
 
 from __future__ import annotations
@@ -52,12 +78,14 @@ import json
 import math
 import random
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Literal, get_args
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 import numpy as np
 
@@ -75,10 +103,25 @@ RecordKind = Literal[
 ]
 RECORD_KINDS: tuple[RecordKind, ...] = get_args(RecordKind)
 FAULT_KINDS: tuple[RecordKind, ...] = RECORD_KINDS[1:]
+TickKind = Literal["valid", "malformed_json", "non_positive_price", "stale", "out_of_order", "unknown_instrument"]
+TICK_KINDS: tuple[TickKind, ...] = get_args(TickKind)
+TICK_FAULT_KINDS: tuple[TickKind, ...] = TICK_KINDS[1:]
+KindT = TypeVar("KindT", bound=str)
 
 DEFAULT_START = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 SOURCE_SYSTEM = "oms-sim"
 TRADING_SECONDS_PER_DAY = 6.5 * 3600
+DEFAULT_TICK_RATE = 50.0
+"""Ticks per second of stream time by default (the trade stream's default is 100 events per second)."""
+TICK_SOURCE = "mdfeed-sim"
+QUOTE_SHARE = 0.3
+"""Share of PRICE ticks that quote a bid and an ask (mid = price) instead of a price."""
+HALF_SPREAD = (0.00005, 0.0003)
+"""Range of a quote's half spread, as a fraction of the mid."""
+FX_DAILY_VOL = 0.006
+"""Daily volatility of every currency's USD rate in the FX tick stream."""
+_FX_TICK_KINDS: tuple[TickKind, ...] = ("valid", "malformed_json", "non_positive_price", "stale")
+"""Kinds that may be an FX tick; ``out_of_order`` quotes what its newer tick quotes, ``unknown_instrument`` is PRICE."""
 
 # Reference CSV columns, in the order of transformations/schemas.py (PORTFOLIOS_DDL etc.).
 PORTFOLIO_COLUMNS = (
@@ -266,49 +309,82 @@ class FaultRates:
     unknown_instrument: float = 0.0
 
     def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if not 0.0 <= value <= 1.0 or math.isnan(value):
-                raise ConfigError(f"fault rate {item.name}={value} must be between 0 and 1")
-        if sum(self.as_dict().values()) > 1.0 + 1e-9:
-            raise ConfigError(f"fault rates sum to {sum(self.as_dict().values()):.3f}; they must sum to at most 1")
+        _check_fault_shares(self.as_dict())
 
     def as_dict(self) -> dict[str, float]:
         return {item.name: getattr(self, item.name) for item in fields(self)}
 
     def allocate(self, count: int) -> dict[RecordKind, int]:
         """Exactly how many records of each kind ``count`` records hold (largest-remainder rounding)."""
-        shares: dict[RecordKind, float] = {kind: 0.0 for kind in RECORD_KINDS}
-        for name, rate in self.as_dict().items():
-            shares[name] = rate  # type: ignore[index]
-        shares["valid"] = max(0.0, 1.0 - sum(self.as_dict().values()))
-        exact = {kind: share * count for kind, share in shares.items()}
-        counts = {kind: math.floor(value + 1e-9) for kind, value in exact.items()}
-        remainder = count - sum(counts.values())
-        by_fraction = sorted(RECORD_KINDS, key=lambda kind: (-(exact[kind] - counts[kind]), RECORD_KINDS.index(kind)))
-        for kind in by_fraction[:remainder]:
-            counts[kind] += 1
-        return counts
+        return _allocate(RECORD_KINDS, self.as_dict(), count)
 
 
 @dataclass(frozen=True)
-class SimulatedRecord:
+class TickFaultRates:
+    """Share of ticks (0..1) of each fault kind; the rest are valid. The shares must sum to <= 1."""
+
+    malformed_json: float = 0.0
+    non_positive_price: float = 0.0
+    stale: float = 0.0
+    out_of_order: float = 0.0
+    unknown_instrument: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_fault_shares(self.as_dict())
+
+    def as_dict(self) -> dict[str, float]:
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+    def allocate(self, count: int) -> dict[TickKind, int]:
+        """Exactly how many ticks of each kind ``count`` ticks hold (largest-remainder rounding)."""
+        return _allocate(TICK_KINDS, self.as_dict(), count)
+
+
+def _check_fault_shares(shares: dict[str, float]) -> None:
+    for name, value in shares.items():
+        if not 0.0 <= value <= 1.0 or math.isnan(value):
+            raise ConfigError(f"fault rate {name}={value} must be between 0 and 1")
+    if sum(shares.values()) > 1.0 + 1e-9:
+        raise ConfigError(f"fault rates sum to {sum(shares.values()):.3f}; they must sum to at most 1")
+
+
+def _allocate(kinds: tuple[KindT, ...], fault_shares: dict[str, float], count: int) -> dict[KindT, int]:
+    """``count`` split over ``kinds`` (the first one, ``valid``, takes what the fault shares leave):
+    each kind gets the floor of its exact share, and the records left over go to the largest
+    remainders (ties in ``kinds`` order), so the counts always sum to ``count``."""
+    shares = {kind: fault_shares.get(kind, 0.0) for kind in kinds}
+    shares[kinds[0]] = max(0.0, 1.0 - sum(fault_shares.values()))
+    exact = {kind: share * count for kind, share in shares.items()}
+    counts = {kind: math.floor(value + 1e-9) for kind, value in exact.items()}
+    remainder = count - sum(counts.values())
+    by_fraction = sorted(kinds, key=lambda kind: (-(exact[kind] - counts[kind]), kinds.index(kind)))
+    for kind in by_fraction[:remainder]:
+        counts[kind] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class SimulatedRecord(Generic[KindT]):
     """One Kafka record as the producer sends it, plus what the pipeline is expected to do with it.
 
+    A trade event is a ``SimulatedRecord[RecordKind]``, a market data tick a ``SimulatedRecord[TickKind]``;
+    the producer sends either one the same way.
+
     Attributes:
-        key: the record key, ``portfolio_id`` (also for faulty events, so they land on the
-            portfolio's partition).
+        key: the record key: a trade's ``portfolio_id`` (also for faulty events, so they land on
+            the portfolio's partition), a tick's ``instrument_id``.
         value: the JSON payload, UTF-8 (not parseable for ``malformed_json``).
         headers: ``[("schema_version", b"1" | b"2")]``.
         kind: the expected fate, see the module docstring.
-        event: the event as a dict (the intended one, before truncation, for ``malformed_json``).
-        detail: for ``schema_invalid``, which rule is broken (e.g. ``missing_price``); else "".
+        event: the event or tick as a dict (the intended one, before truncation, for ``malformed_json``).
+        detail: for ``schema_invalid``, which rule is broken (e.g. ``missing_price``); for
+            ``non_positive_price``, ``zero_price`` or ``negative_price``; else "".
     """
 
     key: str
     value: bytes
     headers: list[tuple[str, bytes]]
-    kind: RecordKind
+    kind: KindT
     event: dict[str, Any]
     detail: str = ""
 
@@ -368,7 +444,7 @@ class _StreamState:
     prices: np.ndarray
     open_trades: dict[str, _OpenTrade] = field(default_factory=dict)
     open_ids: list[str] = field(default_factory=list)
-    sent_valid: list[SimulatedRecord] = field(default_factory=list)
+    sent_valid: list[SimulatedRecord[RecordKind]] = field(default_factory=list)
     trade_counter: int = 0
     holdings_usd: dict[tuple[str, str], float] = field(default_factory=dict)
     """Signed USD notional held per (portfolio, instrument) by the accepted trades sent so far."""
@@ -567,7 +643,7 @@ class MarketSimulator:
         duration_s: float | None = None,
         rate: float = 100.0,
         faults: FaultRates | None = None,
-    ) -> Iterator[SimulatedRecord]:
+    ) -> Iterator[SimulatedRecord[RecordKind]]:
         """Yield ``count`` records (or ``duration_s x rate``), deterministically for the seed.
 
         Args:
@@ -599,14 +675,14 @@ class MarketSimulator:
             kinds[position], kinds[first_valid] = kinds[first_valid], kinds[position]
         return kinds
 
-    def _stream(self, kinds: list[RecordKind], rate: float) -> Iterator[SimulatedRecord]:
+    def _stream(self, kinds: list[RecordKind], rate: float) -> Iterator[SimulatedRecord[RecordKind]]:
         rng = random.Random(f"events-{self.seed}")
         np_rng = np.random.default_rng(self.seed)
         instruments = self._reference.instruments
         state = _StreamState(prices=np.array([inst.reference_price for inst in instruments]))
         vols = np.array([inst.daily_vol for inst in instruments])
         dt_days = self.market_speedup / rate / TRADING_SECONDS_PER_DAY
-        held: list[tuple[int, SimulatedRecord]] = []
+        held: list[tuple[int, SimulatedRecord[RecordKind]]] = []
         for position, kind in enumerate(kinds):
             now = self.start + timedelta(seconds=position / rate)
             self._step_market(state, np_rng, vols, dt_days)
@@ -632,12 +708,14 @@ class MarketSimulator:
         shocks = _factor_shocks(self._reference.instruments, self._loadings, np_rng)
         state.prices = state.prices * np.exp(-0.5 * vols**2 * dt + vols * math.sqrt(dt) * shocks)
 
-    def _open(self, state: _StreamState, record: SimulatedRecord) -> None:
+    def _open(self, state: _StreamState, record: SimulatedRecord[RecordKind]) -> None:
         trade_id = record.event["trade_id"]
         state.open_trades[trade_id] = _OpenTrade(record.event)
         state.open_ids.append(trade_id)
 
-    def _record(self, kind: RecordKind, now: datetime, rng: random.Random, state: _StreamState) -> SimulatedRecord:
+    def _record(
+        self, kind: RecordKind, now: datetime, rng: random.Random, state: _StreamState
+    ) -> SimulatedRecord[RecordKind]:
         if kind == "duplicate":
             original = state.sent_valid[rng.randrange(len(state.sent_valid))]
             return SimulatedRecord(original.key, original.value, list(original.headers), "duplicate", original.event)
@@ -748,9 +826,193 @@ class MarketSimulator:
 
     def _trade_price(self, state: _StreamState, instrument_id: str, rng: random.Random) -> float:
         mid = float(state.prices[self._instrument_index[instrument_id]])
-        price = mid * (1 + rng.uniform(-0.0005, 0.0005))
-        decimals = 6 if price < 10 else 4
-        return max(round(price, decimals), 10.0**-decimals)
+        return _round_price(mid * (1 + rng.uniform(-0.0005, 0.0005)))
+
+    # ----------------------------------------------------------------- market data ticks
+
+    def ticks(
+        self,
+        count: int | None = None,
+        *,
+        duration_s: float | None = None,
+        rate: float = DEFAULT_TICK_RATE,
+        trade_rate: float = 100.0,
+        faults: TickFaultRates | None = None,
+        fx_share: float = 0.15,
+        staleness: timedelta = timedelta(minutes=10),
+    ) -> Iterator[SimulatedRecord[TickKind]]:
+        """Yield ``count`` price and FX ticks (or ``duration_s x rate``), deterministically for the seed.
+
+        Args:
+            count: how many ticks; exactly one of ``count`` and ``duration_s``.
+            duration_s: stream time to cover; ``round(duration_s * rate)`` ticks.
+            rate: ticks per second of stream time (spaces ``tick_ts``; the producer paces sends).
+            trade_rate: the ``rate`` of the trade stream (:meth:`events`, same seed and start) whose
+                price path the PRICE ticks quote.
+            faults: shares of injected faults; none by default.
+            fx_share: share of FX ticks among the ticks that may be FX (valid, malformed_json,
+                non_positive_price and stale ones): ``fx_share x those``, rounded half up, exactly.
+            staleness: how far behind the stream clock a ``stale`` tick's ``tick_ts`` is.
+        """
+        if (count is None) == (duration_s is None):
+            raise ConfigError("give exactly one of count or duration")
+        if rate <= 0 or trade_rate <= 0:
+            raise ConfigError("rate and trade_rate must be positive")
+        if not 0.0 <= fx_share <= 1.0:
+            raise ConfigError(f"fx_share={fx_share} must be between 0 and 1")
+        if staleness <= timedelta(0):
+            raise ConfigError("staleness must be positive")
+        total = count if count is not None else round((duration_s or 0.0) * rate)
+        if total < 0:
+            raise ConfigError("count must not be negative")
+        slots, releases = self._tick_plan(total, faults or TickFaultRates(), fx_share)
+        return self._tick_stream(slots, releases, rate, trade_rate, staleness)
+
+    def _tick_plan(
+        self, total: int, faults: TickFaultRates, fx_share: float
+    ) -> tuple[list[_TickSlot], dict[int, list[int]]]:
+        """What each position quotes, and after which valid tick each ``out_of_order`` one is sent.
+
+        An ``out_of_order`` tick quotes what the next valid tick quotes and is released right after
+        it; so every one needs a valid tick after it (the last ``out_of_order`` and the last valid
+        position trade places when needed).
+        """
+        allocation = faults.allocate(total)
+        kinds: list[TickKind] = [kind for kind in TICK_KINDS for _ in range(allocation[kind])]
+        rng = random.Random(f"tick-plan-{self.seed}")
+        rng.shuffle(kinds)
+        if "out_of_order" in kinds:
+            if "valid" not in kinds:
+                raise ConfigError("out-of-order ticks are sent after a newer valid tick: leave some share valid")
+            last_valid = total - 1 - kinds[::-1].index("valid")
+            last_held = total - 1 - kinds[::-1].index("out_of_order")
+            if last_held > last_valid:
+                kinds[last_held], kinds[last_valid] = kinds[last_valid], kinds[last_held]
+        may_be_fx = [position for position, kind in enumerate(kinds) if kind in _FX_TICK_KINDS]
+        fx_positions = set(rng.sample(may_be_fx, math.floor(fx_share * len(may_be_fx) + 0.5)))
+        currencies = [row.currency for row in self._reference.fx_rates if row.currency != "USD"]
+        instruments = self._reference.instruments
+        slots: list[_TickSlot] = []
+        for position, kind in enumerate(kinds):
+            if position in fx_positions:
+                slots.append(_TickSlot(kind, "FX", currencies[rng.randrange(len(currencies))]))
+            else:
+                slots.append(_TickSlot(kind, "PRICE", instruments[rng.randrange(len(instruments))].instrument_id))
+        releases: dict[int, list[int]] = {}
+        newer = total
+        for position in reversed(range(total)):
+            if kinds[position] == "valid":
+                newer = position
+            elif kinds[position] == "out_of_order":
+                slots[position] = _TickSlot("out_of_order", slots[newer].tick_type, slots[newer].quote)
+                releases.setdefault(newer, []).insert(0, position)
+        return slots, releases
+
+    def _tick_stream(
+        self,
+        slots: list[_TickSlot],
+        releases: dict[int, list[int]],
+        rate: float,
+        trade_rate: float,
+        staleness: timedelta,
+    ) -> Iterator[SimulatedRecord[TickKind]]:
+        rng = random.Random(f"ticks-{self.seed}")
+        instruments = self._reference.instruments
+        # The trade stream's generator and steps (see _stream), replayed: the same price path exactly.
+        market = _StreamState(prices=np.array([inst.reference_price for inst in instruments]))
+        market_rng = np.random.default_rng(self.seed)
+        vols = np.array([inst.daily_vol for inst in instruments])
+        trade_dt_days = self.market_speedup / trade_rate / TRADING_SECONDS_PER_DAY
+        trades_per_tick = Fraction(trade_rate) / Fraction(rate)
+        market_steps = 0
+        currencies = [row.currency for row in self._reference.fx_rates if row.currency != "USD"]
+        usd_rates = np.array([self._usd_rate[currency] for currency in currencies])
+        fx_rng = np.random.default_rng(random.Random(f"fx-ticks-{self.seed}").getrandbits(64))
+        fx_dt_days = self.market_speedup / rate / TRADING_SECONDS_PER_DAY
+        sequences: Counter[str] = Counter()
+        held: dict[int, SimulatedRecord[TickKind]] = {}
+        for position, slot in enumerate(slots):
+            now = self.start + timedelta(seconds=position / rate)
+            # A trade at this instant would be record floor(position x trade_rate / rate), priced after one more step.
+            while market_steps <= math.floor(position * trades_per_tick):
+                self._step_market(market, market_rng, vols, trade_dt_days)
+                market_steps += 1
+            shocks = fx_rng.standard_normal(len(currencies))
+            usd_rates = usd_rates * np.exp(
+                -0.5 * FX_DAILY_VOL**2 * fx_dt_days + FX_DAILY_VOL * math.sqrt(fx_dt_days) * shocks
+            )
+            if slot.tick_type == "FX":
+                mid, currency = float(usd_rates[currencies.index(slot.quote)]), "USD"
+            else:
+                index = self._instrument_index[slot.quote]
+                mid, currency = float(market.prices[index]), instruments[index].currency
+            instrument_id = slot.quote
+            if slot.kind == "unknown_instrument":
+                instrument_id = f"UNKNOWN{rng.randrange(1_000_000):06d}"
+            tick_ts = now - staleness if slot.kind == "stale" else now
+            tick, detail = _tick(slot, instrument_id, mid, currency, tick_ts, sequences[instrument_id], rng)
+            sequences[instrument_id] += 1
+            record = _tick_record(slot.kind, tick, detail, rng)
+            if slot.kind == "out_of_order":
+                held[position] = record
+                continue
+            yield record
+            for earlier in releases.get(position, ()):
+                yield held.pop(earlier)
+
+
+@dataclass(frozen=True)
+class _TickSlot:
+    """One position of a tick stream as planned: its kind, type and what it quotes (an instrument
+    id for PRICE, the template of an ``unknown_instrument`` tick; a currency for FX)."""
+
+    kind: TickKind
+    tick_type: Literal["PRICE", "FX"]
+    quote: str
+
+
+def _tick(
+    slot: _TickSlot,
+    instrument_id: str,
+    mid: float,
+    currency: str,
+    tick_ts: datetime,
+    sequence: int,
+    rng: random.Random,
+) -> tuple[dict[str, Any], str]:
+    """The tick of ``slot`` quoting ``mid``, and its fault detail (``zero_price`` / ``negative_price`` or "")."""
+    tick: dict[str, Any] = {
+        "schema_version": 1,
+        "tick_id": _uuid4(rng),
+        "tick_type": slot.tick_type,
+        "instrument_id": instrument_id,
+    }
+    detail = ""
+    if slot.kind == "non_positive_price":
+        detail = rng.choice(("zero_price", "negative_price"))
+        tick["price"] = 0.0 if detail == "zero_price" else -_round_price(mid)
+    elif slot.tick_type == "PRICE" and rng.random() < QUOTE_SHARE:
+        half_spread = mid * rng.uniform(*HALF_SPREAD)
+        tick["bid"] = _round_price(mid - half_spread)
+        tick["ask"] = _round_price(mid + half_spread)
+    else:
+        tick["price"] = _round_price(mid)
+    tick.update(currency=currency, tick_ts=format_ts(tick_ts), source=TICK_SOURCE, sequence=sequence)
+    return tick, detail
+
+
+def _tick_record(kind: TickKind, tick: dict[str, Any], detail: str, rng: random.Random) -> SimulatedRecord[TickKind]:
+    """The Kafka record of ``tick``: compact JSON (truncated for ``malformed_json``), keyed by instrument."""
+    value = json.dumps(tick, separators=(",", ":")).encode("utf-8")
+    if kind == "malformed_json":
+        value = value[: rng.randrange(1, len(value) - 1)]
+    return SimulatedRecord(tick["instrument_id"], value, [("schema_version", b"1")], kind, tick, detail)
+
+
+def _round_price(price: float) -> float:
+    """A price as trades and ticks quote it: 6 decimals below 10, else 4; at least one unit of the last decimal."""
+    decimals = 6 if price < 10 else 4
+    return max(round(price, decimals), 10.0**-decimals)
 
 
 def _mandate(rng: random.Random, number: int, asset_class: str, instruments: list[Instrument]) -> _Mandate:

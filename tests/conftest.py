@@ -31,7 +31,13 @@ def settings_dict(base: Path, bootstrap: str | None = None, **overrides: Any) ->
     """A local target whose tables and checkpoints live under ``base``."""
     raw: dict[str, Any] = {
         "target": "local",
-        "kafka": {"mode": "local", "topic": "trades", "alerts_topic": "risk-alerts", "partitions": 2},
+        "kafka": {
+            "mode": "local",
+            "topic": "trades",
+            "alerts_topic": "risk-alerts",
+            "prices_topic": f"prices-{uuid.uuid4().hex[:10]}",  # no test reads another's ticks
+            "partitions": 2,
+        },
         "spark": {"master": "local[2]", "shuffle_partitions": TEST_SHUFFLE_PARTITIONS, "ui_enabled": False},
         "storage": {"base_path": str(base / "delta"), "checkpoint_root": str(base / "checkpoints")},
         "snowflake": {"mode": "emulator", "emulator_path": str(base / "snowflake")},

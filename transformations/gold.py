@@ -64,8 +64,7 @@ batch that last changed the row; the MERGE skips rows already at that batch, whi
 replayed batch a no-op."""
 
 MARKS_DDL = (
-    "mark_type string, id string, price double, mark_ts timestamp, sequence long, source string, "
-    "applied_batch_id long"
+    "mark_type string, id string, price double, mark_ts timestamp, sequence long, source string, applied_batch_id long"
 )
 """gold.marks (key mark_type, id): the latest price gold has seen per instrument (``mark_type``
 ``instrument``: a PRICE tick or a trade, in the instrument's currency) and per currency (``fx``: an FX
@@ -253,16 +252,6 @@ def position_deltas(batch_id: int) -> Transform:
     return transform
 
 
-def latest_instrument_prices(trades: DataFrame) -> DataFrame:
-    """One row per traded instrument: the price of its latest NEW / AMEND in the batch, any portfolio."""
-    return (
-        trades.groupBy("instrument_id")
-        .agg(_latest_mark().alias("mark"))
-        .where(F.col("mark").isNotNull())
-        .select("instrument_id", F.col("mark.price").alias("last_price"), F.col("mark.trade_ts").alias("last_price_ts"))
-    )
-
-
 def market_value(net_quantity: Column, last_price: Column, multiplier: Column, fx_rate_to_base: Column) -> Column:
     """net_quantity x last_price x multiplier x fx_rate_to_base, in base currency, signed like the position."""
     return net_quantity.cast("double") * last_price * multiplier * fx_rate_to_base
@@ -271,13 +260,6 @@ def market_value(net_quantity: Column, last_price: Column, multiplier: Column, f
 def average_cost(cost_basis_base: Column, net_quantity: Column) -> Column:
     """Cost basis per instrument unit in base currency; null for a flat position."""
     return F.when(net_quantity != 0, cost_basis_base / net_quantity.cast("double"))
-
-
-def touched_portfolios(trades: DataFrame, positions: DataFrame) -> DataFrame:
-    """Portfolios whose risk a batch may change: those with events, and those holding an instrument it re-marked."""
-    traded_instruments = trades.select("instrument_id").distinct()
-    holders = positions.join(traded_instruments, "instrument_id", "left_semi").select("portfolio_id")
-    return trades.select("portfolio_id").union(holders).distinct()
 
 
 def positions_for_risk(instruments: DataFrame, portfolios: DataFrame) -> Transform:
@@ -364,17 +346,19 @@ def single_trade_alerts(portfolios: DataFrame, single_trade_limit_share: float) 
     return transform
 
 
-def portfolio_alerts(trades: DataFrame, concentration_limit: float) -> Transform:
+def portfolio_alerts(events: DataFrame, concentration_limit: float) -> Transform:
     """gold.portfolio_risk rows of the touched portfolios -> gross_limit / var_limit / concentration alerts.
 
-    The alert window is the 1-minute window of the portfolio's latest event in the batch (the
-    change that triggered the recomputation); portfolios re-marked by another portfolio's trade
-    take that trade's window.
+    ``events`` are the batch's ``(portfolio_id, trade_ts)``: its trades, and its price ticks with a
+    null portfolio (:func:`transformations.marks.event_times`). The alert window is the 1-minute
+    window of the portfolio's latest trade in the batch (the change that triggered the
+    recomputation); portfolios re-marked by another portfolio's trade or by a tick take the window of
+    the batch's latest event.
     """
 
     def transform(risk: DataFrame) -> DataFrame:
-        trigger = trades.groupBy("portfolio_id").agg(F.max("trade_ts").alias("last_trade_ts"))
-        latest_any = trades.agg(F.max("trade_ts").alias("batch_trade_ts"))
+        trigger = events.groupBy("portfolio_id").agg(F.max("trade_ts").alias("last_trade_ts"))
+        latest_any = events.agg(F.max("trade_ts").alias("batch_trade_ts"))
         rules = F.array(
             F.struct(
                 F.lit("gross_limit").alias("rule"),

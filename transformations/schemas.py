@@ -93,6 +93,7 @@ are kept here (the history); the latest-price view orders by ``(tick_ts, sequenc
 move a price backwards. Rejected ticks go to silver.quarantine with ``source_topic`` = the prices
 topic and the tick's ``tick_id`` as ``event_id``."""
 
+
 def schema(ddl: str) -> StructType:
     """Parse a DDL string (needs an active SparkSession, as Spark parses DDL on the JVM)."""
     parsed = StructType.fromDDL(ddl)

@@ -15,7 +15,7 @@ app = typer.Typer(
 
 @app.command()
 def start() -> None:
-    """Start the broker (if not running) and create the local target's trades and alerts topics."""
+    """Start the broker (if not running) and create the local target's trades, prices and alerts topics."""
     settings = settings_for("local")
     running = kafka_broker.running_broker()
     if running is None:
@@ -23,7 +23,11 @@ def start() -> None:
     else:
         console.print(f"kafka: reusing the broker already running (pid {running.pid}); making sure the topics exist")
     info = kafka_broker.start(
-        topics={settings.kafka.topic: settings.kafka.partitions, settings.kafka.alerts_topic: 1},
+        topics={
+            settings.kafka.topic: settings.kafka.partitions,
+            settings.kafka.prices_topic: settings.kafka.partitions,
+            settings.kafka.alerts_topic: 1,
+        },
         partitions=settings.kafka.partitions,
     )
     console.print(f"kafka running: pid {info.pid}, bootstrap {info.bootstrap_servers}, data {info.home}")
