@@ -36,6 +36,7 @@ from jobs.silver import create_prices_table
 from riskstream.config import Settings, StreamConfig, TriggerConfig
 from riskstream.kafka_options import spark_sink_options
 from riskstream.prerequisites import check_inputs
+from riskstream.rebuild import check_positions_checkpoint
 from riskstream.runtime import bootstrap_servers
 from riskstream.sinks import BatchFunction, write_delta
 from riskstream.tables import Catalog, TableRef
@@ -327,6 +328,7 @@ def start(
     if QUERY_POSITIONS not in queries:
         return [query for query in started if query is not None]
     sink_options = spark_sink_options(settings.kafka, bootstrap_servers(settings), settings.kafka.alerts_topic)
+    check_positions_checkpoint(spark, catalog.checkpoint(QUERY_POSITIONS), sources=2)
     silver_prices = catalog.table("silver", "prices")
     inputs = marks.batch_inputs(
         silver_trades.read_stream(spark, source_options(streams.gold)),

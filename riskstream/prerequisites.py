@@ -57,10 +57,13 @@ def check_run(settings: Settings, layers: Sequence[str]) -> None:
 
     A layer's input written by an earlier layer of the same run (``run all``) is not required.
     """
+    from riskstream.kafka_broker import create_topics
     from riskstream.runtime import bootstrap_servers
 
     if "bronze" in layers and settings.kafka.mode == "local":
-        bootstrap_servers(settings)  # raises, naming `riskstream kafka start`, when no broker runs
+        servers = bootstrap_servers(settings)  # raises, naming `riskstream kafka start`, when no broker runs
+        # a broker started by a release before the price stream has no prices topic yet
+        create_topics(servers, {settings.kafka.prices_topic: settings.kafka.partitions})
     catalog = Catalog(settings)
     outputs = {"bronze": (("bronze", "trade_events"),), "silver": (("silver", "trades"),)}
     written: set[tuple[str, str]] = set()

@@ -71,6 +71,28 @@ def check_silver_checkpoint(spark: SparkSession, checkpoint: str) -> None:
     write_marker(spark, checkpoint, OPERATOR)
 
 
+def check_positions_checkpoint(spark: SparkSession, checkpoint: str, sources: int) -> None:
+    """Refuse a ``gold_positions`` checkpoint whose latest batch read another number of sources.
+
+    Since the price stream, the query reads silver.trades and silver.prices (two sources); Spark
+    would refuse a checkpoint of one with an internal message. This says what to do instead.
+    """
+    filesystem, offsets = _filesystem(spark, f"{checkpoint}/offsets")
+    if not filesystem.exists(offsets):
+        return
+    batches = [status.getPath().getName() for status in filesystem.listStatus(offsets)]
+    numbered = sorted(int(name) for name in batches if name.isdigit())
+    if not numbered:
+        return
+    lines = [row[0] for row in spark.read.text(f"{checkpoint}/offsets/{numbered[-1]}").collect()]
+    found = len(lines) - 2  # "v1", the batch metadata, then one line per source
+    if found != sources:
+        raise PipelineError(
+            f"gold_positions' checkpoint {checkpoint} read {found} source(s), this release reads {sources} "
+            f"(silver.trades and silver.prices): {REBUILD_HINT}"
+        )
+
+
 def write_marker(spark: SparkSession, checkpoint: str, operator: dict[str, Any]) -> None:
     """Write the operator marker into ``checkpoint`` (through Hadoop, like the checkpoint's own files)."""
     filesystem, hadoop_path = _filesystem(spark, f"{checkpoint}/{MARKER}")

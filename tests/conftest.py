@@ -27,6 +27,11 @@ def load_fixture_reference(spark: Any, catalog: Catalog) -> None:
     load_reference(spark, REFERENCE_FIXTURES, lambda name: catalog.table("reference", name), lambda *_: None)
 
 
+EMPTY_PRICES_TOPIC = "prices-empty"
+"""The prices topic of test settings: created by the ``kafka`` fixture, written by no test (those that
+produce ticks use a topic of their own), so bronze's price query finds it and reads nothing."""
+
+
 def settings_dict(base: Path, bootstrap: str | None = None, **overrides: Any) -> dict[str, Any]:
     """A local target whose tables and checkpoints live under ``base``."""
     raw: dict[str, Any] = {
@@ -35,7 +40,7 @@ def settings_dict(base: Path, bootstrap: str | None = None, **overrides: Any) ->
             "mode": "local",
             "topic": "trades",
             "alerts_topic": "risk-alerts",
-            "prices_topic": f"prices-{uuid.uuid4().hex[:10]}",  # no test reads another's ticks
+            "prices_topic": EMPTY_PRICES_TOPIC,
             "partitions": 2,
         },
         "spark": {"master": "local[2]", "shuffle_partitions": TEST_SHUFFLE_PARTITIONS, "ui_enabled": False},
@@ -68,6 +73,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka_broker.Bro
     """A real Apache Kafka broker for the whole test session, stopped by pid at the end."""
     state = tmp_path_factory.mktemp("kafka-state")
     info = kafka_broker.start(state, partitions=2)
+    kafka_broker.create_topics(info.bootstrap_servers, {EMPTY_PRICES_TOPIC: 2})
     try:
         yield info
     finally:

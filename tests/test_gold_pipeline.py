@@ -38,7 +38,15 @@ from riskstream.kafka_options import spark_sink_options
 from riskstream.monitoring import ProgressCollector, progress_row
 from riskstream.tables import Catalog
 from transformations.gold import EXPOSURE_BY_ASSET_CLASS_5M_DDL, PORTFOLIO_RISK_1M_DDL, POSITIONS_DDL
-from transformations.schemas import CORRELATIONS_DDL, FX_RATES_DDL, INSTRUMENTS_DDL, PORTFOLIOS_DDL, SILVER_TRADES_DDL
+from transformations.marks import batch_inputs
+from transformations.schemas import (
+    CORRELATIONS_DDL,
+    FX_RATES_DDL,
+    INSTRUMENTS_DDL,
+    PORTFOLIOS_DDL,
+    SILVER_PRICES_DDL,
+    SILVER_TRADES_DDL,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
@@ -369,6 +377,11 @@ def _append_silver(spark: SparkSession, catalog: Catalog, rows: list[dict[str, A
     )
 
 
+def _gold_batch(spark: SparkSession, trades: list[dict[str, Any]]) -> DataFrame:
+    """A gold_positions micro-batch of these silver.trades rows and no ticks."""
+    return batch_inputs(spark.createDataFrame(trades, SILVER_TRADES_DDL), spark.createDataFrame([], SILVER_PRICES_DDL))
+
+
 def _frame(spark: SparkSession, rows: Iterable[dict[str, Any]], ddl: str) -> DataFrame:
     columns = [field.split(" ")[0] for field in ddl.split(", ")]
     return spark.createDataFrame([tuple(row.get(c) for c in columns) for row in rows], ddl)
@@ -534,7 +547,7 @@ def test_gold_end_to_end_with_late_events_and_replays(
     writer = gold_job.PositionsRiskAlertsWriter(
         settings, spark_sink_options(settings.kafka, kafka.bootstrap_servers, alerts_topic)
     )
-    writer(spark.createDataFrame(STEP_2, SILVER_TRADES_DDL), last_batch)
+    writer(_gold_batch(spark, STEP_2), last_batch)
     assert _snapshot(spark, catalog) == before
     replayed = _published(spark, kafka.bootstrap_servers, alerts_topic)
     assert len(replayed) == len(published) + len(alerts_2)
@@ -564,14 +577,14 @@ def test_a_reference_reload_reaches_the_risk_of_portfolios_without_trades(
     )
     msft_sell = next(row for row in STEP_2 if row["event_id"] == "e10")
     last_batch = _table(spark, catalog, "positions").agg({"applied_batch_id": "max"}).first()[0]
-    writer(spark.createDataFrame([msft_sell], SILVER_TRADES_DDL), last_batch + 1)
+    writer(_gold_batch(spark, [msft_sell]), last_batch + 1)
     before = {row.portfolio_id: row for row in _table(spark, catalog, "portfolio_risk").collect()}
 
     instruments = catalog.table("reference", "instruments")
     doubled = instruments.read(spark).withColumn("daily_vol", F.col("daily_vol") * 2).collect()
     spark.createDataFrame(doubled, INSTRUMENTS_DDL).write.format("delta").mode("overwrite").save(str(instruments.path))
     another_msft_sell = {**msft_sell, "event_id": "e13", "trade_id": "T10"}
-    writer(spark.createDataFrame([another_msft_sell], SILVER_TRADES_DDL), last_batch + 2)
+    writer(_gold_batch(spark, [another_msft_sell]), last_batch + 2)
 
     after = {row.portfolio_id: row for row in _table(spark, catalog, "portfolio_risk").collect()}
     untouched = before["P-FX-2"]

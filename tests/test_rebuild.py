@@ -68,8 +68,10 @@ def test_an_old_checkpoint_is_refused_and_a_rebuild_starts_over(
     assert moved == [
         ("silver.trades", f"{trades.path}{suffix}"),
         ("silver.quarantine", f"{catalog.table('silver', 'quarantine').path}{suffix}"),
+        ("silver.prices", f"{catalog.table('silver', 'prices').path}{suffix}"),
         ("ops.data_quality", f"{catalog.table('ops', 'data_quality').path}{suffix}"),
         ("checkpoint silver_trades", f"{checkpoint}{suffix}"),
+        ("checkpoint silver_prices", f"{catalog.checkpoint('silver_prices')}{suffix}"),
     ]
     # nothing was deleted: the old table is still readable where it went
     old = spark.read.format("delta").load(f"{trades.path}{suffix}")
@@ -81,3 +83,28 @@ def test_an_old_checkpoint_is_refused_and_a_rebuild_starts_over(
         trades.read(spark).select("event_id", "trade_id", "delta_quantity").orderBy("event_id"),
         spark.createDataFrame(before_rows, before.schema),
     )
+
+
+@pytest.mark.parametrize(("sources", "refused"), [(None, False), (1, True), (2, False)])
+def test_a_gold_positions_checkpoint_of_one_source_is_refused(
+    spark: SparkSession, tmp_path: Path, sources: int | None, refused: bool
+) -> None:
+    """gold_positions reads silver.trades and silver.prices since the price stream; a checkpoint whose
+    latest batch read silver.trades alone is refused with the rebuild hint, before Spark sees it."""
+    from riskstream.rebuild import check_positions_checkpoint
+
+    checkpoint = tmp_path / "gold_positions"
+    if sources is not None:
+        (checkpoint / "offsets").mkdir(parents=True)
+        (checkpoint / "offsets" / "0").write_text('v1\n{"batchWatermarkMs":0}\n{"reservoirVersion":1}\n')
+        source_lines = "".join('{"reservoirVersion":3}\n' for _ in range(sources))
+        (checkpoint / "offsets" / "1").write_text('v1\n{"batchWatermarkMs":0}\n' + source_lines)
+    if refused:
+        with pytest.raises(PipelineError) as raised:
+            check_positions_checkpoint(spark, str(checkpoint), sources=2)
+        assert str(raised.value) == (
+            f"gold_positions' checkpoint {checkpoint} read 1 source(s), this release reads 2 "
+            f"(silver.trades and silver.prices): {HINT}"
+        )
+    else:
+        check_positions_checkpoint(spark, str(checkpoint), sources=2)
