@@ -47,8 +47,8 @@ jars: $(JAR_STAMP) ## Fetch Spark's Kafka source, Delta and Apache Kafka from Ma
 demo: install ## The main job on the embedded defaults (local target): the whole flow, end to end
 	$(RISKSTREAM) demo
 
-test: install ## Run the test suite (real Kafka broker, Spark, Delta, Snowflake emulator)
-	$(PY) -m pytest
+test: install ## Run the test suite (real Kafka broker, Spark, Delta, Snowflake emulator), two files at a time
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .
