@@ -87,31 +87,31 @@ _STRINGS = "_event_strings"
 _SINGLE = "_first_value"
 _WRAPPED = "_wrapped_event"
 _WRAPPED_TEXT = "_wrapped_text"
-_ENCODING = "_encoding_problem"
+ENCODING_COLUMN = "_encoding_problem"
 _INTEGER_JSON_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
 _DECIMAL_CHECK = (38, 18)
 _DECIMAL_CHECK_TYPE = f"decimal{_DECIMAL_CHECK}".replace(" ", "")
 """Decimals are read at this wider type too and kept only when both agree, so nothing is rounded."""
 _VERSION_FIELD = "schema_version"
 _VERSION_CODE = "unknown_schema_version"
-_VERSION_MESSAGES = {
+VERSION_MESSAGES = {
     "absent": "schema_version is absent or null",
     "not_integer": " is not an integer",
     "unknown": f" is not one of {', '.join(str(version) for version in SCHEMA_VERSIONS)}",
     "payload_says": "payload says ",
     "header_says": " but the header says ",
 }
-_MALFORMED = "malformed_json"
-_MALFORMED_DETAILS = {
+MALFORMED = "malformed_json"
+MALFORMED_DETAILS = {
     "empty": "empty record value",
     "lone_surrogate": "a \\u escape encodes a lone UTF-16 surrogate, which is not a character",
     "not_object": "not a single JSON object",
 }
-_MISSING_DETAIL = "required field is absent or null"
+MISSING_DETAIL = "required field is absent or null"
 
 
 @dataclass(frozen=True)
-class _Reason:
+class Reason:
     """One possible reason: its code, when it applies, and a human-readable detail (without the code)."""
 
     code: str
@@ -166,7 +166,7 @@ _LONE_SURROGATE_ESCAPE = (
 one, or of a low surrogate not preceded by a high one."""
 
 
-def _has_lone_surrogate(text: Column) -> Column:
+def has_lone_surrogate(text: Column) -> Column:
     """Whether ``text`` holds a :data:`_LONE_SURROGATE_ESCAPE`; the regular expression (look-behinds, slow)
     runs only on the rare text that contains a ``\\uD`` escape at all."""
     maybe = text.contains("\\ud") | text.contains("\\uD")
@@ -258,7 +258,7 @@ def _typed_value(name: str, spark_type: str) -> Column:
     raise NotImplementedError(f"contract field {name!r} has Spark type {spark_type!r}, which the parser does not read")
 
 
-def _wrong_type_message(spark_type: str) -> str:
+def wrong_type_message(spark_type: str) -> str:
     """What follows the value's JSON text when it does not convert to ``spark_type``."""
     if spark_type.startswith("decimal"):
         return " is not a decimal number (at most 8 decimal places)"
@@ -309,7 +309,7 @@ def value_rules(prop: dict[str, Any]) -> list[ValueRule]:
     return rules
 
 
-def _rule_fails(rule: ValueRule, value: Column) -> Column:
+def rule_fails(rule: ValueRule, value: Column) -> Column:
     """Whether a converted value breaks ``rule``, as a Spark SQL condition."""
     if rule.kind == "enum":
         return ~value.isin(*rule.argument)
@@ -326,7 +326,7 @@ def _rule_fails(rule: ValueRule, value: Column) -> Column:
     raise NotImplementedError(f"value rule {rule.kind!r}")
 
 
-def _field_reasons(name: str) -> list[_Reason]:
+def _field_reasons(name: str) -> list[Reason]:
     """missing_<name> / invalid_<name> for one contract field."""
     prop = _field_property(name)
     spark_type = spark_type_name(prop)
@@ -337,23 +337,23 @@ def _field_reasons(name: str) -> list[_Reason]:
         required = F.lit(True)
     else:
         required = F.col("schema_version").isin(*required_in) if required_in else F.lit(False)
-    missing = _Reason(f"missing_{name}", required & ~present, F.lit(_MISSING_DETAIL))
+    missing = Reason(f"missing_{name}", required & ~present, F.lit(MISSING_DETAIL))
 
     wrong_type = present & value.isNull()
-    detail = F.when(wrong_type, F.concat(_json_text(name), F.lit(_wrong_type_message(spark_type))))
+    detail = F.when(wrong_type, F.concat(_json_text(name), F.lit(wrong_type_message(spark_type))))
     fails = wrong_type
     for rule in value_rules(prop):
-        applies = present & value.isNotNull() & _rule_fails(rule, value)
+        applies = present & value.isNotNull() & rule_fails(rule, value)
         detail = detail.when(applies, F.concat(_json_text(name), F.lit(rule.message)))
         fails = fails | applies
-    invalid = _Reason(f"invalid_{name}", fails, detail)
+    invalid = Reason(f"invalid_{name}", fails, detail)
     return [missing, invalid]
 
 
-def _schema_version_reason() -> _Reason:
+def _schema_version_reason() -> Reason:
     version = F.col(_VERSION_FIELD)
     header = F.col("schema_version_header")
-    messages = _VERSION_MESSAGES
+    messages = VERSION_MESSAGES
     absent = ~_is_present(_VERSION_FIELD)
     not_integer = ~absent & version.isNull()
     unknown = version.isNotNull() & ~version.isin(*SCHEMA_VERSIONS)
@@ -367,10 +367,10 @@ def _schema_version_reason() -> _Reason:
             F.concat(F.lit(messages["payload_says"]), version.cast("string"), F.lit(messages["header_says"]), header),
         )
     )
-    return _Reason(_VERSION_CODE, absent | not_integer | unknown | disagrees, detail)
+    return Reason(_VERSION_CODE, absent | not_integer | unknown | disagrees, detail)
 
 
-def _future_reason(now: Column, future_skew: str) -> _Reason:
+def _future_reason(now: Column, future_skew: str) -> Reason:
     trade_ts = F.col("trade_ts")
     latest_allowed = now + F.expr(f"INTERVAL {future_skew}")
     detail = F.concat(
@@ -378,10 +378,10 @@ def _future_reason(now: Column, future_skew: str) -> _Reason:
         F.lit(f" is more than {future_skew} after "),
         F.date_format(now, TRADE_TS_FORMAT),
     )
-    return _Reason("future_trade_ts", trade_ts.isNotNull() & (trade_ts > latest_allowed), detail)
+    return Reason("future_trade_ts", trade_ts.isNotNull() & (trade_ts > latest_allowed), detail)
 
 
-def _codes_and_details(reasons: list[_Reason]) -> tuple[Column, Column]:
+def codes_and_details(reasons: list[Reason]) -> tuple[Column, Column]:
     """The codes and details of the reasons that apply, in order.
 
     Built with ``concat`` of one- or zero-element arrays rather than ``filter`` over an array of
@@ -399,7 +399,7 @@ def _codes_and_details(reasons: list[_Reason]) -> tuple[Column, Column]:
     return codes, details
 
 
-def _lineage_columns(bronze: DataFrame) -> DataFrame:
+def lineage_columns(bronze: DataFrame) -> DataFrame:
     """:data:`LINEAGE_COLUMNS` of each bronze row, plus ``_encoding_problem`` (null when every part is UTF-8)."""
     header_bytes = _header_bytes("schema_version")
     return bronze.select(
@@ -412,7 +412,7 @@ def _lineage_columns(bronze: DataFrame) -> DataFrame:
         _utf8_text(header_bytes).alias("schema_version_header"),
         F.col("kafka_timestamp").alias("kafka_ts"),
         F.col("ingest_ts"),
-        _encoding_problem(F.col("value"), F.col("key"), header_bytes).alias(_ENCODING),
+        _encoding_problem(F.col("value"), F.col("key"), header_bytes).alias(ENCODING_COLUMN),
     )
 
 
@@ -431,9 +431,9 @@ def jvm_parse_rules() -> str:
                 "defined_in": defined_in[name],
                 "required_in": _required_in(name),
                 "missing_code": f"missing_{name}",
-                "missing_detail": _MISSING_DETAIL,
+                "missing_detail": MISSING_DETAIL,
                 "invalid_code": f"invalid_{name}",
-                "wrong_type": _wrong_type_message(spark_type),
+                "wrong_type": wrong_type_message(spark_type),
                 "rules": [asdict(rule) for rule in value_rules(prop)],
                 "timestamp_pattern": _timestamp_pattern(prop) if spark_type == "timestamp" else None,
             }
@@ -442,8 +442,8 @@ def jvm_parse_rules() -> str:
         {
             "versions": list(SCHEMA_VERSIONS),
             "lone_surrogate_escape": _LONE_SURROGATE_ESCAPE,
-            "malformed": {"code": _MALFORMED, **_MALFORMED_DETAILS},
-            "schema_version": {"field": _VERSION_FIELD, "code": _VERSION_CODE, **_VERSION_MESSAGES},
+            "malformed": {"code": MALFORMED, **MALFORMED_DETAILS},
+            "schema_version": {"field": _VERSION_FIELD, "code": _VERSION_CODE, **VERSION_MESSAGES},
             "exact_decimal": list(_DECIMAL_CHECK),
             "timestamp_format": TRADE_TS_FORMAT,
             "fields": fields,
@@ -482,21 +482,21 @@ def parse_events(future_skew: str, now: Column | None = None) -> Transform:
     def transform(bronze: DataFrame) -> DataFrame:
         parser = jvm_class(bronze.sparkSession, _PARSER_CLASS, "silver's record parser")
         # A record with any part that is not UTF-8 is invalid_utf8 and nothing else: no fields are read.
-        text = F.when(F.col(_ENCODING).isNull(), F.col("raw_text"))
+        text = F.when(F.col(ENCODING_COLUMN).isNull(), F.col("raw_text"))
         header = F.col("schema_version_header")
-        parsed = _lineage_columns(bronze).withColumn(_PARSED, python_column(parser.column(rules, text._jc, header._jc)))
+        parsed = lineage_columns(bronze).withColumn(_PARSED, python_column(parser.column(rules, text._jc, header._jc)))
         typed = parsed.select(
-            *LINEAGE_COLUMNS, _ENCODING, _PARSED, *[F.col(_PARSED)[name].alias(name) for name in names]
+            *LINEAGE_COLUMNS, ENCODING_COLUMN, _PARSED, *[F.col(_PARSED)[name].alias(name) for name in names]
         )
-        future_code, future_detail = _codes_and_details([_future_reason(reference_time, future_skew)])
-        bad_encoding = F.col(_ENCODING).isNotNull()
+        future_code, future_detail = codes_and_details([_future_reason(reference_time, future_skew)])
+        bad_encoding = F.col(ENCODING_COLUMN).isNotNull()
         return typed.select(
             *LINEAGE_COLUMNS,
             *names,
             F.when(bad_encoding, F.array(F.lit("invalid_utf8")))
             .otherwise(F.concat(F.col(_PARSED)["reason_codes"], future_code))
             .alias("reason_codes"),
-            F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(_ENCODING))))
+            F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(ENCODING_COLUMN))))
             .otherwise(F.concat(F.col(_PARSED)["reason_details"], future_detail))
             .alias("reason_details"),
         )
@@ -518,19 +518,21 @@ def parse_events_reference(future_skew: str, now: Column | None = None) -> Trans
         """The steps after the lineage, their expressions built once (about 11,000 JVM calls) and reused
         for every frame the transform is applied to."""
         raw_text = F.col("raw_text")
-        wrapped_text = F.when(~_has_lone_surrogate(raw_text), F.concat(F.lit("["), raw_text, F.lit("]")))
+        wrapped_text = F.when(~has_lone_surrogate(raw_text), F.concat(F.lit("["), raw_text, F.lit("]")))
         wrapped = F.col(_WRAPPED)
         # Null unless the first value is an object: a number, string, array or JSON null does not cast.
         # Its own column, so the cast runs once per record (in a CASE condition and its branch it ran twice).
         single = F.try_variant_get(wrapped, "$[0]", _event_fields("variant"))
         single_value = F.col(_SINGLE)
         is_single_object = (
-            F.col(_ENCODING).isNull() & single_value.isNotNull() & F.variant_get(wrapped, "$[1]", "variant").isNull()
+            F.col(ENCODING_COLUMN).isNull()
+            & single_value.isNotNull()
+            & F.variant_get(wrapped, "$[1]", "variant").isNull()
         )
         json_types = [_json_type_column(name) for name in names]
         with_types = [
             *LINEAGE_COLUMNS,
-            _ENCODING,
+            ENCODING_COLUMN,
             _WRAPPED_TEXT,
             _EVENT,
             F.when(F.col(_EVENT).isNotNull(), F.from_json(F.col("raw_text"), _event_fields("string"))).alias(_STRINGS),
@@ -547,7 +549,7 @@ def parse_events_reference(future_skew: str, now: Column | None = None) -> Trans
         }
         typed = [
             *LINEAGE_COLUMNS,
-            _ENCODING,
+            ENCODING_COLUMN,
             _WRAPPED_TEXT,
             _EVENT,
             _STRINGS,
@@ -559,27 +561,27 @@ def parse_events_reference(future_skew: str, now: Column | None = None) -> Trans
             if name != _VERSION_FIELD:
                 reasons.extend(_field_reasons(name))
         reasons.append(_future_reason(reference_time, future_skew))
-        codes, details = _codes_and_details(reasons)
+        codes, details = codes_and_details(reasons)
 
-        bad_encoding = F.col(_ENCODING).isNotNull()
+        bad_encoding = F.col(ENCODING_COLUMN).isNotNull()
         malformed = F.col(_EVENT).isNull()
         malformed_detail = (
             F.when(
                 F.col("raw_value").isNull() | (F.length("raw_value") == 0),
-                F.lit(f"{_MALFORMED}: {_MALFORMED_DETAILS['empty']}"),
+                F.lit(f"{MALFORMED}: {MALFORMED_DETAILS['empty']}"),
             )
-            .when(F.col(_WRAPPED_TEXT).isNull(), F.lit(f"{_MALFORMED}: {_MALFORMED_DETAILS['lone_surrogate']}"))
-            .otherwise(F.lit(f"{_MALFORMED}: {_MALFORMED_DETAILS['not_object']}"))
+            .when(F.col(_WRAPPED_TEXT).isNull(), F.lit(f"{MALFORMED}: {MALFORMED_DETAILS['lone_surrogate']}"))
+            .otherwise(F.lit(f"{MALFORMED}: {MALFORMED_DETAILS['not_object']}"))
         )
         # Details (text built from the values) only for rows that have a code: most rows are valid.
         output = [
             *LINEAGE_COLUMNS,
             *names,
             F.when(bad_encoding, F.array(F.lit("invalid_utf8")))
-            .when(malformed, F.array(F.lit(_MALFORMED)))
+            .when(malformed, F.array(F.lit(MALFORMED)))
             .otherwise(codes)
             .alias("reason_codes"),
-            F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(_ENCODING))))
+            F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(ENCODING_COLUMN))))
             .when(malformed, F.array(malformed_detail))
             .when(F.size(codes) > 0, details)
             .otherwise(F.array().cast("array<string>"))
@@ -599,7 +601,7 @@ def parse_events_reference(future_skew: str, now: Column | None = None) -> Trans
     def transform(bronze: DataFrame) -> DataFrame:
         if not steps:
             steps.extend(build_steps())
-        parsed = _lineage_columns(bronze)
+        parsed = lineage_columns(bronze)
         for step in steps:
             parsed = step(parsed)
         return parsed

@@ -59,24 +59,24 @@ from pyspark.sql import functions as F
 from riskstream.contract import TICK_SCHEMA_VERSIONS, spark_type_name, tick_json_schema
 from transformations import Transform
 from transformations.parsing import (
-    _ENCODING,
-    _MALFORMED,
-    _MALFORMED_DETAILS,
-    _MISSING_DETAIL,
-    _VERSION_MESSAGES,
+    ENCODING_COLUMN,
     LINEAGE_COLUMNS,
+    MALFORMED,
+    MALFORMED_DETAILS,
+    MISSING_DETAIL,
     TRADE_TS_FORMAT,
-    _codes_and_details,
-    _has_lone_surrogate,
-    _lineage_columns,
-    _Reason,
-    _rule_fails,
-    _wrong_type_message,
+    VERSION_MESSAGES,
+    Reason,
     accepted,
     add_reason,
+    codes_and_details,
+    has_lone_surrogate,
+    lineage_columns,
     rejected,
+    rule_fails,
     to_quarantine,
     value_rules,
+    wrong_type_message,
 )
 from transformations.schemas import SILVER_PRICES_DDL, schema
 
@@ -180,7 +180,7 @@ def _typed_value(field: _TickField) -> Column:
     )
 
 
-def _schema_version_reason(versions: tuple[int, ...]) -> _Reason:
+def _schema_version_reason(versions: tuple[int, ...]) -> Reason:
     version = F.col(_VERSION_FIELD)
     header = F.col("schema_version_header")
     absent = ~_is_present(_VERSION_FIELD)
@@ -188,8 +188,8 @@ def _schema_version_reason(versions: tuple[int, ...]) -> _Reason:
     unknown = version.isNotNull() & ~version.isin(*versions)
     disagrees = version.isNotNull() & header.isNotNull() & (header != version.cast("string"))
     detail = (
-        F.when(absent, F.lit(_VERSION_MESSAGES["absent"]))
-        .when(not_integer, F.concat(_json_text(_VERSION_FIELD), F.lit(_VERSION_MESSAGES["not_integer"])))
+        F.when(absent, F.lit(VERSION_MESSAGES["absent"]))
+        .when(not_integer, F.concat(_json_text(_VERSION_FIELD), F.lit(VERSION_MESSAGES["not_integer"])))
         .when(
             unknown,
             F.concat(version.cast("string"), F.lit(f" is not one of {', '.join(str(v) for v in versions)}")),
@@ -197,14 +197,14 @@ def _schema_version_reason(versions: tuple[int, ...]) -> _Reason:
         .when(
             disagrees,
             F.concat(
-                F.lit(_VERSION_MESSAGES["payload_says"]),
+                F.lit(VERSION_MESSAGES["payload_says"]),
                 version.cast("string"),
-                F.lit(_VERSION_MESSAGES["header_says"]),
+                F.lit(VERSION_MESSAGES["header_says"]),
                 header,
             ),
         )
     )
-    return _Reason("unknown_schema_version", absent | not_integer | unknown | disagrees, detail)
+    return Reason("unknown_schema_version", absent | not_integer | unknown | disagrees, detail)
 
 
 def _extra_rules(name: str) -> list[tuple[Column, str]]:
@@ -219,7 +219,7 @@ def _extra_rules(name: str) -> list[tuple[Column, str]]:
     return []
 
 
-def _field_reasons(field: _TickField) -> list[_Reason]:
+def _field_reasons(field: _TickField) -> list[Reason]:
     """``missing_<name>`` (``missing_price`` for a tick without a price or a bid and an ask) and
     ``invalid_<name>`` (the first rule that fails is the detail)."""
     name = field.name
@@ -227,24 +227,24 @@ def _field_reasons(field: _TickField) -> list[_Reason]:
     present = _is_present(name)
     reasons = []
     if field.required:
-        reasons.append(_Reason(f"missing_{name}", ~present, F.lit(_MISSING_DETAIL)))
+        reasons.append(Reason(f"missing_{name}", ~present, F.lit(MISSING_DETAIL)))
     elif name == "price":
         has_quote = _is_present("price") | (_is_present("bid") & _is_present("ask"))
-        reasons.append(_Reason("missing_price", ~has_quote, F.lit(_NO_QUOTE_DETAIL)))
+        reasons.append(Reason("missing_price", ~has_quote, F.lit(_NO_QUOTE_DETAIL)))
 
     wrong_type = present & value.isNull()
-    detail = F.when(wrong_type, F.concat(_json_text(name), F.lit(_wrong_type_message(field.spark_type))))
+    detail = F.when(wrong_type, F.concat(_json_text(name), F.lit(wrong_type_message(field.spark_type))))
     fails = wrong_type
-    rules = [(_rule_fails(rule, value), rule.message) for rule in value_rules(field.prop)] + _extra_rules(name)
-    for rule_fails, message in rules:
-        applies = present & value.isNotNull() & rule_fails
+    rules = [(rule_fails(rule, value), rule.message) for rule in value_rules(field.prop)] + _extra_rules(name)
+    for failing, message in rules:
+        applies = present & value.isNotNull() & failing
         detail = detail.when(applies, F.concat(_json_text(name), F.lit(message)))
         fails = fails | applies
-    reasons.append(_Reason(f"invalid_{name}", fails, detail))
+    reasons.append(Reason(f"invalid_{name}", fails, detail))
     return reasons
 
 
-def _quote_reasons(max_age: str, future_skew: str) -> list[_Reason]:
+def _quote_reasons(max_age: str, future_skew: str) -> list[Reason]:
     """``crossed_quote``, ``stale_tick`` and ``future_tick_ts``."""
     bid, ask = F.col("bid"), F.col("ask")
     tick_ts, kafka_ts = F.col("tick_ts"), F.col("kafka_ts")
@@ -253,17 +253,17 @@ def _quote_reasons(max_age: str, future_skew: str) -> list[_Reason]:
         return F.date_format(ts, TRADE_TS_FORMAT)
 
     return [
-        _Reason(
+        Reason(
             "crossed_quote",
             bid > ask,
             F.concat(F.lit("bid "), bid.cast("string"), F.lit(" is above ask "), ask.cast("string")),
         ),
-        _Reason(
+        Reason(
             "stale_tick",
             tick_ts < kafka_ts - F.expr(f"INTERVAL {max_age}"),
             F.concat(stamp(tick_ts), F.lit(f" is more than {max_age} before the Kafka timestamp "), stamp(kafka_ts)),
         ),
-        _Reason(
+        Reason(
             "future_tick_ts",
             tick_ts > kafka_ts + F.expr(f"INTERVAL {future_skew}"),
             F.concat(stamp(tick_ts), F.lit(f" is more than {future_skew} after the Kafka timestamp "), stamp(kafka_ts)),
@@ -277,33 +277,35 @@ def _parse_steps(max_age: str, future_skew: str) -> list[Transform]:
     fields = _tick_fields()
     names = [field.name for field in fields]
     raw_text = F.col("raw_text")
-    wrapped_text = F.when(~_has_lone_surrogate(raw_text), F.concat(F.lit("["), raw_text, F.lit("]")))
+    wrapped_text = F.when(~has_lone_surrogate(raw_text), F.concat(F.lit("["), raw_text, F.lit("]")))
     wrapped = F.col(_WRAPPED)
     # Parsed wrapped as [<text>]: trailing text then breaks the syntax and a second value is a second element.
     first_value = F.try_variant_get(wrapped, "$[0]", "struct<" + ", ".join(f"`{n}`: variant" for n in names) + ">")
     is_single_object = (
-        F.col(_ENCODING).isNull() & F.col(_FIRST_VALUE).isNotNull() & F.variant_get(wrapped, "$[1]", "variant").isNull()
+        F.col(ENCODING_COLUMN).isNull()
+        & F.col(_FIRST_VALUE).isNotNull()
+        & F.variant_get(wrapped, "$[1]", "variant").isNull()
     )
     strings = F.from_json(raw_text, "struct<" + ", ".join(f"`{n}`: string" for n in names) + ">")
     json_types = [_json_type_column(name) for name in names]
-    kept = [*LINEAGE_COLUMNS, _ENCODING, _WRAPPED_TEXT, _TICK]
+    kept = [*LINEAGE_COLUMNS, ENCODING_COLUMN, _WRAPPED_TEXT, _TICK]
 
     reasons = [_schema_version_reason(TICK_SCHEMA_VERSIONS)]
     for field in fields:
         if field.name != _VERSION_FIELD:
             reasons.extend(_field_reasons(field))
     reasons.extend(_quote_reasons(max_age, future_skew))
-    codes, details = _codes_and_details(reasons)
+    codes, details = codes_and_details(reasons)
 
-    bad_encoding = F.col(_ENCODING).isNotNull()
+    bad_encoding = F.col(ENCODING_COLUMN).isNotNull()
     malformed = F.col(_TICK).isNull()
     malformed_detail = (
         F.when(
             F.col("raw_value").isNull() | (F.length("raw_value") == 0),
-            F.lit(f"{_MALFORMED}: {_MALFORMED_DETAILS['empty']}"),
+            F.lit(f"{MALFORMED}: {MALFORMED_DETAILS['empty']}"),
         )
-        .when(F.col(_WRAPPED_TEXT).isNull(), F.lit(f"{_MALFORMED}: {_MALFORMED_DETAILS['lone_surrogate']}"))
-        .otherwise(F.lit(f"{_MALFORMED}: {_MALFORMED_DETAILS['not_object']}"))
+        .when(F.col(_WRAPPED_TEXT).isNull(), F.lit(f"{MALFORMED}: {MALFORMED_DETAILS['lone_surrogate']}"))
+        .otherwise(F.lit(f"{MALFORMED}: {MALFORMED_DETAILS['not_object']}"))
     )
     mid = (F.col("bid") + F.col("ask")) / 2
     tick_columns = [
@@ -314,10 +316,10 @@ def _parse_steps(max_age: str, future_skew: str) -> list[Transform]:
         *LINEAGE_COLUMNS,
         *tick_columns,
         F.when(bad_encoding, F.array(F.lit("invalid_utf8")))
-        .when(malformed, F.array(F.lit(_MALFORMED)))
+        .when(malformed, F.array(F.lit(MALFORMED)))
         .otherwise(codes)
         .alias("reason_codes"),
-        F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(_ENCODING))))
+        F.when(bad_encoding, F.array(F.concat(F.lit("invalid_utf8: "), F.col(ENCODING_COLUMN))))
         .when(malformed, F.array(malformed_detail))
         .when(F.size(codes) > 0, details)
         .otherwise(F.array().cast("array<string>"))
@@ -360,7 +362,7 @@ def parse_ticks(max_age: str, future_skew: str) -> Transform:
     def transform(bronze: DataFrame) -> DataFrame:
         if not steps:
             steps.extend(_parse_steps(max_age, future_skew))
-        parsed = _lineage_columns(bronze)
+        parsed = lineage_columns(bronze)
         for step in steps:
             parsed = step(parsed)
         return parsed
