@@ -53,9 +53,11 @@ def repoint(shipped: Settings, folder: Path, bootstrap_servers: str) -> Settings
 
 @contextlib.contextmanager
 def scratch_environment() -> Iterator[Scratch]:
-    """The shipped local target in a temporary folder with its own broker; both are gone afterwards."""
+    """The shipped local target in a temporary folder with its own broker (the trades, prices and
+    alerts topics created); both are gone afterwards."""
     shipped = load_settings("local")
-    topics = {shipped.kafka.topic: shipped.kafka.partitions, shipped.kafka.alerts_topic: shipped.kafka.partitions}
+    kafka = shipped.kafka
+    topics = {name: kafka.partitions for name in (kafka.topic, kafka.prices_topic, kafka.alerts_topic)}
     with tempfile.TemporaryDirectory(prefix="riskstream-bench-") as name:
         folder = Path(name)
         with kafka_broker.running(folder, topics=topics) as broker:

@@ -77,10 +77,12 @@ STAGES = (
     Stage("gold", gold.run, gold.QUERY_POSITIONS, (gold.QUERY_PORTFOLIO_RISK_1M, gold.QUERY_EXPOSURE_5M)),
 )
 STAGE_QUERIES = {
-    "bronze": (bronze.QUERY_NAME,),
-    "silver": (silver.QUERY_NAME,),
+    "bronze": (bronze.QUERY_NAME, bronze.PRICES_QUERY_NAME),
+    "silver": (silver.QUERY_NAME, silver.PRICES_QUERY_NAME),
     "gold": (gold.QUERY_POSITIONS, gold.QUERY_PORTFOLIO_RISK_1M, gold.QUERY_EXPOSURE_5M),
 }
+"""Every query a stage's ``run`` runs (bronze and silver each run a trades and a prices query; this
+benchmark sends no ticks, so the prices queries' batches are the cost of an idle second stream)."""
 STATE_QUERIES = tuple(query for stage in STAGES for query in stage.state_queries)
 
 

@@ -37,7 +37,9 @@ STREAM_TABLES: tuple[tuple[str, str], ...] = (
     ("bronze", "trade_events"),
     ("silver", "trades"),
     ("silver", "quarantine"),
+    ("gold", "marks"),
     ("gold", "positions"),
+    ("gold", "pnl"),
     ("gold", "portfolio_risk"),
     ("gold", "portfolio_risk_1m"),
     ("gold", "exposure_by_asset_class_5m"),
@@ -459,6 +461,105 @@ def portfolio_alerts(spark: SparkSession, settings: Settings, portfolio_id: str 
 
     alerts = _table(settings, "gold", "risk_alerts").read(spark).transform(select_portfolios(portfolio_id))
     return alerts.orderBy("portfolio_id", F.col("window_start").desc(), "rule")
+
+
+PNL_COLUMNS = (
+    "trading_date",
+    "portfolio_id",
+    "instrument_id",
+    "base_currency",
+    "sod_net_quantity",
+    "net_quantity",
+    "day_buy_quantity",
+    "day_buy_cost_base",
+    "day_sell_quantity",
+    "day_sell_proceeds_base",
+    "last_price",
+    "fx_rate_to_base",
+    "sod_market_value_base",
+    "market_value_base",
+    "realized_pnl_base",
+    "unrealized_pnl_base",
+    "total_pnl_base",
+)
+"""What the intraday P&L shows of ``gold.pnl``: every column but the batch bookkeeping."""
+
+MARK_COLUMNS = ("mark_type", "id", "price", "mark_ts", "sequence", "source")
+
+
+def select_trading_day(trading_date: date | None = None) -> Callable[[DataFrame], DataFrame]:
+    """``gold.pnl`` rows of one trading date: ``trading_date``, or the newest date in the table when None.
+
+    The newest date is the table's, not each portfolio's: a portfolio without a row that day shows
+    no P&L rather than an older day's.
+    """
+    from pyspark.sql import functions as F
+
+    def transform(pnl: DataFrame) -> DataFrame:
+        if trading_date is not None:
+            return pnl.where(F.col("trading_date") == F.lit(trading_date))
+        newest = pnl.agg(F.max("trading_date").alias("newest_trading_date"))
+        return pnl.join(newest, F.col("trading_date") == F.col("newest_trading_date")).drop("newest_trading_date")
+
+    return transform
+
+
+def intraday_pnl(portfolio_id: str | None = None, trading_date: date | None = None) -> Callable[[DataFrame], DataFrame]:
+    """Each position's P&L since the start of one trading day (:func:`select_trading_day`), in base
+    currency: :data:`PNL_COLUMNS`, per portfolio the largest absolute total first.
+
+    ``total_pnl_base = market_value_base - sod_market_value_base - (day_buy_cost_base -
+    day_sell_proceeds_base)`` and ``realized_pnl_base + unrealized_pnl_base = total_pnl_base``, as
+    the gold job writes them. Applied to ``gold.pnl``.
+    """
+    from pyspark.sql import functions as F
+
+    def transform(pnl: DataFrame) -> DataFrame:
+        chosen = pnl.transform(select_trading_day(trading_date)).transform(select_portfolios(portfolio_id))
+        return chosen.select(*PNL_COLUMNS).orderBy("portfolio_id", F.abs("total_pnl_base").desc(), "instrument_id")
+
+    return transform
+
+
+def marks_used(pnl: DataFrame, positions: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """The ``gold.marks`` rows behind P&L rows (:func:`intraday_pnl`): each instrument's price mark
+    and the FX marks of its currency and of the portfolio's base currency.
+
+    FX marks are USD per unit, so USD itself has none. The instrument's currency comes from
+    ``positions`` (``gold.positions``). Output: :data:`MARK_COLUMNS`, instrument marks first, then
+    FX, each by id. Applied to ``gold.marks``.
+    """
+    from pyspark.sql import functions as F
+
+    def transform(marks: DataFrame) -> DataFrame:
+        keys = ["portfolio_id", "instrument_id"]
+        currencies = pnl.select(*keys, "base_currency").join(
+            positions.select(*keys, "instrument_currency"), keys, "left"
+        )
+        wanted = (
+            pnl.select(F.lit("instrument").alias("mark_type"), F.col("instrument_id").alias("id"))
+            .unionByName(currencies.select(F.lit("fx").alias("mark_type"), F.col("instrument_currency").alias("id")))
+            .unionByName(currencies.select(F.lit("fx").alias("mark_type"), F.col("base_currency").alias("id")))
+        )
+        instruments_first = F.when(F.col("mark_type") == "instrument", 0).otherwise(1)
+        return (
+            marks.join(wanted, ["mark_type", "id"], "left_semi").select(*MARK_COLUMNS).orderBy(instruments_first, "id")
+        )
+
+    return transform
+
+
+def portfolio_pnl(
+    spark: SparkSession, settings: Settings, portfolio_id: str | None = None, trading_date: date | None = None
+) -> DataFrame:
+    """:func:`intraday_pnl` over the target's ``gold.pnl``."""
+    return _table(settings, "gold", "pnl").read(spark).transform(intraday_pnl(portfolio_id, trading_date))
+
+
+def pnl_marks(spark: SparkSession, settings: Settings, pnl: DataFrame) -> DataFrame:
+    """:func:`marks_used` by the P&L rows ``pnl`` (from :func:`portfolio_pnl`), from the target's ``gold.marks``."""
+    positions = _table(settings, "gold", "positions").read(spark)
+    return _table(settings, "gold", "marks").read(spark).transform(marks_used(pnl, positions))
 
 
 def _data_versions(spark: SparkSession, table: TableRef, max_versions: int) -> list[Any]:

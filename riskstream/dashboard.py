@@ -2,8 +2,9 @@
 quarantine and latency.
 
 Two files, both self-contained: ``dashboard.png`` (matplotlib, Agg backend, no display needed) and
-``dashboard.html`` (the same picture inlined as base64 plus the latest limit use, the risk alerts
-and the quarantine reasons as HTML tables; no external scripts, styles or images).
+``dashboard.html`` (the same picture inlined as base64 plus the latest limit use, the intraday P&L
+per portfolio and per position, the risk alerts and the quarantine reasons as HTML tables; no
+external scripts, styles or images).
 
 The picture has a summary row (alert counts by portfolio and rule, quarantined records by reason,
 event -> gold latency) and then one row per portfolio: gross exposure and 99 % 1-day VaR against
@@ -21,6 +22,10 @@ Input is pandas, not Spark, so the renderer is tested on fixture frames:
 * ``quarantine``: ``reason, records`` (a record with several reasons counts under each).
 * ``latencies``: event -> gold latency of each accepted event in seconds
   (:func:`riskstream.analytics.event_to_gold_latencies`).
+* ``pnl``: ``gold.pnl`` rows of one trading day, as :func:`riskstream.analytics.intraday_pnl`
+  returns them (at least :data:`PNL_COLUMNS`): each position's P&L since the start of that day, in
+  the portfolio's base currency. Per portfolio the page sums realized, unrealized and total P&L;
+  amounts of different portfolios are never added (their base currencies differ).
 
 A breach is a point where a utilisation exceeds 1 (the amount is above its limit).
 """
@@ -32,6 +37,7 @@ import html
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +64,19 @@ HISTORY_COLUMNS = (
 )
 ALERT_COLUMNS = ("portfolio_id", "rule", "window_start", "measured_value", "limit_value", "utilisation")
 QUARANTINE_COLUMNS = ("reason", "records")
+PNL_COLUMNS = (
+    "trading_date",
+    "portfolio_id",
+    "instrument_id",
+    "base_currency",
+    "net_quantity",
+    "last_price",
+    "market_value_base",
+    "realized_pnl_base",
+    "unrealized_pnl_base",
+    "total_pnl_base",
+)
+PNL_MEASURES = ("realized_pnl_base", "unrealized_pnl_base", "total_pnl_base")
 
 
 @dataclass(frozen=True)
@@ -72,6 +91,19 @@ def _amount(value: Any) -> str:
 
 def _share(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{float(value):.1%}"
+
+
+def _quantity(value: Any) -> str:
+    """Instrument units as exact as they are stored (up to 8 decimals), without trailing zeros."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    number = Decimal(str(value))
+    return "0" if number == 0 else format(number.normalize(), ",f")
+
+
+def _price(value: Any) -> str:
+    """A price in the instrument's currency, with the digits it has (``189.5``, ``1.0875``)."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{float(value):,.10g}"
 
 
 def latest_limit_use(history: pd.DataFrame) -> pd.DataFrame:
@@ -296,6 +328,55 @@ def alert_rows(alerts: pd.DataFrame) -> list[list[str]]:
     ]
 
 
+def pnl_by_portfolio(pnl: pd.DataFrame) -> pd.DataFrame:
+    """Per portfolio (ordered by id): ``trading_date, portfolio_id, base_currency, positions`` and the
+    sums of :data:`PNL_MEASURES` over its positions."""
+    grouped = pnl.groupby(["trading_date", "portfolio_id", "base_currency"], as_index=False)
+    totals = grouped.agg(
+        positions=("instrument_id", "count"), **{measure: (measure, "sum") for measure in PNL_MEASURES}
+    )
+    return totals.sort_values("portfolio_id").reset_index(drop=True)
+
+
+def pnl_portfolio_rows(pnl: pd.DataFrame) -> list[list[str]]:
+    """The P&L-per-portfolio table's cells: portfolio, base currency, positions, realized, unrealized, total."""
+    return [
+        [
+            str(row.portfolio_id),
+            str(row.base_currency),
+            str(int(row.positions)),
+            *(_amount(getattr(row, measure)) for measure in PNL_MEASURES),
+        ]
+        for row in pnl_by_portfolio(pnl).itertuples(index=False)
+    ]
+
+
+def pnl_position_rows(pnl: pd.DataFrame) -> list[list[str]]:
+    """The P&L-per-position table's cells, per portfolio the largest absolute total first: portfolio,
+    instrument, quantity, last price, market value, realized, unrealized, total."""
+    ordered = pnl.assign(size=pnl["total_pnl_base"].abs()).sort_values(
+        ["portfolio_id", "size", "instrument_id"], ascending=[True, False, True]
+    )
+    return [
+        [
+            str(row.portfolio_id),
+            str(row.instrument_id),
+            _quantity(row.net_quantity),
+            _price(row.last_price),
+            _amount(row.market_value_base),
+            *(_amount(getattr(row, measure)) for measure in PNL_MEASURES),
+        ]
+        for row in ordered.itertuples(index=False)
+    ]
+
+
+def pnl_heading(pnl: pd.DataFrame) -> str:
+    """``Intraday P&L, trading date 2026-11-25`` (the newest date in ``pnl``), or that there is none yet."""
+    if pnl.empty:
+        return "Intraday P&L: no trading day in gold.pnl yet"
+    return f"Intraday P&L, trading date {max(pnl['trading_date'])}"
+
+
 def quarantine_rows(quarantine: pd.DataFrame) -> list[list[str]]:
     """The quarantine table's cells: most frequent reason first."""
     ordered = quarantine.sort_values(["records", "reason"], ascending=[False, True])
@@ -310,15 +391,25 @@ def render_html(
     title: str,
     generated_at: datetime,
     quarantine: pd.DataFrame | None = None,
+    pnl: pd.DataFrame | None = None,
 ) -> Path:
-    """A single HTML file: the PNG inlined as base64, then the limit-use, alert and quarantine tables."""
+    """A single HTML file: the PNG inlined as base64, then the limit-use, intraday P&L, alert and
+    quarantine tables."""
     import pandas as pd
 
     quarantine = pd.DataFrame(columns=list(QUARANTINE_COLUMNS)) if quarantine is None else quarantine
+    pnl = pd.DataFrame(columns=list(PNL_COLUMNS)) if pnl is None else pnl
     picture = base64.b64encode(png.read_bytes()).decode("ascii")
     limit_table = _table(
         ["portfolio", "gross exposure", "gross limit", "gross use", "VaR 99% 1d", "VaR limit", "VaR use"],
         limit_use_rows(history),
+    )
+    pnl_portfolio_table = _table(
+        ["portfolio", "base currency", "positions", "realized", "unrealized", "total"], pnl_portfolio_rows(pnl)
+    )
+    pnl_position_table = _table(
+        ["portfolio", "instrument", "quantity", "last price", "market value", "realized", "unrealized", "total"],
+        pnl_position_rows(pnl),
     )
     alert_table = _table(["portfolio", "rule", "window start", "measured", "limit", "use"], alert_rows(alerts))
     quarantine_table = _table(["reason", "records"], quarantine_rows(quarantine))
@@ -341,6 +432,11 @@ td:first-child, td:nth-child(2) {{ text-align: left; }}
 <img alt="exposure and VaR over time per portfolio" src="data:image/png;base64,{picture}">
 <h2>Limit use (latest)</h2>
 {limit_table}
+<h2>{html.escape(pnl_heading(pnl))}</h2>
+<p>Since the start of the trading day, in each portfolio's base currency; prices in the instrument's currency.</p>
+{pnl_portfolio_table}
+<h3>Per position, largest first</h3>
+{pnl_position_table}
 <h2>Risk alerts ({len(alerts)})</h2>
 {alert_table}
 <h2>Quarantined by reason</h2>
@@ -361,21 +457,25 @@ def render_dashboard(
     generated_at: datetime,
     quarantine: pd.DataFrame | None = None,
     latencies: Any = (),
+    pnl: pd.DataFrame | None = None,
 ) -> DashboardFiles:
     """Write ``out_dir/dashboard.png`` and ``out_dir/dashboard.html`` from pandas frames."""
     png = render_png(history, out_dir / "dashboard.png", title, alerts, quarantine, latencies)
-    page = render_html(history, alerts, png, out_dir / "dashboard.html", title, generated_at, quarantine)
+    page = render_html(history, alerts, png, out_dir / "dashboard.html", title, generated_at, quarantine, pnl)
     return DashboardFiles(png=png, html=page)
 
 
 def write_dashboard(
     spark: SparkSession, settings: Settings, out_dir: Path, *, generated_at: datetime
 ) -> DashboardFiles:
-    """Read the gold tables (and silver's quarantine) of ``settings`` and render the dashboard into ``out_dir``."""
+    """Read the gold tables (and silver's quarantine) of ``settings`` and render the dashboard into ``out_dir``.
+
+    The P&L tables show the newest trading day of ``gold.pnl`` (empty while the table does not exist).
+    """
     import pandas as pd
     from pyspark.sql import functions as F
 
-    from riskstream.analytics import event_to_gold_latencies, risk_history
+    from riskstream.analytics import event_to_gold_latencies, intraday_pnl, risk_history
     from riskstream.tables import Catalog
 
     catalog = Catalog(settings)
@@ -400,6 +500,12 @@ def write_dashboard(
         if quarantine_table.exists(spark)
         else pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
     )
+    pnl_table = catalog.table("gold", "pnl")
+    pnl = (
+        pnl_table.read(spark).transform(intraday_pnl()).select(*PNL_COLUMNS).toPandas()
+        if pnl_table.exists(spark)
+        else pd.DataFrame(columns=list(PNL_COLUMNS))
+    )
     return render_dashboard(
         history.toPandas(),
         alerts,
@@ -408,4 +514,5 @@ def write_dashboard(
         generated_at=generated_at,
         quarantine=quarantine,
         latencies=event_to_gold_latencies(spark, settings),
+        pnl=pnl,
     )

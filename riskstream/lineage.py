@@ -8,30 +8,37 @@ clock in the pipeline:
   ``silver.trades`` whose ``add`` action wrote the data file holding the row (read from the table's
   ``_delta_log``; the first version that holds the row as long as no ``OPTIMIZE`` rewrote the file);
 * **positions**, **risk**: the commits of the ``gold_positions`` micro-batch that read the event.
-  That batch is found from the query's checkpoint, not by time: ``offsets/<N>`` holds the silver
-  version its input ends at, so an event in silver version *v* belongs to the first committed batch
-  whose end offset covers *v*. Batch *N*'s ``gold.portfolio_risk`` commit is the first one after batch
-  *N - 1* finished (``commits/<N - 1>`` was written) and its ``gold.positions`` commit the last one
-  before that risk commit. Crediting an event to the first risk commit after silver processed it
-  instead (the demo's earlier figure) is optimistic: that commit may come from a batch that started
-  before silver committed the event;
+  That batch is found from the query's checkpoint, not by time: ``offsets/<N>`` holds, per source,
+  the version its input ends at (the query reads ``silver.trades`` and ``silver.prices``, in that
+  order: :data:`GOLD_SOURCES`), so an event in ``silver.trades`` version *v* belongs to the first
+  committed batch whose trades end offset covers *v*. Batch *N*'s ``gold.portfolio_risk`` commit is
+  the first one after batch *N - 1* finished (``commits/<N - 1>`` was written) and its
+  ``gold.positions`` commit the last one before that risk commit. Crediting an event to the first
+  risk commit after silver processed it instead (the demo's earlier figure) is optimistic: that
+  commit may come from a batch that started before silver committed the event;
 * **alert**: for an event of a portfolio that the same batch alerted on, the timestamp of the alert's
   record on the alerts topic (the batch of an alert record is the last one whose risk commit came
   before the record).
 
-The Spark-side readers gather plain tables; :func:`event_times` joins them and is pure (pandas), so
-tests check it on hand-written tables.
+A price or FX tick (a ``silver.prices`` row) is credited by the same rule through the second source:
+the first committed batch whose ``silver.prices`` end offset covers the tick's version
+(:func:`tick_times`; its stages are :data:`TICK_STAGES`, no alert: a tick has no portfolio).
+
+The Spark-side readers gather plain tables; :func:`event_times` and :func:`tick_times` join them and
+are pure (pandas), as is :func:`gold_batch` reading one checkpoint offsets file, so tests check them
+on hand-written input.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from riskstream.errors import PipelineError
 from riskstream.tables import Catalog, TableRef
 
 if TYPE_CHECKING:
@@ -42,32 +49,70 @@ if TYPE_CHECKING:
 _LOG_SCHEMA = "add struct<path: string>, commitInfo struct<timestamp: long, operation: string, userMetadata: string>"
 STAGES = ("bronze", "silver", "positions", "risk", "alert")
 """The stages an event's times are given for, in flow order (each after ``sent``)."""
+TICK_STAGES = ("bronze", "silver", "positions", "risk")
+"""The stages a tick's times are given for, in flow order (each after ``sent``)."""
+
+Source = Literal["trades", "prices"]
+GOLD_SOURCES: tuple[Source, ...] = ("trades", "prices")
+"""The sources of ``gold_positions`` in checkpoint order: ``silver.trades``, then ``silver.prices``
+(the order :func:`transformations.marks.batch_inputs` unions them in)."""
+VOID_OFFSET = "-"
+"""What an offsets file holds for a source that had no offset yet when the batch was planned."""
 
 
-def covered_version(source_offset: dict[str, Any]) -> int:
-    """The newest source version a Delta source offset has read in full.
+def covered_version(source_offset: dict[str, Any] | None) -> int:
+    """The newest source version a Delta source offset has read in full (-1: none, for no offset).
 
     ``reservoirVersion`` *R* with ``index`` -1 means "every version before *R*"; any other index is
     a position inside version *R* (the batch read up to that file), counted as covering *R*: silver
     commits whole versions and gold reads them without a file limit.
     """
+    if source_offset is None:
+        return -1
     version = int(source_offset["reservoirVersion"])
     return version - 1 if int(source_offset["index"]) == -1 else version
+
+
+def source_offsets(offsets_file: str) -> list[dict[str, Any] | None]:
+    """The end offset of each source, in source order, from a checkpoint's ``offsets/<N>`` file.
+
+    The file is ``v1``, the batch metadata (JSON), then one line per source: its offset as JSON, or
+    :data:`VOID_OFFSET` (None here) for a source that had nothing to read yet.
+    """
+    lines = offsets_file.splitlines()
+    if len(lines) < 3 or not lines[0].startswith("v"):
+        raise PipelineError(f"not a streaming checkpoint offsets file (expected v1, metadata, offsets): {lines[:1]}")
+    return [None if line == VOID_OFFSET else json.loads(line) for line in lines[2:]]
 
 
 @dataclass(frozen=True)
 class GoldBatch:
     batch_id: int
     covered_version: int
-    """The newest silver version the batch had read (see :func:`covered_version`)."""
+    """The newest ``silver.trades`` version the batch had read (see :func:`covered_version`)."""
     finished_s: float
     """When the batch was committed in the checkpoint (the ``commits/<N>`` file's modification time)."""
+    prices_covered_version: int = -1
+    """The newest ``silver.prices`` version the batch had read (-1: none)."""
+
+    def covered(self, source: Source) -> int:
+        return self.covered_version if source == "trades" else self.prices_covered_version
 
 
-def batches_for_versions(batches: list[GoldBatch], versions: np.ndarray) -> np.ndarray:
-    """For each silver version, the index in ``batches`` (sorted by batch id) of the first batch that
-    covers it; ``len(batches)`` where none does yet."""
-    covered = np.maximum.accumulate(np.array([batch.covered_version for batch in batches], dtype=np.int64))
+def gold_batch(batch_id: int, offsets_file: str, finished_s: float) -> GoldBatch:
+    """The :class:`GoldBatch` of ``gold_positions`` batch ``batch_id`` from its ``offsets/<N>`` file
+    (sources in :data:`GOLD_SOURCES` order). A file with one source is from before the query read
+    ``silver.prices``: that batch read no tick."""
+    by_source = dict(zip(GOLD_SOURCES, source_offsets(offsets_file), strict=False))
+    return GoldBatch(
+        batch_id, covered_version(by_source["trades"]), finished_s, covered_version(by_source.get("prices"))
+    )
+
+
+def batches_for_versions(batches: list[GoldBatch], versions: np.ndarray, source: Source = "trades") -> np.ndarray:
+    """For each version of the ``source`` table, the index in ``batches`` (sorted by batch id) of the
+    first batch that covers it; ``len(batches)`` where none does yet."""
+    covered = np.maximum.accumulate(np.array([batch.covered(source) for batch in batches], dtype=np.int64))
     return np.searchsorted(covered, versions, side="left") if len(batches) else np.zeros(len(versions), dtype=int)
 
 
@@ -104,7 +149,7 @@ def event_times(
 
     Args:
         events: one row per accepted event: ``event_id``, ``portfolio_id``, ``sent_s``, ``bronze_s``,
-            ``silver_s`` (epoch seconds) and ``silver_version``.
+            ``silver_s`` (epoch seconds) and ``silver_version`` (of ``silver.trades``).
         batches: the ``gold_positions`` batches, any order.
         risk_commits_s, position_commits_s: commit times of every data-changing version of the two tables.
         alerts: one row per alert record: ``portfolio_id``, ``published_s``.
@@ -113,26 +158,61 @@ def event_times(
         ``events``' ``event_id``, ``portfolio_id`` and ``sent_s`` with ``gold_batch`` and one column of seconds per
         stage in :data:`STAGES` (NaN where the event has not reached the stage, or raised no alert).
     """
+    out, per_batch = _times_through_gold(
+        events, ("event_id", "portfolio_id"), "trades", batches, risk_commits_s, position_commits_s
+    )
+    out["alert"] = _alert_latencies(out, events["sent_s"].to_numpy(dtype=float), per_batch, alerts)
+    return out
+
+
+def tick_times(
+    ticks: pd.DataFrame, batches: list[GoldBatch], risk_commits_s: np.ndarray, position_commits_s: np.ndarray
+) -> pd.DataFrame:
+    """Seconds from sending to each stage, per accepted tick: :func:`event_times` through ``silver.prices``.
+
+    Args:
+        ticks: one row per accepted tick: ``tick_id``, ``instrument_id``, ``sent_s``, ``bronze_s``, ``silver_s``
+            (epoch seconds) and ``silver_version`` (of ``silver.prices``).
+        batches, risk_commits_s, position_commits_s: as for :func:`event_times`.
+
+    Returns:
+        ``ticks``' ``tick_id``, ``instrument_id`` and ``sent_s`` with ``gold_batch`` and one column of seconds per
+        stage in :data:`TICK_STAGES` (NaN where the tick has not reached the stage).
+    """
+    out, _ = _times_through_gold(
+        ticks, ("tick_id", "instrument_id"), "prices", batches, risk_commits_s, position_commits_s
+    )
+    return out
+
+
+def _times_through_gold(
+    rows: pd.DataFrame,
+    keys: tuple[str, ...],
+    source: Source,
+    batches: list[GoldBatch],
+    risk_commits_s: np.ndarray,
+    position_commits_s: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per row of ``source``: ``keys``, ``sent_s``, ``gold_batch`` and the seconds to bronze, silver,
+    positions and risk; and :func:`batch_commit_times` of the batches."""
     ordered = sorted(batches, key=lambda batch: batch.batch_id)
     per_batch = batch_commit_times(ordered, risk_commits_s, position_commits_s)
-    at = batches_for_versions(ordered, events["silver_version"].to_numpy(dtype=np.int64))
+    at = batches_for_versions(ordered, rows["silver_version"].to_numpy(dtype=np.int64), source)
     reached = at < len(ordered)
     picked = per_batch.reindex(np.where(reached, at, -1)).reset_index(drop=True)
+    sent = rows["sent_s"].to_numpy(dtype=float)
     out = pd.DataFrame(
         {
-            "event_id": events["event_id"].to_numpy(),
-            "portfolio_id": events["portfolio_id"].to_numpy(),
-            "sent_s": events["sent_s"].to_numpy(dtype=float),
+            **{key: rows[key].to_numpy() for key in keys},
+            "sent_s": sent,
             "gold_batch": picked["gold_batch"].to_numpy(),
         }
     )
-    sent = events["sent_s"].to_numpy(dtype=float)
-    out["bronze"] = events["bronze_s"].to_numpy(dtype=float) - sent
-    out["silver"] = events["silver_s"].to_numpy(dtype=float) - sent
+    out["bronze"] = rows["bronze_s"].to_numpy(dtype=float) - sent
+    out["silver"] = rows["silver_s"].to_numpy(dtype=float) - sent
     out["positions"] = picked["positions_s"].to_numpy(dtype=float) - sent
     out["risk"] = picked["risk_s"].to_numpy(dtype=float) - sent
-    out["alert"] = _alert_latencies(out, sent, per_batch, alerts)
-    return out
+    return out, per_batch
 
 
 def _alert_latencies(out: pd.DataFrame, sent: np.ndarray, per_batch: pd.DataFrame, alerts: pd.DataFrame) -> np.ndarray:
@@ -221,7 +301,7 @@ def data_commit_times(commits: pd.DataFrame) -> np.ndarray:
 
 
 def gold_batches(spark: SparkSession, checkpoint: str) -> list[GoldBatch]:
-    """The committed micro-batches of a query reading ``silver.trades``, from its checkpoint."""
+    """The committed micro-batches of ``gold_positions`` (sources :data:`GOLD_SOURCES`), from its checkpoint."""
     from pyspark.sql import functions as F
 
     def files(folder: str) -> DataFrame:
@@ -238,40 +318,53 @@ def gold_batches(spark: SparkSession, checkpoint: str) -> list[GoldBatch]:
         if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
             return []
         raise
-    batches = []
-    for batch_id, finished_s in sorted(finished.items()):
-        lines = offsets[batch_id].splitlines()  # "v1", the batch metadata, then one line per source
-        batches.append(GoldBatch(batch_id, covered_version(json.loads(lines[2])), finished_s))
-    return batches
+    return [gold_batch(batch_id, offsets[batch_id], finished_s) for batch_id, finished_s in sorted(finished.items())]
+
+
+def _with_commits(spark: SparkSession, table: TableRef, alias: str) -> DataFrame:
+    """``table``'s rows with the ``version`` and ``commit_s`` of the commit that added their data file."""
+    from pyspark.sql import functions as F
+
+    _, added = commit_log(spark, table)
+    rows = table.read(spark).withColumn("file_name", F.col("_metadata.file_name"))
+    return rows.join(added, "file_name").drop("file_name").alias(alias)
+
+
+def _accepted_rows(spark: SparkSession, silver: TableRef, bronze: TableRef, keys: tuple[str, ...]) -> pd.DataFrame:
+    """Every row of ``silver`` (its ``keys``) with its send time and the commits that wrote it to bronze and silver."""
+    from pyspark.sql import functions as F
+
+    accepted = _with_commits(spark, silver, "s")
+    raw = _with_commits(spark, bronze, "b")
+    return (
+        accepted.join(
+            raw,
+            (F.col("s.source_topic") == F.col("b.topic"))
+            & (F.col("s.source_partition") == F.col("b.partition"))
+            & (F.col("s.source_offset") == F.col("b.offset")),
+        )
+        .select(
+            *(F.col(f"s.{key}").alias(key) for key in keys),
+            F.col("s.kafka_ts").cast("double").alias("sent_s"),
+            F.col("b.commit_s").alias("bronze_s"),
+            F.col("s.commit_s").alias("silver_s"),
+            F.col("s.version").alias("silver_version"),
+        )
+        .toPandas()
+    )
 
 
 def accepted_events(spark: SparkSession, catalog: Catalog) -> pd.DataFrame:
     """Every ``silver.trades`` row with its send time and the commits that wrote it to bronze and silver."""
-    from pyspark.sql import functions as F
+    return _accepted_rows(
+        spark, catalog.table("silver", "trades"), catalog.table("bronze", "trade_events"), ("event_id", "portfolio_id")
+    )
 
-    def with_commits(table: TableRef, alias: str) -> DataFrame:
-        _, added = commit_log(spark, table)
-        rows = table.read(spark).withColumn("file_name", F.col("_metadata.file_name"))
-        return rows.join(added, "file_name").drop("file_name").alias(alias)
 
-    trades = with_commits(catalog.table("silver", "trades"), "t")
-    bronze = with_commits(catalog.table("bronze", "trade_events"), "b")
-    return (
-        trades.join(
-            bronze,
-            (F.col("t.source_topic") == F.col("b.topic"))
-            & (F.col("t.source_partition") == F.col("b.partition"))
-            & (F.col("t.source_offset") == F.col("b.offset")),
-        )
-        .select(
-            F.col("t.event_id").alias("event_id"),
-            F.col("t.portfolio_id").alias("portfolio_id"),
-            F.col("t.kafka_ts").cast("double").alias("sent_s"),
-            F.col("b.commit_s").alias("bronze_s"),
-            F.col("t.commit_s").alias("silver_s"),
-            F.col("t.version").alias("silver_version"),
-        )
-        .toPandas()
+def accepted_ticks(spark: SparkSession, catalog: Catalog) -> pd.DataFrame:
+    """Every ``silver.prices`` row with its send time and the commits that wrote it to bronze and silver."""
+    return _accepted_rows(
+        spark, catalog.table("silver", "prices"), catalog.table("bronze", "price_ticks"), ("tick_id", "instrument_id")
     )
 
 
@@ -297,19 +390,39 @@ def alert_records(spark: SparkSession, settings: Settings) -> pd.DataFrame:
     ).toPandas()
 
 
+def _gold_commits(spark: SparkSession, catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
+    """The data-changing commit times of ``gold.portfolio_risk`` and ``gold.positions``."""
+    risk_commits, _ = commit_log(spark, catalog.table("gold", "portfolio_risk"))
+    position_commits, _ = commit_log(spark, catalog.table("gold", "positions"))
+    return data_commit_times(risk_commits), data_commit_times(position_commits)
+
+
 def measure(spark: SparkSession, settings: Settings, *, alerts: bool = True) -> pd.DataFrame:
     """:func:`event_times` of every accepted event, from the tables, the ``gold_positions`` checkpoint
     and (with ``alerts``) the alerts topic."""
     from jobs.gold import QUERY_POSITIONS
 
     catalog = Catalog(settings)
-    risk_commits, _ = commit_log(spark, catalog.table("gold", "portfolio_risk"))
-    position_commits, _ = commit_log(spark, catalog.table("gold", "positions"))
+    risk_commits, position_commits = _gold_commits(spark, catalog)
     published = alert_records(spark, settings) if alerts else pd.DataFrame(columns=["portfolio_id", "published_s"])
     return event_times(
         accepted_events(spark, catalog),
         gold_batches(spark, catalog.checkpoint(QUERY_POSITIONS)),
-        data_commit_times(risk_commits),
-        data_commit_times(position_commits),
+        risk_commits,
+        position_commits,
         published,
+    )
+
+
+def measure_ticks(spark: SparkSession, settings: Settings) -> pd.DataFrame:
+    """:func:`tick_times` of every accepted tick, from the tables and the ``gold_positions`` checkpoint."""
+    from jobs.gold import QUERY_POSITIONS
+
+    catalog = Catalog(settings)
+    risk_commits, position_commits = _gold_commits(spark, catalog)
+    return tick_times(
+        accepted_ticks(spark, catalog),
+        gold_batches(spark, catalog.checkpoint(QUERY_POSITIONS)),
+        risk_commits,
+        position_commits,
     )

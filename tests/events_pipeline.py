@@ -75,6 +75,7 @@ def build(spark: Any, kafka: BrokerInfo, base: Path) -> EventsPipeline:
     settings = parse_settings(
         settings_dict(base, kafka.bootstrap_servers, kafka={"topic": topic, "alerts_topic": alerts_topic})
     )
+    kafka_broker.create_topics(kafka.bootstrap_servers, {settings.kafka.prices_topic: 2})  # bronze reads it too
     catalog = Catalog(settings)
     _write_reference(spark, catalog)
     producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "acks": "all"})

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from riskstream.dashboard import alert_rows, limit_use_rows, quarantine_rows, render_dashboard
+from riskstream.dashboard import (
+    alert_rows,
+    limit_use_rows,
+    pnl_by_portfolio,
+    pnl_heading,
+    pnl_portfolio_rows,
+    pnl_position_rows,
+    quarantine_rows,
+    render_dashboard,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dashboard"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -37,6 +46,52 @@ def test_alerts_newest_window_first() -> None:
     ]
 
 
+def _pnl() -> pd.DataFrame:
+    """One trading day of gold.pnl: P-001 (USD) has three positions, P-002 (EUR) one."""
+    return pd.read_csv(FIXTURES / "pnl.csv", parse_dates=["trading_date"]).assign(
+        trading_date=lambda frame: frame["trading_date"].dt.date
+    )
+
+
+def test_pnl_is_summed_per_portfolio_never_across_portfolios() -> None:
+    totals = pnl_by_portfolio(_pnl())
+    assert totals.to_dict("records") == [
+        {
+            "trading_date": date(2026, 11, 25),
+            "portfolio_id": "P-001",
+            "base_currency": "USD",
+            "positions": 3,
+            "realized_pnl_base": -850.5,
+            "unrealized_pnl_base": 2553.78125,
+            "total_pnl_base": 1703.28125,
+        },
+        {
+            "trading_date": date(2026, 11, 25),
+            "portfolio_id": "P-002",
+            "base_currency": "EUR",
+            "positions": 1,
+            "realized_pnl_base": 0.0,
+            "unrealized_pnl_base": 13824.88,
+            "total_pnl_base": 13824.88,
+        },
+    ]
+    assert pnl_portfolio_rows(_pnl()) == [
+        ["P-001", "USD", "3", "-850.50", "2,553.78", "1,703.28"],
+        ["P-002", "EUR", "1", "0.00", "13,824.88", "13,824.88"],
+    ]
+
+
+def test_pnl_positions_largest_absolute_total_first_per_portfolio() -> None:
+    assert pnl_position_rows(_pnl()) == [
+        ["P-001", "US0378331005", "1,000", "189.5", "189,500.00", "400.00", "2,250.00", "2,650.00"],
+        ["P-001", "GB0007980591", "0.5", "4.75", "2.97", "-1,250.50", "0.03", "-1,250.47"],
+        ["P-001", "DE0007164600", "-200", "181", "-39,277.05", "0.00", "303.75", "303.75"],
+        ["P-002", "EURUSD", "6,000,000", "1.0875", "6,013,824.88", "0.00", "13,824.88", "13,824.88"],
+    ]
+    assert pnl_heading(_pnl()) == "Intraday P&L, trading date 2026-11-25"
+    assert pnl_heading(_pnl().iloc[0:0]) == "Intraday P&L: no trading day in gold.pnl yet"
+
+
 QUARANTINE = pd.DataFrame({"reason": ["late_event", "malformed_json", "duplicate_event_id"], "records": [4, 40, 60]})
 LATENCIES = [2.0, 4.0, 6.0, 8.0, 10.0]
 
@@ -55,6 +110,7 @@ def test_render_writes_png_and_self_contained_html(tmp_path: Path) -> None:
         generated_at=datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
         quarantine=QUARANTINE,
         latencies=LATENCIES,
+        pnl=_pnl(),
     )
 
     png = files.png.read_bytes()
@@ -83,6 +139,26 @@ def test_render_writes_png_and_self_contained_html(tmp_path: Path) -> None:
     assert "<h2>Risk alerts (3)</h2>" in page
     assert "<h2>Quarantined by reason</h2>" in page
     assert "<tr><td>duplicate_event_id</td><td>60</td></tr>" in page
+    assert "<h2>Intraday P&amp;L, trading date 2026-11-25</h2>" in page
+    assert (
+        "<thead><tr><th>portfolio</th><th>base currency</th><th>positions</th><th>realized</th><th>unrealized</th>"
+        "<th>total</th></tr></thead>\n<tbody>\n"
+        "<tr><td>P-001</td><td>USD</td><td>3</td><td>-850.50</td><td>2,553.78</td><td>1,703.28</td></tr>\n"
+        "<tr><td>P-002</td><td>EUR</td><td>1</td><td>0.00</td><td>13,824.88</td><td>13,824.88</td></tr>\n"
+        "</tbody>"
+    ) in page
+    assert (
+        "<h3>Per position, largest first</h3>\n<table>\n<thead><tr><th>portfolio</th><th>instrument</th>"
+        "<th>quantity</th><th>last price</th><th>market value</th><th>realized</th><th>unrealized</th>"
+        "<th>total</th></tr></thead>\n<tbody>\n"
+        "<tr><td>P-001</td><td>US0378331005</td><td>1,000</td><td>189.5</td><td>189,500.00</td><td>400.00</td>"
+        "<td>2,250.00</td><td>2,650.00</td></tr>\n"
+    ) in page
+    assert (
+        page.index("<h2>Limit use (latest)</h2>")
+        < page.index("<h2>Intraday P&amp;L")
+        < page.index("<h2>Risk alerts (3)</h2>")
+    )
 
 
 def test_render_without_any_risk_yet(tmp_path: Path) -> None:
@@ -103,7 +179,9 @@ def test_render_without_any_risk_yet(tmp_path: Path) -> None:
     )
     files = render_dashboard(empty_history, empty_alerts, tmp_path, title="empty", generated_at=datetime(2026, 1, 1))
     assert files.png.read_bytes().startswith(PNG_MAGIC)
-    assert "<h2>Risk alerts (0)</h2>" in files.html.read_text(encoding="utf-8")
+    page = files.html.read_text(encoding="utf-8")
+    assert "<h2>Risk alerts (0)</h2>" in page
+    assert "<h2>Intraday P&amp;L: no trading day in gold.pnl yet</h2>" in page
 
 
 def test_amounts_are_compact_and_titles_name_desk_currency_and_use() -> None:

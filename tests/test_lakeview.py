@@ -9,7 +9,10 @@ faulty records for the quarantine; the session's ``events_pipeline``, tests/even
 on the ``ops.stream_progress`` rows of those runs; each
 result is compared with the expected rows, computed from the fixture events by the independent
 helpers of tests/test_gold_pipeline.py where they exist and from the source tables with pandas
-otherwise.
+otherwise. The intraday P&L page reads ``gold.pnl`` and ``gold.marks``, published from the fixture
+rows of tests/fixtures/lakeview (with the gold job's schemas, two trading days) rather than from the
+pipeline, so that every P&L figure the page shows is known exactly; the rules that produce those
+tables are the gold job's and are tested with it.
 
 The namespace: Databricks resolves the dashboard's unqualified names in ``dataset_catalog`` and
 ``dataset_schema`` (the deployment's gold schema). Here a local schema ``lv_gold`` in
@@ -24,7 +27,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +51,14 @@ from tests.test_gold_pipeline import (
     _expected_risk,
     _with_watermarks,
 )
+from transformations.gold import MARKS_DDL, PNL_DDL
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
 DASHBOARD = REPO / "resources" / "riskstream_risk.lvdash.json"
 PREFIX = "lv_"
 GOLD_TABLES = ("positions", "portfolio_risk", "exposure_by_asset_class_5m", "risk_alerts")
+PNL_FIXTURES = Path(__file__).parent / "fixtures" / "lakeview"
 
 
 def dataset_queries() -> dict[str, str]:
@@ -79,6 +85,10 @@ def built(
     )
     for statement in view_statements(unity):
         spark.sql(statement)
+    for name, ddl in (("pnl", PNL_DDL), ("marks", MARKS_DDL)):
+        path = base / name
+        spark.read.schema(ddl).json(str(PNL_FIXTURES / f"{name}.jsonl")).write.format("delta").save(str(path))
+        spark.sql(f"CREATE OR REPLACE VIEW spark_catalog.{PREFIX}gold.{name} AS SELECT * FROM delta.`{path}`")
     spark.sql(f"USE spark_catalog.{PREFIX}gold")
     try:
         yield catalog
@@ -105,6 +115,8 @@ def test_the_dashboard_reads_what_the_gold_schema_holds() -> None:
     assert sorted(dataset_queries()) == [
         "alerts",
         "exposure_over_time",
+        "pnl_by_instrument",
+        "pnl_by_portfolio",
         "portfolio_limits",
         "quarantine_by_reason",
         "stream_lag",
@@ -113,6 +125,10 @@ def test_the_dashboard_reads_what_the_gold_schema_holds() -> None:
     used = {query["query"]["datasetName"] for page in document["pages"] for item in page["layout"]
             for query in item["widget"]["queries"]}  # fmt: skip
     assert used == set(dataset_queries())
+    assert [(page["name"], page["displayName"]) for page in document["pages"]] == [
+        ("risk", "Risk"),
+        ("pnl", "Intraday P&L"),
+    ]
     assert sorted(DASHBOARD_VIEWS) == ["ops_stream_progress", "silver_quarantine"]
 
 
@@ -181,7 +197,9 @@ def test_stream_lag_is_the_latest_batch_of_each_query(spark: SparkSession, built
     assert [row["query_name"] for row in rows] == sorted(
         [
             "bronze_trade_events",
+            "bronze_price_ticks",
             "silver_trades",
+            "silver_prices",
             "gold_positions",
             "gold_portfolio_risk_1m",
             "gold_exposure_by_asset_class_5m",
@@ -197,6 +215,133 @@ def test_stream_lag_is_the_latest_batch_of_each_query(spark: SparkSession, built
             watermark = datetime.fromisoformat(str(want["watermark"]).replace("Z", "+00:00")).replace(tzinfo=None)
             lag = (want["progress_ts"].to_pydatetime() - watermark).total_seconds()
             assert math.isclose(row["event_time_lag_s"], lag, abs_tol=1e-9), row["query_name"]
+
+
+def _widgets(page: str) -> dict[str, dict[str, Any]]:
+    document = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    [layout] = [item["layout"] for item in document["pages"] if item["name"] == page]
+    return {item["widget"]["name"]: item["widget"] for item in layout}
+
+
+def test_the_pnl_page_filters_both_tables_by_portfolio_and_shows_their_columns() -> None:
+    widgets = _widgets("pnl")
+    assert list(widgets) == ["pnl_portfolio_filter", "pnl_by_portfolio_table", "pnl_by_instrument_table"]
+    portfolio_filter = widgets["pnl_portfolio_filter"]
+    portfolio_field = [{"name": "portfolio_id", "expression": "`portfolio_id`"}]
+    assert [(query["name"], query["query"]["datasetName"], query["query"]["fields"])
+            for query in portfolio_filter["queries"]] == [
+        ("pnl_by_portfolio_portfolios", "pnl_by_portfolio", portfolio_field),
+        ("pnl_by_instrument_portfolios", "pnl_by_instrument", portfolio_field),
+    ]  # fmt: skip
+    assert [(field["fieldName"], field["queryName"]) for field in portfolio_filter["spec"]["encodings"]["fields"]] == [
+        ("portfolio_id", "pnl_by_portfolio_portfolios"),
+        ("portfolio_id", "pnl_by_instrument_portfolios"),
+    ]
+    shown = {
+        name: [column["fieldName"] for column in widgets[name]["spec"]["encodings"]["columns"]]
+        for name in ("pnl_by_portfolio_table", "pnl_by_instrument_table")
+    }
+    assert shown == {
+        "pnl_by_portfolio_table": [
+            "trading_date",
+            "desk",
+            "portfolio_id",
+            "base_currency",
+            "positions",
+            "realized_pnl_base",
+            "unrealized_pnl_base",
+            "total_pnl_base",
+        ],
+        "pnl_by_instrument_table": [
+            "portfolio_id",
+            "instrument_id",
+            "base_currency",
+            "sod_net_quantity",
+            "net_quantity",
+            "day_buy_quantity",
+            "day_sell_quantity",
+            "last_price",
+            "mark_ts",
+            "mark_source",
+            "fx_rate_to_base",
+            "sod_market_value_base",
+            "market_value_base",
+            "realized_pnl_base",
+            "unrealized_pnl_base",
+            "total_pnl_base",
+        ],
+    }
+    for name, columns in shown.items():
+        [query] = widgets[name]["queries"]
+        assert [field["name"] for field in query["query"]["fields"]] == columns
+
+
+LATEST = date(2026, 3, 3)
+
+
+def test_pnl_by_portfolio_is_the_latest_trading_day(spark: SparkSession, built: Catalog) -> None:
+    """Sums over the 2026-03-03 rows only (the 2026-03-02 rows of the fixture are left out); the
+    desk comes from the pipeline's gold.positions."""
+    assert _run(spark, dataset_queries()["pnl_by_portfolio"]) == [
+        {
+            "trading_date": LATEST,
+            "desk": "Equities",
+            "portfolio_id": "P-EQ-1",
+            "base_currency": "USD",
+            "positions": 3,
+            "realized_pnl_base": 1250.0,
+            "unrealized_pnl_base": 5500.0,
+            "total_pnl_base": 6750.0,
+        },
+        {
+            "trading_date": LATEST,
+            "desk": "Macro",
+            "portfolio_id": "P-FX-2",
+            "base_currency": "EUR",
+            "positions": 1,
+            "realized_pnl_base": 0.0,
+            "unrealized_pnl_base": 23.0,
+            "total_pnl_base": 23.0,
+        },
+    ]
+
+
+PNL_BY_INSTRUMENT_COLUMNS = [
+    "trading_date",
+    "portfolio_id",
+    "instrument_id",
+    "base_currency",
+    "sod_net_quantity",
+    "net_quantity",
+    "day_buy_quantity",
+    "day_sell_quantity",
+    "last_price",
+    "mark_ts",
+    "mark_source",
+    "fx_rate_to_base",
+    "sod_market_value_base",
+    "market_value_base",
+    "realized_pnl_base",
+    "unrealized_pnl_base",
+    "total_pnl_base",
+]
+
+
+def test_pnl_by_instrument_largest_first_with_the_instruments_latest_mark(spark: SparkSession, built: Catalog) -> None:
+    rows = _run(spark, dataset_queries()["pnl_by_instrument"])
+    expected = [
+        (LATEST, "P-EQ-1", "AAPL", "USD", Decimal(6000), Decimal(5000), Decimal(500), Decimal(1500), 193.0,
+         datetime(2026, 3, 3, 15, 59), "tick", 1.0, 1140000.0, 965000.0, 3000.0, 14500.0, 17500.0),
+        (LATEST, "P-EQ-1", "MSFT", "USD", Decimal(2000), Decimal(2000), Decimal(0), Decimal(0), 405.5,
+         datetime(2026, 3, 3, 15, 58, 30), "tick", 1.0, 820000.0, 811000.0, 0.0, -9000.0, -9000.0),
+        (LATEST, "P-EQ-1", "JPM", "USD", Decimal(1000), Decimal(0), Decimal(0), Decimal(1000), 198.25,
+         datetime(2026, 3, 3, 11, 20), "trade", 1.0, 200000.0, 0.0, -1750.0, 0.0, -1750.0),
+        (LATEST, "P-FX-2", "EURUSD", "EUR", Decimal(0), Decimal(10), Decimal(10), Decimal(0), 1.0825,
+         datetime(2026, 3, 3, 15, 59, 30, 500000), "tick", 0.92, 0.0, 9959.0, 0.0, 23.0, 23.0),
+    ]  # fmt: skip
+    assert rows == [dict(zip(PNL_BY_INSTRUMENT_COLUMNS, row, strict=True)) for row in expected]
+    for row in rows:  # the identity gold.pnl documents, on what the page shows
+        assert row["realized_pnl_base"] + row["unrealized_pnl_base"] == row["total_pnl_base"]
 
 
 def test_the_limit_breach_alert_counts_portfolios_over_a_limit(spark: SparkSession, built: Catalog) -> None:

@@ -6,7 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskstream.lineage import GoldBatch, batch_commit_times, covered_version, event_times, percentiles
+from riskstream.errors import PipelineError
+from riskstream.lineage import (
+    GoldBatch,
+    batch_commit_times,
+    covered_version,
+    event_times,
+    gold_batch,
+    percentiles,
+    source_offsets,
+    tick_times,
+)
 
 
 @pytest.mark.parametrize(
@@ -19,6 +29,69 @@ from riskstream.lineage import GoldBatch, batch_commit_times, covered_version, e
 )
 def test_a_delta_source_offset_covers_the_versions_before_it(offset: dict[str, object], expected: int) -> None:
     assert covered_version(offset) == expected
+
+
+def test_a_source_without_an_offset_covers_no_version() -> None:
+    assert covered_version(None) == -1
+
+
+METADATA = (
+    '{"batchWatermarkMs":0,"batchTimestampMs":1764547262000,'
+    '"conf":{"spark.sql.shuffle.partitions":"2","spark.sql.streaming.stateStore.providerClass":'
+    '"org.apache.spark.sql.execution.streaming.state.HDFSBackedStateStoreProvider"}}'
+)
+TRADES_OFFSET = (
+    '{"sourceVersion":1,"reservoirId":"3f1c2a4e-0b7d-4c55-9a51-0d2f4e8b6a10",'
+    '"reservoirVersion":7,"index":-1,"isStartingVersion":false}'
+)
+PRICES_OFFSET = (
+    '{"sourceVersion":1,"reservoirId":"8e0a9d3b-5c21-4f6e-b7a4-2c9e1d0f3b57",'
+    '"reservoirVersion":4,"index":2,"isStartingVersion":false}'
+)
+
+
+def test_the_offsets_file_holds_one_offset_per_source_in_source_order() -> None:
+    assert source_offsets("\n".join(["v1", METADATA, TRADES_OFFSET, PRICES_OFFSET])) == [
+        {
+            "sourceVersion": 1,
+            "reservoirId": "3f1c2a4e-0b7d-4c55-9a51-0d2f4e8b6a10",
+            "reservoirVersion": 7,
+            "index": -1,
+            "isStartingVersion": False,
+        },
+        {
+            "sourceVersion": 1,
+            "reservoirId": "8e0a9d3b-5c21-4f6e-b7a4-2c9e1d0f3b57",
+            "reservoirVersion": 4,
+            "index": 2,
+            "isStartingVersion": False,
+        },
+    ]
+    assert source_offsets("\n".join(["v1", METADATA, TRADES_OFFSET, "-"]))[1] is None
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # silver.trades first (read up to version 6), silver.prices second (read into version 4)
+        (["v1", METADATA, TRADES_OFFSET, PRICES_OFFSET], GoldBatch(3, 6, 150.0, prices_covered_version=4)),
+        # no tick in silver.prices yet when the batch was planned: "-" for that source
+        (["v1", METADATA, TRADES_OFFSET, "-"], GoldBatch(3, 6, 150.0, prices_covered_version=-1)),
+        # ticks only so far
+        (["v1", METADATA, "-", PRICES_OFFSET], GoldBatch(3, -1, 150.0, prices_covered_version=4)),
+        # a batch from before gold_positions read silver.prices: one source, no tick read
+        (["v1", METADATA, TRADES_OFFSET], GoldBatch(3, 6, 150.0, prices_covered_version=-1)),
+    ],
+)
+def test_a_gold_batch_reads_silver_trades_from_the_first_source_and_silver_prices_from_the_second(
+    lines: list[str], expected: GoldBatch
+) -> None:
+    assert gold_batch(3, "\n".join(lines) + "\n", 150.0) == expected
+
+
+def test_an_offsets_file_without_a_source_line_is_refused() -> None:
+    with pytest.raises(PipelineError, match="not a streaming checkpoint offsets file"):
+        source_offsets("v1\n" + METADATA)
 
 
 BATCHES = [  # given out of order on purpose
@@ -80,6 +153,65 @@ def test_events_are_credited_to_the_gold_batch_that_read_their_silver_version() 
         }
     )
     pd.testing.assert_frame_equal(got, expected)
+
+
+# Batch 1 read only ticks and batch 2 only trades (the other source's offset did not move).
+TICK_BATCHES = [  # given out of order on purpose
+    GoldBatch(batch_id=3, covered_version=3, finished_s=130.0, prices_covered_version=4),
+    GoldBatch(batch_id=1, covered_version=1, finished_s=110.0, prices_covered_version=2),
+    GoldBatch(batch_id=0, covered_version=1, finished_s=100.0, prices_covered_version=-1),
+    GoldBatch(batch_id=2, covered_version=3, finished_s=120.0, prices_covered_version=2),
+]
+TICK_RISK_COMMITS = np.array([98.0, 108.0, 118.0, 128.0])
+TICK_POSITION_COMMITS = np.array([97.5, 107.0, 117.0, 126.5, 127.0])
+
+
+def test_ticks_are_credited_to_the_gold_batch_whose_prices_offset_covers_their_silver_version() -> None:
+    ticks = pd.DataFrame(
+        {
+            "tick_id": ["t1", "t2", "t3", "t4"],
+            "instrument_id": ["AAPL", "EUR", "AAPL", "MSFT"],
+            "sent_s": [101.0, 102.0, 111.0, 125.0],
+            "bronze_s": [102.0, 103.5, 113.0, 126.0],
+            "silver_s": [104.0, 105.0, 115.0, 127.0],
+            "silver_version": [1, 2, 3, 5],
+        }
+    )
+    got = tick_times(ticks, TICK_BATCHES, TICK_RISK_COMMITS, TICK_POSITION_COMMITS)
+    expected = pd.DataFrame(
+        {
+            "tick_id": ["t1", "t2", "t3", "t4"],
+            "instrument_id": ["AAPL", "EUR", "AAPL", "MSFT"],
+            "sent_s": [101.0, 102.0, 111.0, 125.0],
+            "gold_batch": [1.0, 1.0, 3.0, np.nan],
+            "bronze": [1.0, 1.5, 2.0, 1.0],
+            "silver": [3.0, 3.0, 4.0, 2.0],
+            # t3 reached silver at 115, before batch 2's risk commit at 118, but batch 2 read no new
+            # ticks (its prices offset stayed at version 2): its batch is 3 (positions 127, risk 128).
+            "positions": [6.0, 5.0, 16.0, np.nan],
+            "risk": [7.0, 6.0, 17.0, np.nan],
+        }
+    )
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_events_are_credited_through_the_trades_offset_alone() -> None:
+    events = pd.DataFrame(
+        {
+            "event_id": ["e1", "e2"],
+            "portfolio_id": ["P1", "P2"],
+            "sent_s": [96.0, 109.0],
+            "bronze_s": [97.0, 110.0],
+            "silver_s": [98.0, 112.0],
+            "silver_version": [1, 3],
+        }
+    )
+    alerts = pd.DataFrame({"portfolio_id": pd.Series([], dtype=object), "published_s": pd.Series([], dtype=float)})
+    got = event_times(events, TICK_BATCHES, TICK_RISK_COMMITS, TICK_POSITION_COMMITS, alerts)
+    # e2 (trades version 3) skips batch 1, which read ticks only, and goes to batch 2.
+    assert got["gold_batch"].tolist() == [0, 2]
+    assert got["risk"].tolist() == [2.0, 9.0]
+    assert got["positions"].tolist() == [1.5, 8.0]
 
 
 def test_percentiles_leave_out_events_that_did_not_reach_the_stage() -> None:

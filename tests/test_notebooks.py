@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def pipeline(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     """Build the test pipeline's tables once; returns the settings and the conf file path."""
     from pyspark.sql import functions as F
 
-    from transformations.gold import PORTFOLIO_RISK_DDL, POSITIONS_DDL, RISK_ALERTS_DDL
+    from transformations.gold import MARKS_DDL, PNL_DDL, PORTFOLIO_RISK_DDL, POSITIONS_DDL, RISK_ALERTS_DDL
     from transformations.quality import DATA_QUALITY_DDL
     from transformations.schemas import QUARANTINE_DDL, SILVER_TRADES_DDL
 
@@ -87,6 +88,8 @@ def pipeline(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         ("gold", "positions", POSITIONS_DDL),
         ("gold", "portfolio_risk", PORTFOLIO_RISK_DDL),
         ("gold", "risk_alerts", RISK_ALERTS_DDL),
+        ("gold", "marks", MARKS_DDL),
+        ("gold", "pnl", PNL_DDL),
         ("ops", "data_quality", DATA_QUALITY_DDL),
     ):
         write_delta(_load(spark, f"{layer}_{name}", ddl), catalog.table(layer, name))  # type: ignore[arg-type]
@@ -203,11 +206,53 @@ def _bars(figure: Any) -> dict[str, list[float]]:
     return {container.get_label(): [bar.get_height() for bar in container] for container in axes.containers}
 
 
+PNL_COLUMNS = [
+    "trading_date",
+    "portfolio_id",
+    "instrument_id",
+    "base_currency",
+    "sod_net_quantity",
+    "net_quantity",
+    "day_buy_quantity",
+    "day_buy_cost_base",
+    "day_sell_quantity",
+    "day_sell_proceeds_base",
+    "last_price",
+    "fx_rate_to_base",
+    "sod_market_value_base",
+    "market_value_base",
+    "realized_pnl_base",
+    "unrealized_pnl_base",
+    "total_pnl_base",
+]
+MARK_COLUMNS = ["mark_type", "id", "price", "mark_ts", "sequence", "source"]
+D = Decimal
+# The fixture's latest trading day (2026-11-25): P-001's Apple round trip (+400 realized) and both its
+# stocks re-marked by ticks; P-002 bought EURUSD in the morning. The day before only opened positions.
+PNL_APPLE = (DAY2, "P-001", "US0378331005", "USD", D(1000), D(1000), D(200), 37600.0, D(200), 38000.0, 189.5, 1.0,
+             187250.0, 189500.0, 400.0, 2250.0, 2650.0)  # fmt: skip
+PNL_SAP = (DAY2, "P-001", "DE0007164600", "USD", D(-200), D(-200), D(0), 0.0, D(0), 0.0, 181.0, 1.085,
+           -39580.8, -39277.0, 0.0, 303.8, 303.8)  # fmt: skip
+PNL_EURUSD = (DAY2, "P-002", "EURUSD", "EUR", D(0), D(6000000), D(6000000), 6000000.0, D(0), 0.0, 1.0875,
+              0.9216589861751152, 0.0, 6013824.88, 0.0, 13824.88, 13824.88)  # fmt: skip
+MARK_SAP = ("instrument", "DE0007164600", 181.0, pd.Timestamp("2026-11-25 09:40:00"), 41, "tick")
+MARK_EURUSD = ("instrument", "EURUSD", 1.0875, pd.Timestamp("2026-11-25 09:00:00"), 40, "tick")
+MARK_APPLE = ("instrument", "US0378331005", 189.5, pd.Timestamp("2026-11-25 09:45:00"), 42, "tick")
+MARK_EUR = ("fx", "EUR", 1.085, pd.Timestamp("2026-11-25 08:30:00"), 39, "tick")
+
+
 def test_risk_explorer_notebook_one_portfolio(spark, conf) -> None:
     run = run_notebook(NOTEBOOKS / "risk_explorer.py", spark, {"portfolio_id": "P-001"})
-    overview, positions, alerts = run.frames()
+    overview, positions, alerts, pnl, marks = run.frames()
     (chart,) = run.figures()
-    assert [type(item.value).__name__ for item in run.displayed] == ["DataFrame", "Figure", "DataFrame", "DataFrame"]
+    assert [type(item.value).__name__ for item in run.displayed] == [
+        "DataFrame",
+        "Figure",
+        "DataFrame",
+        "DataFrame",
+        "DataFrame",
+        "DataFrame",
+    ]
     assert _bars(chart) == {
         "gross exposure / gross limit": [pytest.approx(0.45)],  # 100 x the table's 0.0045
         "99 % 1-day VaR / VaR limit": [pytest.approx(0.47)],
@@ -241,17 +286,43 @@ def test_risk_explorer_notebook_one_portfolio(spark, conf) -> None:
         ("a2", "concentration", "2026-11-24 09:31:00", 3.302),
         ("a1", "concentration", "2026-11-24 09:30:00", 4.0),
     ]
+    # the latest trading day, largest absolute total first; the marks of both stocks and of EUR (SAP's
+    # currency; USD, P-001's base and Apple's currency, has no FX mark), not P-002's or unused ones
+    _assert_frame(pnl, _frame(PNL_COLUMNS, [PNL_APPLE, PNL_SAP]))
+    _assert_frame(marks, _frame(MARK_COLUMNS, [MARK_SAP, MARK_APPLE, MARK_EUR]))
+    for row in pnl.itertuples():
+        assert row.realized_pnl_base + row.unrealized_pnl_base == row.total_pnl_base
+
+
+def test_risk_explorer_notebook_pnl_of_an_earlier_trading_day(spark, conf) -> None:
+    run = run_notebook(NOTEBOOKS / "risk_explorer.py", spark, {"portfolio_id": "P-001", "trading_date": "2026-11-24"})
+    pnl, marks = run.frames()[3:]
+    opened = [  # both positions opened that day at their marks: no P&L, ties by instrument
+        (DAY1, "P-001", "DE0007164600", "USD", D(0), D(-200), D(0), 0.0, D(200), 39580.8, 182.4, 1.085,
+         0.0, -39580.8, 0.0, 0.0, 0.0),
+        (DAY1, "P-001", "US0378331005", "USD", D(0), D(1000), D(1000), 187250.0, D(0), 0.0, 187.25, 1.0,
+         0.0, 187250.0, 0.0, 0.0, 0.0),
+    ]  # fmt: skip
+    _assert_frame(pnl, _frame(PNL_COLUMNS, opened))
+    _assert_frame(marks, _frame(MARK_COLUMNS, [MARK_SAP, MARK_APPLE, MARK_EUR]))
+
+
+def test_risk_explorer_notebook_refuses_a_bad_trading_date(spark, conf) -> None:
+    with pytest.raises(NotebookError, match=r"cell 3: widget 'trading_date': '25/11/2026' is not a date"):
+        run_notebook(NOTEBOOKS / "risk_explorer.py", spark, {"trading_date": "25/11/2026"})
 
 
 def test_risk_explorer_notebook_all_portfolios(spark, conf) -> None:
     run = run_notebook(NOTEBOOKS / "risk_explorer.py", spark)
-    overview, positions, alerts = run.frames()
+    overview, positions, alerts, pnl, marks = run.frames()
     assert list(overview[["portfolio_id", "gross_exposure_base", "var_99_1d"]].itertuples(index=False)) == [
         ("P-001", 226830.8, 6979.04),
         ("P-002", 6000000.0, 69790.44),
     ]
     assert list(positions["instrument_id"]) == ["US0378331005", "DE0007164600", "EURUSD"]
     assert list(alerts["alert_id"]) == ["a2", "a1", "a3"]
+    _assert_frame(pnl, _frame(PNL_COLUMNS, [PNL_APPLE, PNL_SAP, PNL_EURUSD]))
+    _assert_frame(marks, _frame(MARK_COLUMNS, [MARK_SAP, MARK_EURUSD, MARK_APPLE, MARK_EUR]))
     (chart,) = run.figures()
     assert _bars(chart) == {
         "gross exposure / gross limit": [
@@ -295,7 +366,9 @@ def test_stream_health_notebook(spark, conf: Settings) -> None:
         ("bronze.trade_events", 0, "STREAMING UPDATE", 0, 1, 1, 8),
         ("silver.trades", 0, "WRITE", None, 1, 0, 4),
         ("silver.quarantine", 0, "WRITE", None, 1, 0, 3),
+        ("gold.marks", 0, "WRITE", None, 1, 0, 6),
         ("gold.positions", 0, "WRITE", None, 1, 0, 3),
+        ("gold.pnl", 0, "WRITE", None, 1, 0, 5),
         ("gold.portfolio_risk", 0, "WRITE", None, 1, 0, 2),
         ("gold.risk_alerts", 0, "WRITE", None, 1, 0, 3),
     ]

@@ -181,7 +181,7 @@ def test_reference_reload_reaches_a_running_query(
     publish(kafka.bootstrap_servers, topic, [Record("P-001", json.dumps(first).encode(), "1")])
     assert bronze.run(spark, settings) is None
 
-    query = silver.run(spark, settings, TriggerConfig(kind="processing_time", interval="1 second"))
+    query = silver.run_trades(spark, settings, TriggerConfig(kind="processing_time", interval="1 second"))
     assert query is not None
     try:
         query.processAllAvailable()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 import sqlglot
@@ -39,6 +40,8 @@ EXPECTED_PARSES = [
     ("20_row_access_policy.sql", "ParseError Expected ON after ROW ACCESS POLICY name"),
     ("30_dashboard.sql", "Create TABLE"),
     ("30_dashboard.sql", "Command GRANT"),
+    ("30_dashboard.sql", "Create TABLE"),
+    ("30_dashboard.sql", "Command GRANT"),
     ("40_resource_monitor.sql", "Command CREATE"),
     ("40_resource_monitor.sql", "Command ALTER"),
 ]
@@ -62,7 +65,7 @@ def test_every_statement_parses_with_the_snowflake_dialect(make_settings: Callab
 
 def test_dynamic_table_is_fully_parsed_with_its_row_access_policy(make_settings: Callable[..., Settings]) -> None:
     statements = render(make_settings(snowflake={"warehouse": "BI_WH"}).snowflake)
-    [dashboard] = [s for s in statements if "DYNAMIC TABLE IF NOT EXISTS" in s.sql]
+    [dashboard] = [s for s in statements if "DYNAMIC TABLE IF NOT EXISTS" in s.sql and "DESK_EXPOSURE" in s.sql]
     expression = sqlglot.parse_one(dashboard.sql, read="snowflake")
     assert isinstance(expression, exp.Create)
     assert expression.find(exp.Table).sql(dialect="snowflake") == '"RISKSTREAM"."GOLD"."DASHBOARD_DESK_EXPOSURE"'
@@ -78,6 +81,78 @@ def test_dynamic_table_is_fully_parsed_with_its_row_access_policy(make_settings:
         'QUALIFY ROW_NUMBER() OVER (PARTITION BY "DESK", "ASSET_CLASS" ORDER BY "WINDOW_START" DESC) = 1'
     )
     assert 'ROW ACCESS POLICY "RISKSTREAM"."GOLD"."DESK_ROW_POLICY" ON ("DESK")' in dashboard.sql
+
+
+PNL_DASHBOARD = 'CREATE DYNAMIC TABLE IF NOT EXISTS "RISKSTREAM"."GOLD"."DASHBOARD_PORTFOLIO_PNL" '
+
+
+def test_the_pnl_dynamic_table_is_fully_parsed_with_its_row_access_policy(
+    make_settings: Callable[..., Settings],
+) -> None:
+    statements = render(make_settings(snowflake={"warehouse": "BI_WH"}).snowflake)
+    [dashboard] = [s for s in statements if s.sql.startswith(PNL_DASHBOARD)]
+    expression = sqlglot.parse_one(dashboard.sql, read="snowflake")
+    assert isinstance(expression, exp.Create)
+    select = expression.expression
+    assert [column.alias_or_name for column in select.expressions] == [
+        "DESK",
+        "PORTFOLIO_ID",
+        "TRADING_DATE",
+        "BASE_CURRENCY",
+        "POSITIONS",
+        "REALIZED_PNL_BASE",
+        "UNREALIZED_PNL_BASE",
+        "TOTAL_PNL_BASE",
+    ]
+    assert [table.sql(dialect="snowflake") for table in select.find_all(exp.Table)] == [
+        '"RISKSTREAM"."GOLD"."PNL" AS "P"',
+        '"RISKSTREAM"."GOLD"."POSITIONS" AS "POS"',
+    ]
+    assert select.args["qualify"].sql(dialect="snowflake") == (
+        'QUALIFY "P"."TRADING_DATE" = MAX("P"."TRADING_DATE") OVER ()'
+    )
+    assert dashboard.sql.startswith(PNL_DASHBOARD + "TARGET_LAG = '1 minute' WAREHOUSE = \"BI_WH\" ")
+    assert 'ROW ACCESS POLICY "RISKSTREAM"."GOLD"."DESK_ROW_POLICY" ON ("DESK")' in dashboard.sql
+    assert (
+        'GRANT SELECT ON DYNAMIC TABLE "RISKSTREAM"."GOLD"."DASHBOARD_PORTFOLIO_PNL" TO ROLE "RISKSTREAM_READER"'
+        in [s.sql for s in statements]
+    )
+
+
+def test_the_pnl_dynamic_tables_query_on_synced_tables_in_the_emulator(make_settings: Callable[..., Settings]) -> None:
+    """The dynamic table's SELECT, run by the emulator on PNL and POSITIONS as the sync lands them
+    (only the columns it reads): the newest trading day only, per desk and portfolio."""
+    config = make_settings().snowflake
+    statements = render(config)
+    apply(config, statements)
+    [dashboard] = [s for s in statements if s.sql.startswith(PNL_DASHBOARD)]
+    query = "SELECT " + dashboard.sql.split(" AS SELECT ", 1)[1]
+    with snowflake_client(config) as client:
+        connection = client.connect()
+        cursor = connection.cursor()
+        cursor.execute('CREATE TABLE "POSITIONS" ("PORTFOLIO_ID" VARCHAR, "INSTRUMENT_ID" VARCHAR, "DESK" VARCHAR)')
+        cursor.execute(
+            "INSERT INTO \"POSITIONS\" VALUES ('P-001', 'US0378331005', 'equities'), "
+            "('P-001', 'DE0007164600', 'equities'), ('P-002', 'EURUSD', 'macro')"
+        )
+        cursor.execute(
+            'CREATE TABLE "PNL" ("PORTFOLIO_ID" VARCHAR, "INSTRUMENT_ID" VARCHAR, "TRADING_DATE" DATE, '
+            '"BASE_CURRENCY" VARCHAR, "REALIZED_PNL_BASE" FLOAT, "UNREALIZED_PNL_BASE" FLOAT, "TOTAL_PNL_BASE" FLOAT)'
+        )
+        cursor.execute(
+            'INSERT INTO "PNL" VALUES '
+            "('P-001', 'US0378331005', '2026-11-24', 'USD', 0.0, 0.0, 0.0), "
+            "('P-001', 'DE0007164600', '2026-11-24', 'USD', 0.0, -125.5, -125.5), "
+            "('P-001', 'US0378331005', '2026-11-25', 'USD', 400.0, 2250.0, 2650.0), "
+            "('P-001', 'DE0007164600', '2026-11-25', 'USD', 0.0, 303.5, 303.5), "
+            "('P-002', 'EURUSD', '2026-11-25', 'EUR', -100.25, 1000.0, 899.75)"
+        )
+        rows = cursor.execute(query + ' ORDER BY "PORTFOLIO_ID"').fetchall()
+        connection.close()
+    assert [tuple(row) for row in rows] == [
+        ("equities", "P-001", date(2026, 11, 25), "USD", 2, 400.0, 2553.5, 2953.5),
+        ("macro", "P-002", date(2026, 11, 25), "EUR", 1, -100.25, 1000.0, 899.75),
+    ]
 
 
 def test_row_access_policy_signature_and_body_parse(make_settings: Callable[..., Settings]) -> None:

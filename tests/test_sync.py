@@ -20,7 +20,7 @@ from riskstream.config import Settings
 from riskstream.errors import SyncError
 from riskstream.snowflake.changes import latest_change_per_key
 from riskstream.snowflake.connection import snowflake_client
-from riskstream.snowflake.sync import TableSyncResult, sync_tables
+from riskstream.snowflake.sync import TableSyncResult, selected_tables, sync_tables
 from riskstream.snowflake.verify import verify_tables
 from riskstream.tables import Catalog
 
@@ -82,10 +82,27 @@ ROWS_AFTER_V5 = [
 ]
 
 
-def snowflake_rows(settings: Settings, table: str = "POSITIONS") -> list[tuple[Any, ...]]:
+def snowflake_rows(settings: Settings, table: str = "POSITIONS", order_by: str = "1, 2") -> list[tuple[Any, ...]]:
     with snowflake_client(settings.snowflake) as client:
         connection = client.connect()
-        rows = connection.cursor().execute(f'SELECT * FROM "{table}" ORDER BY 1, 2').fetchall()
+        rows = connection.cursor().execute(f'SELECT * FROM "{table}" ORDER BY {order_by}').fetchall()
+        connection.close()
+    return [tuple(row) for row in rows]
+
+
+def snowflake_columns(settings: Settings, table: str) -> list[tuple[Any, ...]]:
+    """(name, type, precision, scale) of a synced table's columns, as Snowflake reports them."""
+    with snowflake_client(settings.snowflake) as client:
+        connection = client.connect()
+        rows = (
+            connection.cursor()
+            .execute(
+                "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+                "WHERE table_schema = 'GOLD' AND table_name = %s ORDER BY ordinal_position",
+                (table,),
+            )
+            .fetchall()
+        )
         connection.close()
     return [tuple(row) for row in rows]
 
@@ -254,6 +271,135 @@ def test_table_without_change_feed_is_refused(spark: Any, settings: Settings) ->
         sync(spark, settings)
 
 
+MARK_DAY_1 = dt.datetime(2026, 11, 24, 9, 30, 0, 123000)
+MARK_DAY_2 = dt.datetime(2026, 11, 25, 9, 45, 0, 250000)
+DAY_1, DAY_2 = dt.date(2026, 11, 24), dt.date(2026, 11, 25)
+MARKS_V1 = [
+    ("instrument", "US0378331005", 187.25, MARK_DAY_1, -1, "trade", 0),
+    ("fx", "EUR", 1.085, dt.datetime(2026, 11, 24, 9, 29, 59, 500000), 17, "tick", 0),
+]
+MARKS_V2 = [  # one MERGE: a later tick replaces the trade's mark, a first mark for another instrument
+    ("instrument", "US0378331005", 189.5, MARK_DAY_2, 42, "tick", 1),
+    ("instrument", "DE0007164600", 181.0, dt.datetime(2026, 11, 25, 9, 40), 41, "tick", 1),
+]
+# portfolio, instrument, trading_date, base currency, net quantity, last price, fx, market value, start-of-day
+# quantity and value, day buys (quantity, cost), day sells (quantity, proceeds), realized, unrealized, total, batch
+PNL_V1 = [
+    ("P-001", "US0378331005", DAY_1, "USD", Decimal("1000"), 187.25, 1.0, 187250.0, Decimal("0"), 0.0,
+     Decimal("1000"), 187250.0, Decimal("0"), 0.0, 0.0, 0.0, 0.0, 0),
+    ("P-002", "GB0002634946", DAY_1, "EUR", Decimal("-12.34567891"), 8.0, 1.25, -123.4567891, Decimal("0"), 0.0,
+     Decimal("0"), 0.0, Decimal("12.34567891"), 123.4567891, 0.0, 0.0, 0.0, 0),
+]  # fmt: skip
+PNL_DAY_2 = (  # the next trading day: a round trip (+400 realized) and the mark up from 187.25
+    "P-001", "US0378331005", DAY_2, "USD", Decimal("1000"), 189.5, 1.0, 189500.0, Decimal("1000"), 187250.0,
+    Decimal("200"), 37600.0, Decimal("200"), 38000.0, 400.0, 2250.0, 2650.0, 1,
+)  # fmt: skip
+PNL_DAY_2_LATER = (  # the same key later that day: a new mark, only the unrealized part moves
+    *PNL_DAY_2[:5], 190.0, 1.0, 190000.0, *PNL_DAY_2[8:14], 400.0, 2750.0, 3150.0, 2,
+)  # fmt: skip
+
+
+def _create_gold_table(spark: Any, settings: Settings, table: str, ddl: str, rows: list[tuple[Any, ...]]) -> str:
+    """A gold table with the gold job's schema and the change data feed on (version 0), then ``rows`` (version 1)."""
+    path = delta_path(settings, table)
+    spark.sql(f"CREATE TABLE delta.`{path}` ({ddl}) USING delta TBLPROPERTIES (delta.enableChangeDataFeed = true)")
+    spark.createDataFrame(rows, ddl).write.format("delta").mode("append").save(path)
+    return path
+
+
+def _merge(spark: Any, path: str, ddl: str, rows: list[tuple[Any, ...]], keys: tuple[str, ...]) -> None:
+    """One Delta MERGE on ``keys``, as the gold job upserts: replace matched rows, insert the others."""
+    from delta.tables import DeltaTable
+
+    condition = " AND ".join(f"t.`{key}` = s.`{key}`" for key in keys)
+    source = spark.createDataFrame(rows, ddl)
+    target = DeltaTable.forPath(spark, path).alias("t")
+    target.merge(source.alias("s"), condition).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+
+
+def test_marks_and_pnl_sync_with_their_keys_decimals_and_dates(spark: Any, settings: Settings) -> None:
+    """gold.marks and gold.pnl with the gold job's schemas (transformations/gold.py): the decimal
+    quantities land as NUMBER(38,8), the trading date as DATE, mark times as TIMESTAMP_NTZ; a replaced
+    mark updates its row, and a new trading day is a new pnl row (trading_date is part of the key)."""
+    from transformations.gold import MARKS_DDL, PNL_DDL
+
+    tables = selected_tables(["marks", "pnl"])
+    assert tables == {"marks": ("mark_type", "id"), "pnl": ("portfolio_id", "instrument_id", "trading_date")}
+    marks = _create_gold_table(spark, settings, "marks", MARKS_DDL, MARKS_V1)
+    pnl = _create_gold_table(spark, settings, "pnl", PNL_DDL, PNL_V1)
+
+    assert sync_tables(spark, settings, tables) == [
+        TableSyncResult("marks", None, 1, "snapshot", staged=2, inserted=2),
+        TableSyncResult("pnl", None, 1, "snapshot", staged=2, inserted=2),
+    ]
+    assert snowflake_columns(settings, "PNL") == [
+        ("PORTFOLIO_ID", "TEXT", None, None),
+        ("INSTRUMENT_ID", "TEXT", None, None),
+        ("TRADING_DATE", "DATE", None, None),
+        ("BASE_CURRENCY", "TEXT", None, None),
+        ("NET_QUANTITY", "NUMBER", 38, 8),
+        ("LAST_PRICE", "FLOAT", None, None),
+        ("FX_RATE_TO_BASE", "FLOAT", None, None),
+        ("MARKET_VALUE_BASE", "FLOAT", None, None),
+        ("SOD_NET_QUANTITY", "NUMBER", 38, 8),
+        ("SOD_MARKET_VALUE_BASE", "FLOAT", None, None),
+        ("DAY_BUY_QUANTITY", "NUMBER", 38, 8),
+        ("DAY_BUY_COST_BASE", "FLOAT", None, None),
+        ("DAY_SELL_QUANTITY", "NUMBER", 38, 8),
+        ("DAY_SELL_PROCEEDS_BASE", "FLOAT", None, None),
+        ("REALIZED_PNL_BASE", "FLOAT", None, None),
+        ("UNREALIZED_PNL_BASE", "FLOAT", None, None),
+        ("TOTAL_PNL_BASE", "FLOAT", None, None),
+        ("APPLIED_BATCH_ID", "NUMBER", 19, 0),
+    ]
+    assert snowflake_columns(settings, "MARKS") == [
+        ("MARK_TYPE", "TEXT", None, None),
+        ("ID", "TEXT", None, None),
+        ("PRICE", "FLOAT", None, None),
+        ("MARK_TS", "TIMESTAMP_NTZ", None, None),
+        ("SEQUENCE", "NUMBER", 19, 0),
+        ("SOURCE", "TEXT", None, None),
+        ("APPLIED_BATCH_ID", "NUMBER", 19, 0),
+    ]
+    assert snowflake_rows(settings, "MARKS") == [
+        ("fx", "EUR", 1.085, dt.datetime(2026, 11, 24, 9, 29, 59, 500000), Decimal("17"), "tick", Decimal("0")),
+        ("instrument", "US0378331005", 187.25, MARK_DAY_1, Decimal("-1"), "trade", Decimal("0")),
+    ]
+    assert snowflake_rows(settings, "PNL", order_by="1, 2, 3") == [
+        ("P-001", "US0378331005", DAY_1, "USD", Decimal("1000.00000000"), 187.25, 1.0, 187250.0,
+         Decimal("0E-8"), 0.0, Decimal("1000.00000000"), 187250.0, Decimal("0E-8"), 0.0, 0.0, 0.0, 0.0, Decimal("0")),
+        ("P-002", "GB0002634946", DAY_1, "EUR", Decimal("-12.34567891"), 8.0, 1.25, -123.4567891,
+         Decimal("0E-8"), 0.0, Decimal("0E-8"), 0.0, Decimal("12.34567891"), 123.4567891, 0.0, 0.0, 0.0, Decimal("0")),
+    ]  # fmt: skip
+
+    _merge(spark, marks, MARKS_DDL, MARKS_V2, tables["marks"])
+    _merge(spark, pnl, PNL_DDL, [PNL_DAY_2], tables["pnl"])
+    _merge(spark, pnl, PNL_DDL, [PNL_DAY_2_LATER], tables["pnl"])
+    assert sync_tables(spark, settings, tables) == [
+        TableSyncResult("marks", 1, 2, "incremental", staged=2, inserted=1, updated=1),
+        TableSyncResult("pnl", 1, 3, "incremental", staged=1, inserted=1),
+    ]
+    assert snowflake_rows(settings, "MARKS") == [
+        ("fx", "EUR", 1.085, dt.datetime(2026, 11, 24, 9, 29, 59, 500000), Decimal("17"), "tick", Decimal("0")),
+        ("instrument", "DE0007164600", 181.0, dt.datetime(2026, 11, 25, 9, 40), Decimal("41"), "tick", Decimal("1")),
+        ("instrument", "US0378331005", 189.5, MARK_DAY_2, Decimal("42"), "tick", Decimal("1")),
+    ]
+    assert snowflake_rows(settings, "PNL", order_by="1, 2, 3") == [
+        ("P-001", "US0378331005", DAY_1, "USD", Decimal("1000.00000000"), 187.25, 1.0, 187250.0,
+         Decimal("0E-8"), 0.0, Decimal("1000.00000000"), 187250.0, Decimal("0E-8"), 0.0, 0.0, 0.0, 0.0, Decimal("0")),
+        ("P-001", "US0378331005", DAY_2, "USD", Decimal("1000.00000000"), 190.0, 1.0, 190000.0,
+         Decimal("1000.00000000"), 187250.0, Decimal("200.00000000"), 37600.0, Decimal("200.00000000"), 38000.0,
+         400.0, 2750.0, 3150.0, Decimal("2")),
+        ("P-002", "GB0002634946", DAY_1, "EUR", Decimal("-12.34567891"), 8.0, 1.25, -123.4567891,
+         Decimal("0E-8"), 0.0, Decimal("0E-8"), 0.0, Decimal("12.34567891"), 123.4567891, 0.0, 0.0, 0.0, Decimal("0")),
+    ]  # fmt: skip
+    assert [(check.table, check.ok, check.version, check.delta_rows, check.snowflake_rows)
+            for check in verify_tables(spark, settings, tables)] == [
+        ("marks", True, 2, 3, 3),
+        ("pnl", True, 3, 3, 3),
+    ]  # fmt: skip
+
+
 def test_cli_sync_then_verify_then_tampered_verify_fails(
     spark: Any, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -315,7 +461,9 @@ def test_the_gold_jobs_tables_sync_and_verify(spark: Any, settings: Settings) ->
     assert [(r.table, r.from_version, r.to_version, r.mode, r.inserted) for r in results] == [
         ("portfolio_risk_1m", None, 0, "snapshot", 0),
         ("exposure_by_asset_class_5m", None, 0, "snapshot", 0),
+        ("marks", None, 0, "snapshot", 0),
         ("positions", None, 0, "snapshot", 0),
+        ("pnl", None, 0, "snapshot", 0),
         ("portfolio_risk", None, 1, "snapshot", 1),
         ("risk_alerts", None, 0, "snapshot", 0),
     ]

@@ -14,7 +14,9 @@ from riskstream.errors import ConfigError
 GOLD_TABLE_KEYS: Mapping[str, tuple[str, ...]] = {
     "portfolio_risk_1m": ("portfolio_id", "window_start"),
     "exposure_by_asset_class_5m": ("desk", "asset_class", "window_start"),
+    "marks": ("mark_type", "id"),
     "positions": ("portfolio_id", "instrument_id"),
+    "pnl": ("portfolio_id", "instrument_id", "trading_date"),
     "portfolio_risk": ("portfolio_id",),
     "risk_alerts": ("portfolio_id", "rule", "window_start"),
 }
