@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from jobs.silver import create_prices_table
+from jobs.silver import create_silver_table
 from riskstream.config import Settings, StreamConfig, TriggerConfig
 from riskstream.kafka_options import spark_sink_options
 from riskstream.prerequisites import check_inputs
@@ -163,7 +163,7 @@ class PositionsRiskAlertsWriter:
             new_marks = marks.batch_marks(trades, ticks).persist()
             try:
                 self._merge_marks(spark, new_marks, batch_id)
-                affected = self._remark_positions(spark, trades, new_marks).persist()
+                affected = self._remark_positions(spark, trades, new_marks)
             finally:
                 new_marks.unpersist()
             try:
@@ -197,7 +197,7 @@ class PositionsRiskAlertsWriter:
         )
 
     def _remark_positions(self, spark: SparkSession, trades: DataFrame, new_marks: DataFrame) -> DataFrame:
-        """Re-mark the positions the batch may move; returns their keys."""
+        """Re-mark the positions the batch may move; returns their keys, persisted (the caller unpersists)."""
         positions = self._gold["positions"].read(spark)
         affected = marks.affected_positions(trades, new_marks, positions).persist()
         remarked = positions.join(affected, list(_KEYS), "left_semi").transform(
@@ -296,7 +296,7 @@ def start(
     silver_trades = catalog.table("silver", "trades")
     check_inputs(spark, settings, "gold")
     create_gold_tables(spark, catalog)
-    create_prices_table(spark, catalog)
+    create_silver_table(spark, catalog, "prices")
     streams = settings.streams
     windows_stream = streams.gold_windows or streams.gold
 

@@ -26,6 +26,7 @@ restart at 0, is not mistaken for a replay.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
@@ -105,20 +106,54 @@ STATS_COLUMNS = {
 Delta's default is the first 32 columns; collecting those cost silver about an eighth of its write time."""
 
 
+_SILVER_DDL = {"trades": SILVER_TRADES_DDL, "quarantine": QUARANTINE_DDL, "prices": SILVER_PRICES_DDL}
+
+
 def create_silver_tables(spark: SparkSession, catalog: Catalog) -> None:
-    """Create ``silver.trades``, ``silver.quarantine`` and ``silver.prices`` with their contract schemas if missing."""
-    for name, ddl in (("trades", SILVER_TRADES_DDL), ("quarantine", QUARANTINE_DDL)):
-        properties = {"delta.dataSkippingStatsColumns": STATS_COLUMNS[name]}
-        catalog.table("silver", name).create_if_missing(spark, ddl, properties=properties)
-    create_prices_table(spark, catalog)
+    """Create ``silver.trades``, ``silver.quarantine``, ``silver.prices`` and ``ops.data_quality`` if missing."""
+    for name in _SILVER_DDL:
+        create_silver_table(spark, catalog, name)
     catalog.table("ops", "data_quality").create_if_missing(spark, DATA_QUALITY_DDL)
 
 
-def create_prices_table(spark: SparkSession, catalog: Catalog) -> None:
-    """Create ``silver.prices`` if missing. gold calls it too: its query reads silver.prices, and a
-    deployment upgraded to the price stream may start gold before the new silver query has run."""
-    properties = {"delta.dataSkippingStatsColumns": STATS_COLUMNS["prices"]}
-    catalog.table("silver", "prices").create_if_missing(spark, SILVER_PRICES_DDL, properties=properties)
+def create_silver_table(spark: SparkSession, catalog: Catalog, name: str) -> None:
+    """Create ``silver.<name>`` with its contract schema and statistics columns if missing. gold calls
+    it for ``prices`` too: its query reads silver.prices, and a deployment upgraded to the price stream
+    may start gold before the new silver query has run."""
+    properties = {"delta.dataSkippingStatsColumns": STATS_COLUMNS[name]}
+    catalog.table("silver", name).create_if_missing(spark, _SILVER_DDL[name], properties=properties)
+
+
+class _BatchAppender:
+    """Appends each output of a micro-batch once (:func:`append_once`), as writer ``<query>:<query id>:<output>``.
+
+    Only the first batch of a run can be a replay, so only it reads the tables' history (module doc).
+    A failure is raised as a :class:`PipelineError` naming the query, the batch and its bronze rows.
+    """
+
+    def __init__(self, query_name: str, checkpoint: str, bronze: TableRef) -> None:
+        self._query_name = query_name
+        self._checkpoint = checkpoint
+        self._bronze = bronze
+        self._query_id: str | None = None
+
+    def append(
+        self, session: SparkSession, batch_id: int, outputs: Callable[[], Iterable[tuple[str, TableRef, DataFrame]]]
+    ) -> None:
+        first_of_run = self._query_id is None
+        if self._query_id is None:
+            self._query_id = _query_id(session, self._checkpoint)
+        try:
+            for name, table, output in outputs():
+                app_id = f"{self._query_name}:{self._query_id}:{name}"
+                append_once(output, table, app_id, batch_id, replay_possible=first_of_run)
+        except Exception as error:
+            rows = bronze_offsets_of_batch(session, self._checkpoint, batch_id, self._bronze)
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise PipelineError(
+                f"{self._query_name} batch {batch_id} failed on bronze rows {rows}: {first_line}. The next run "
+                "retries the batch from the checkpoint and writes nothing twice"
+            ) from error
 
 
 HISTORY_LOOKBACK = 1000
@@ -225,7 +260,8 @@ def run_prices(spark: SparkSession, settings: Settings, trigger: TriggerConfig |
     stream = settings.streams.silver
     prices_table, quarantine = catalog.table("silver", "prices"), catalog.table("silver", "quarantine")
     checkpoint = catalog.checkpoint(PRICES_QUERY_NAME)
-    create_silver_tables(spark, catalog)
+    for name in ("prices", "quarantine"):
+        create_silver_table(spark, catalog, name)
     source_options = {"maxFilesPerTrigger": str(stream.max_files_per_trigger)} if stream.max_files_per_trigger else {}
     bronze = catalog.table("bronze", "price_ticks")
     # an upgraded deployment may run the new silver before the new bronze query has created it
@@ -236,30 +272,19 @@ def run_prices(spark: SparkSession, settings: Settings, trigger: TriggerConfig |
         .transform(prices.parse_ticks(settings.silver.tick_max_age, settings.silver.future_skew))
         .transform(prices.check_reference(reference["instruments"], reference["fx_rates"]))
     )
-    app_ids: dict[str, str] = {}
+    appender = _BatchAppender(PRICES_QUERY_NAME, checkpoint, bronze)
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
-        first_of_run = not app_ids
-        if first_of_run:
-            query_id = _query_id(batch.sparkSession, checkpoint)
-            app_ids.update({name: f"{PRICES_QUERY_NAME}:{query_id}:{name}" for name in ("prices", "quarantine")})
         flagged = batch.transform(prices.flag_duplicates()).persist()
         try:
-            for name, table, output in (
-                ("prices", prices_table, flagged.transform(prices.to_silver_prices())),
-                (
-                    "quarantine",
-                    quarantine,
-                    flagged.where(F.size("reason_codes") > 0).transform(prices.to_tick_quarantine()),
+            appender.append(
+                batch.sparkSession,
+                batch_id,
+                lambda: (
+                    ("prices", prices_table, flagged.transform(prices.to_silver_prices())),
+                    ("quarantine", quarantine, flagged.transform(prices.to_tick_quarantine())),
                 ),
-            ):
-                append_once(output, table, app_ids[name], batch_id, replay_possible=first_of_run)
-        except Exception as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise PipelineError(
-                f"{PRICES_QUERY_NAME} batch {batch_id} failed: {first_line}. The next run retries the batch from "
-                "the checkpoint and writes nothing twice"
-            ) from error
+            )
         finally:
             flagged.unpersist()
 
@@ -294,31 +319,20 @@ def run_trades(
         classify(settings.silver, reference["portfolios"], reference["instruments"], reference["fx_rates"])
     )
     trade_scorer = scorer or RuleScorer()
-    app_ids: dict[str, str] = {}
+    appender = _BatchAppender(QUERY_NAME, checkpoint, bronze)
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
-        session = batch.sparkSession
-        first_of_run = not app_ids
-        if first_of_run:
-            query_id = _query_id(session, checkpoint)
-            app_ids.update(
-                {name: f"{QUERY_NAME}:{query_id}:{name}" for name in ("trades", "quarantine", "data_quality")}
-            )
         batch.persist()
         try:
-            for name, table, output in (
-                ("trades", trades, batch.transform(to_silver_trades(trade_scorer))),
-                ("quarantine", quarantine, batch.where(F.size("reason_codes") > 0).transform(to_quarantine())),
-                ("data_quality", data_quality, batch.transform(batch_quality(QUERY_NAME, batch_id))),
-            ):
-                append_once(output, table, app_ids[name], batch_id, replay_possible=first_of_run)
-        except Exception as error:
-            rows = bronze_offsets_of_batch(session, checkpoint, batch_id, bronze)
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise PipelineError(
-                f"{QUERY_NAME} batch {batch_id} failed on bronze rows {rows}: {first_line}. The next run retries "
-                "the batch from the checkpoint and writes nothing twice"
-            ) from error
+            appender.append(
+                batch.sparkSession,
+                batch_id,
+                lambda: (
+                    ("trades", trades, batch.transform(to_silver_trades(trade_scorer))),
+                    ("quarantine", quarantine, batch.where(F.size("reason_codes") > 0).transform(to_quarantine())),
+                    ("data_quality", data_quality, batch.transform(batch_quality(QUERY_NAME, batch_id))),
+                ),
+            )
         finally:
             batch.unpersist()
 

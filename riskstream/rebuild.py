@@ -84,8 +84,10 @@ def check_positions_checkpoint(spark: SparkSession, checkpoint: str, sources: in
     numbered = sorted(int(name) for name in batches if name.isdigit())
     if not numbered:
         return
+    from riskstream.lineage import source_offsets
+
     lines = [row[0] for row in spark.read.text(f"{checkpoint}/offsets/{numbered[-1]}").collect()]
-    found = len(lines) - 2  # "v1", the batch metadata, then one line per source
+    found = len(source_offsets("\n".join(lines)))
     if found != sources:
         raise PipelineError(
             f"gold_positions' checkpoint {checkpoint} read {found} source(s), this release reads {sources} "
