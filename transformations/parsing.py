@@ -80,10 +80,10 @@ LINEAGE_COLUMNS = (
 )
 REASON_COLUMNS = ("reason_codes", "reason_details")
 
-_EVENT = "_event"
+EVENT_COLUMN = "_event"
 _PARSED = "_parsed"
 _PARSER_CLASS = "io.riskstream.parsing.EventParser"
-_STRINGS = "_event_strings"
+STRINGS_COLUMN = "_event_strings"
 _SINGLE = "_first_value"
 _WRAPPED = "_wrapped_event"
 _WRAPPED_TEXT = "_wrapped_text"
@@ -179,9 +179,9 @@ def _utf8_text(raw: Column) -> Column:
     return F.when(F.is_valid_utf8(text), text)
 
 
-def _field(name: str) -> Column:
+def field_variant(name: str) -> Column:
     """The field's own VARIANT (null when the key is absent; a VARIANT null for JSON ``null``)."""
-    return F.col(_EVENT)[name]
+    return F.col(EVENT_COLUMN)[name]
 
 
 def _event_fields(field_type: str) -> str:
@@ -189,39 +189,39 @@ def _event_fields(field_type: str) -> str:
     return "struct<" + ", ".join(f"`{name}`: {field_type}" for name in field_names()) + ">"
 
 
-def _json_type_column(name: str) -> str:
+def json_type_column(name: str) -> str:
     return f"_json_type_{name}"
 
 
-def _json_type_of(name: str) -> Column:
+def field_json_type_of(name: str) -> Column:
     """The JSON type of the field as Spark names it (``STRING``, ``BIGINT``, ``DECIMAL(4,2)``, ``VOID``...)."""
-    return F.schema_of_variant(_field(name))
+    return F.schema_of_variant(field_variant(name))
 
 
-def _json_type(name: str) -> Column:
-    """:func:`_json_type_of`, computed once per row in its own column and referenced from there."""
-    return F.col(_json_type_column(name))
+def field_json_type(name: str) -> Column:
+    """:func:`field_json_type_of`, computed once per row in its own column and referenced from there."""
+    return F.col(json_type_column(name))
 
 
-def _json_text(name: str) -> Column:
+def field_json_text(name: str) -> Column:
     """The field's value as JSON text, for messages: ``"HOLD"``, ``-5``, ``{"a":1}``."""
-    return F.to_json(_field(name))
+    return F.to_json(field_variant(name))
 
 
-def _is_present(name: str) -> Column:
-    json_type = _json_type(name)
+def field_is_present(name: str) -> Column:
+    json_type = field_json_type(name)
     return json_type.isNotNull() & (json_type != F.lit("VOID"))
 
 
 def _string_value(name: str) -> Column:
     """The field's text as ``from_json`` reads it into a string: exact for a JSON string (escapes
     decoded); not used for other JSON types, whose text ``from_json`` may reformat (a float through a double)."""
-    return F.col(_STRINGS)[name]
+    return F.col(STRINGS_COLUMN)[name]
 
 
 def _number_text(name: str) -> Column:
     """The exact text of a JSON number field (the VARIANT keeps decimals exact), or of a JSON string."""
-    return F.when(_json_type(name) == "STRING", _string_value(name)).otherwise(_json_text(name))
+    return F.when(field_json_type(name) == "STRING", _string_value(name)).otherwise(field_json_text(name))
 
 
 def _timestamp_pattern(prop: dict[str, Any]) -> str:
@@ -236,11 +236,11 @@ def _typed_value(name: str, spark_type: str) -> Column:
     variant-to-atomic conversion builds and evaluates a new ``Cast`` expression for every value,
     which cost about ten times the whole rest of the parse.
     """
-    json_type = _json_type(name)
+    json_type = field_json_type(name)
     if spark_type == "string":
         return F.when(json_type == "STRING", _string_value(name))
     if spark_type in ("int", "bigint"):
-        return F.when(json_type.isin(*_INTEGER_JSON_TYPES), _json_text(name).try_cast(spark_type))
+        return F.when(json_type.isin(*_INTEGER_JSON_TYPES), field_json_text(name).try_cast(spark_type))
     if spark_type.startswith("decimal"):
         text = _number_text(name)
         exact, value = text.try_cast(_DECIMAL_CHECK_TYPE), text.try_cast(spark_type)
@@ -248,9 +248,9 @@ def _typed_value(name: str, spark_type: str) -> Column:
         return F.when(numeric & (exact == value), value)
     if spark_type == "double":
         numeric = json_type.isin(*_INTEGER_JSON_TYPES) | json_type.startswith("DECIMAL") | (json_type == "DOUBLE")
-        return F.when(numeric, _json_text(name).try_cast("double"))
+        return F.when(numeric, field_json_text(name).try_cast("double"))
     if spark_type == "boolean":
-        return F.when(json_type == "BOOLEAN", _json_text(name) == F.lit("true"))
+        return F.when(json_type == "BOOLEAN", field_json_text(name) == F.lit("true"))
     if spark_type == "timestamp":
         text = _string_value(name)
         well_formed = (json_type == "STRING") & text.rlike(_timestamp_pattern(_field_property(name)))
@@ -331,7 +331,7 @@ def _field_reasons(name: str) -> list[Reason]:
     prop = _field_property(name)
     spark_type = spark_type_name(prop)
     value = F.col(name)
-    present = _is_present(name)
+    present = field_is_present(name)
     required_in = _required_in(name)
     if len(required_in) == len(SCHEMA_VERSIONS):
         required = F.lit(True)
@@ -340,11 +340,11 @@ def _field_reasons(name: str) -> list[Reason]:
     missing = Reason(f"missing_{name}", required & ~present, F.lit(MISSING_DETAIL))
 
     wrong_type = present & value.isNull()
-    detail = F.when(wrong_type, F.concat(_json_text(name), F.lit(wrong_type_message(spark_type))))
+    detail = F.when(wrong_type, F.concat(field_json_text(name), F.lit(wrong_type_message(spark_type))))
     fails = wrong_type
     for rule in value_rules(prop):
         applies = present & value.isNotNull() & rule_fails(rule, value)
-        detail = detail.when(applies, F.concat(_json_text(name), F.lit(rule.message)))
+        detail = detail.when(applies, F.concat(field_json_text(name), F.lit(rule.message)))
         fails = fails | applies
     invalid = Reason(f"invalid_{name}", fails, detail)
     return [missing, invalid]
@@ -354,13 +354,13 @@ def _schema_version_reason() -> Reason:
     version = F.col(_VERSION_FIELD)
     header = F.col("schema_version_header")
     messages = VERSION_MESSAGES
-    absent = ~_is_present(_VERSION_FIELD)
+    absent = ~field_is_present(_VERSION_FIELD)
     not_integer = ~absent & version.isNull()
     unknown = version.isNotNull() & ~version.isin(*SCHEMA_VERSIONS)
     disagrees = version.isNotNull() & header.isNotNull() & (header != version.cast("string"))
     detail = (
         F.when(absent, F.lit(messages["absent"]))
-        .when(not_integer, F.concat(_json_text(_VERSION_FIELD), F.lit(messages["not_integer"])))
+        .when(not_integer, F.concat(field_json_text(_VERSION_FIELD), F.lit(messages["not_integer"])))
         .when(unknown, F.concat(version.cast("string"), F.lit(messages["unknown"])))
         .when(
             disagrees,
@@ -529,20 +529,22 @@ def parse_events_reference(future_skew: str, now: Column | None = None) -> Trans
             & single_value.isNotNull()
             & F.variant_get(wrapped, "$[1]", "variant").isNull()
         )
-        json_types = [_json_type_column(name) for name in names]
+        json_types = [json_type_column(name) for name in names]
         with_types = [
             *LINEAGE_COLUMNS,
             ENCODING_COLUMN,
             _WRAPPED_TEXT,
-            _EVENT,
-            F.when(F.col(_EVENT).isNotNull(), F.from_json(F.col("raw_text"), _event_fields("string"))).alias(_STRINGS),
-            *[_json_type_of(name).alias(_json_type_column(name)) for name in names],
+            EVENT_COLUMN,
+            F.when(F.col(EVENT_COLUMN).isNotNull(), F.from_json(F.col("raw_text"), _event_fields("string"))).alias(
+                STRINGS_COLUMN
+            ),
+            *[field_json_type_of(name).alias(json_type_column(name)) for name in names],
         ]
         version = _typed_value(_VERSION_FIELD, spark_type_name(_field_property(_VERSION_FIELD)))
         hidden_by_version = {
-            _json_type_column(name): F.when(
+            json_type_column(name): F.when(
                 version.isNull() | ~version.isin(*SCHEMA_VERSIONS) | version.isin(*defined_in),
-                _json_type(name),
+                field_json_type(name),
             )
             for name, defined_in in _defined_in().items()
             if len(defined_in) < len(SCHEMA_VERSIONS)
@@ -551,8 +553,8 @@ def parse_events_reference(future_skew: str, now: Column | None = None) -> Trans
             *LINEAGE_COLUMNS,
             ENCODING_COLUMN,
             _WRAPPED_TEXT,
-            _EVENT,
-            _STRINGS,
+            EVENT_COLUMN,
+            STRINGS_COLUMN,
             *json_types,
             *[_typed_value(name, spark_type_name(_field_property(name))).alias(name) for name in names],
         ]
@@ -564,7 +566,7 @@ def parse_events_reference(future_skew: str, now: Column | None = None) -> Trans
         codes, details = codes_and_details(reasons)
 
         bad_encoding = F.col(ENCODING_COLUMN).isNotNull()
-        malformed = F.col(_EVENT).isNull()
+        malformed = F.col(EVENT_COLUMN).isNull()
         malformed_detail = (
             F.when(
                 F.col("raw_value").isNull() | (F.length("raw_value") == 0),
@@ -592,7 +594,7 @@ def parse_events_reference(future_skew: str, now: Column | None = None) -> Trans
                 _WRAPPED, F.try_parse_json(_WRAPPED_TEXT)
             ),
             lambda df: df.withColumn(_SINGLE, single),
-            lambda df: df.withColumn(_EVENT, F.when(is_single_object, single_value)).select(*with_types),
+            lambda df: df.withColumn(EVENT_COLUMN, F.when(is_single_object, single_value)).select(*with_types),
             lambda df: df.withColumns(hidden_by_version),
             lambda df: df.select(*typed),
             lambda df: df.select(*output),

@@ -60,17 +60,24 @@ from riskstream.contract import TICK_SCHEMA_VERSIONS, spark_type_name, tick_json
 from transformations import Transform
 from transformations.parsing import (
     ENCODING_COLUMN,
+    EVENT_COLUMN,
     LINEAGE_COLUMNS,
     MALFORMED,
     MALFORMED_DETAILS,
     MISSING_DETAIL,
+    STRINGS_COLUMN,
     TRADE_TS_FORMAT,
     VERSION_MESSAGES,
     Reason,
     accepted,
     add_reason,
     codes_and_details,
+    field_is_present,
+    field_json_text,
+    field_json_type,
+    field_variant,
     has_lone_surrogate,
+    json_type_column,
     lineage_columns,
     rejected,
     rule_fails,
@@ -85,8 +92,6 @@ FX_TICK = "FX"
 FX_QUOTE_CURRENCY = "USD"
 """Every FX tick quotes USD per one unit of its ``instrument_id`` currency, as reference fx_rates do."""
 
-_TICK = "_tick"
-_STRINGS = "_tick_strings"
 _FIRST_VALUE = "_first_value"
 _WRAPPED = "_wrapped_tick"
 _WRAPPED_TEXT = "_wrapped_text"
@@ -132,47 +137,23 @@ def _tick_fields() -> list[_TickField]:
     ]
 
 
-def _field(name: str) -> Column:
-    """The field's own VARIANT (null when the key is absent; a VARIANT null for JSON ``null``)."""
-    return F.col(_TICK)[name]
-
-
-def _json_type_column(name: str) -> str:
-    return f"_json_type_{name}"
-
-
-def _json_type(name: str) -> Column:
-    """The field's JSON type as Spark names it (``STRING``, ``BIGINT``, ``DECIMAL(4,2)``, ``VOID``...)."""
-    return F.col(_json_type_column(name))
-
-
-def _json_text(name: str) -> Column:
-    """The field's value as JSON text, for messages: ``"FX"``, ``-1.5``."""
-    return F.to_json(_field(name))
-
-
-def _is_present(name: str) -> Column:
-    json_type = _json_type(name)
-    return json_type.isNotNull() & (json_type != F.lit("VOID"))
-
-
 def _typed_value(field: _TickField) -> Column:
     """The field read into its Spark type; null when absent or not of the contract's JSON type.
 
     Strings come from ``from_json`` of the whole record (exact, escapes decoded), numbers from the
     VARIANT's JSON text, as in :mod:`transformations.parsing`.
     """
-    json_type = _json_type(field.name)
+    json_type = field_json_type(field.name)
     spark_type = field.spark_type
     if spark_type == "string":
-        return F.when(json_type == "STRING", F.col(_STRINGS)[field.name])
+        return F.when(json_type == "STRING", F.col(STRINGS_COLUMN)[field.name])
     if spark_type in ("int", "bigint"):
-        return F.when(json_type.isin(*_INTEGER_JSON_TYPES), _json_text(field.name).try_cast(spark_type))
+        return F.when(json_type.isin(*_INTEGER_JSON_TYPES), field_json_text(field.name).try_cast(spark_type))
     if spark_type == "double":
         numeric = json_type.isin(*_INTEGER_JSON_TYPES, "DOUBLE") | json_type.startswith("DECIMAL")
-        return F.when(numeric, _json_text(field.name).try_cast("double"))
+        return F.when(numeric, field_json_text(field.name).try_cast("double"))
     if spark_type == "timestamp":
-        text = F.col(_STRINGS)[field.name]
+        text = F.col(STRINGS_COLUMN)[field.name]
         well_formed = (json_type == "STRING") & text.rlike(str(field.prop.get("pattern", ".*")))
         return F.when(well_formed, F.try_to_timestamp(text, F.lit(TRADE_TS_FORMAT)))
     raise NotImplementedError(
@@ -183,13 +164,13 @@ def _typed_value(field: _TickField) -> Column:
 def _schema_version_reason(versions: tuple[int, ...]) -> Reason:
     version = F.col(_VERSION_FIELD)
     header = F.col("schema_version_header")
-    absent = ~_is_present(_VERSION_FIELD)
+    absent = ~field_is_present(_VERSION_FIELD)
     not_integer = ~absent & version.isNull()
     unknown = version.isNotNull() & ~version.isin(*versions)
     disagrees = version.isNotNull() & header.isNotNull() & (header != version.cast("string"))
     detail = (
         F.when(absent, F.lit(VERSION_MESSAGES["absent"]))
-        .when(not_integer, F.concat(_json_text(_VERSION_FIELD), F.lit(VERSION_MESSAGES["not_integer"])))
+        .when(not_integer, F.concat(field_json_text(_VERSION_FIELD), F.lit(VERSION_MESSAGES["not_integer"])))
         .when(
             unknown,
             F.concat(version.cast("string"), F.lit(f" is not one of {', '.join(str(v) for v in versions)}")),
@@ -224,21 +205,21 @@ def _field_reasons(field: _TickField) -> list[Reason]:
     ``invalid_<name>`` (the first rule that fails is the detail)."""
     name = field.name
     value = F.col(name)
-    present = _is_present(name)
+    present = field_is_present(name)
     reasons = []
     if field.required:
         reasons.append(Reason(f"missing_{name}", ~present, F.lit(MISSING_DETAIL)))
     elif name == "price":
-        has_quote = _is_present("price") | (_is_present("bid") & _is_present("ask"))
+        has_quote = field_is_present("price") | (field_is_present("bid") & field_is_present("ask"))
         reasons.append(Reason("missing_price", ~has_quote, F.lit(_NO_QUOTE_DETAIL)))
 
     wrong_type = present & value.isNull()
-    detail = F.when(wrong_type, F.concat(_json_text(name), F.lit(wrong_type_message(field.spark_type))))
+    detail = F.when(wrong_type, F.concat(field_json_text(name), F.lit(wrong_type_message(field.spark_type))))
     fails = wrong_type
     rules = [(rule_fails(rule, value), rule.message) for rule in value_rules(field.prop)] + _extra_rules(name)
     for failing, message in rules:
         applies = present & value.isNotNull() & failing
-        detail = detail.when(applies, F.concat(_json_text(name), F.lit(message)))
+        detail = detail.when(applies, F.concat(field_json_text(name), F.lit(message)))
         fails = fails | applies
     reasons.append(Reason(f"invalid_{name}", fails, detail))
     return reasons
@@ -287,8 +268,8 @@ def _parse_steps(max_age: str, future_skew: str) -> list[Transform]:
         & F.variant_get(wrapped, "$[1]", "variant").isNull()
     )
     strings = F.from_json(raw_text, "struct<" + ", ".join(f"`{n}`: string" for n in names) + ">")
-    json_types = [_json_type_column(name) for name in names]
-    kept = [*LINEAGE_COLUMNS, ENCODING_COLUMN, _WRAPPED_TEXT, _TICK]
+    json_types = [json_type_column(name) for name in names]
+    kept = [*LINEAGE_COLUMNS, ENCODING_COLUMN, _WRAPPED_TEXT, EVENT_COLUMN]
 
     reasons = [_schema_version_reason(TICK_SCHEMA_VERSIONS)]
     for field in fields:
@@ -298,7 +279,7 @@ def _parse_steps(max_age: str, future_skew: str) -> list[Transform]:
     codes, details = codes_and_details(reasons)
 
     bad_encoding = F.col(ENCODING_COLUMN).isNotNull()
-    malformed = F.col(_TICK).isNull()
+    malformed = F.col(EVENT_COLUMN).isNull()
     malformed_detail = (
         F.when(
             F.col("raw_value").isNull() | (F.length("raw_value") == 0),
@@ -309,7 +290,7 @@ def _parse_steps(max_age: str, future_skew: str) -> list[Transform]:
     )
     mid = (F.col("bid") + F.col("ask")) / 2
     tick_columns = [
-        F.when(_is_present("price"), F.col("price")).otherwise(mid).alias(name) if name == "price" else F.col(name)
+        F.when(field_is_present("price"), F.col("price")).otherwise(mid).alias(name) if name == "price" else F.col(name)
         for name in names
     ]
     output = [
@@ -328,13 +309,13 @@ def _parse_steps(max_age: str, future_skew: str) -> list[Transform]:
     return [
         lambda df: df.withColumn(_WRAPPED_TEXT, wrapped_text).withColumn(_WRAPPED, F.try_parse_json(_WRAPPED_TEXT)),
         lambda df: df.withColumn(_FIRST_VALUE, first_value),
-        lambda df: df.withColumn(_TICK, F.when(is_single_object, F.col(_FIRST_VALUE))).select(
+        lambda df: df.withColumn(EVENT_COLUMN, F.when(is_single_object, F.col(_FIRST_VALUE))).select(
             *kept,
-            F.when(F.col(_TICK).isNotNull(), strings).alias(_STRINGS),
-            *[F.schema_of_variant(_field(name)).alias(_json_type_column(name)) for name in names],
+            F.when(F.col(EVENT_COLUMN).isNotNull(), strings).alias(STRINGS_COLUMN),
+            *[F.schema_of_variant(field_variant(name)).alias(json_type_column(name)) for name in names],
         ),
         lambda df: df.select(
-            *kept, _STRINGS, *json_types, *[_typed_value(field).alias(field.name) for field in fields]
+            *kept, STRINGS_COLUMN, *json_types, *[_typed_value(field).alias(field.name) for field in fields]
         ),
         lambda df: df.select(*output),
     ]
