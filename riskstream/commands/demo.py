@@ -330,31 +330,12 @@ def _reason_counts(quarantined: DataFrame) -> dict[str, int]:
     return dict(sorted((row.reason, int(row["count"])) for row in reasons))
 
 
-def pnl_by_portfolio(pnl: DataFrame) -> DataFrame:
-    """``gold.pnl`` rows -> per portfolio, the sum of its positions' realized, unrealized and total P&L
-    (base currency) on the newest trading date of the table: ``trading_date``, ``portfolio_id``,
-    ``base_currency``, ``realized``, ``unrealized``, ``total``, by portfolio id. A portfolio without a
-    row that day has no row (nothing it holds moved)."""
-    from pyspark.sql import functions as F
-
-    newest = pnl.agg(F.max("trading_date").alias("trading_date"))
-    return (
-        pnl.join(newest, "trading_date")
-        .groupBy("trading_date", "portfolio_id", "base_currency")
-        .agg(
-            F.sum("realized_pnl_base").alias("realized"),
-            F.sum("unrealized_pnl_base").alias("unrealized"),
-            F.sum("total_pnl_base").alias("total"),
-        )
-        .orderBy("portfolio_id")
-    )
-
-
 def collect_summary(spark: SparkSession, settings: Settings, summary: DemoSummary) -> None:
     """Counts, quarantine reasons, per-portfolio risk, P&L and alerts from the tables."""
     from pyspark.sql import functions as F
 
     from riskstream import analytics
+    from riskstream.dashboard import pnl_by_portfolio
     from riskstream.tables import Catalog
 
     catalog = Catalog(settings)
@@ -376,10 +357,13 @@ def collect_summary(spark: SparkSession, settings: Settings, summary: DemoSummar
     summary.portfolios = [row.asDict() for row in overview.orderBy("portfolio_id").collect()]
     pnl_table = catalog.table("gold", "pnl")
     if pnl_table.exists(spark):
-        days = pnl_by_portfolio(pnl_table.read(spark)).collect()
-        summary.pnl_date = days[0].trading_date if days else None
+        day = pnl_by_portfolio(pnl_table.read(spark).transform(analytics.select_trading_day()).toPandas())
+        summary.pnl_date = day["trading_date"].iloc[0] if len(day) else None
         summary.pnl = [
-            PortfolioPnl(row.portfolio_id, row.base_currency, row.realized, row.unrealized, row.total) for row in days
+            PortfolioPnl(
+                row.portfolio_id, row.base_currency, row.realized_pnl_base, row.unrealized_pnl_base, row.total_pnl_base
+            )
+            for row in day.itertuples(index=False)
         ]
     alerts_table = catalog.table("gold", "risk_alerts")
     if alerts_table.exists(spark):
