@@ -297,7 +297,18 @@ def _csv_value(value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class FaultRates:
+class _FaultShares:
+    """Shares of fault kinds, checked on creation: each 0..1, together at most 1."""
+
+    def __post_init__(self) -> None:
+        _check_fault_shares(self.as_dict())
+
+    def as_dict(self) -> dict[str, float]:
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+
+@dataclass(frozen=True)
+class FaultRates(_FaultShares):
     """Share of records (0..1) of each fault kind; the rest are valid. The shares must sum to <= 1."""
 
     malformed_json: float = 0.0
@@ -308,19 +319,13 @@ class FaultRates:
     unknown_portfolio: float = 0.0
     unknown_instrument: float = 0.0
 
-    def __post_init__(self) -> None:
-        _check_fault_shares(self.as_dict())
-
-    def as_dict(self) -> dict[str, float]:
-        return {item.name: getattr(self, item.name) for item in fields(self)}
-
     def allocate(self, count: int) -> dict[RecordKind, int]:
         """Exactly how many records of each kind ``count`` records hold (largest-remainder rounding)."""
         return _allocate(RECORD_KINDS, self.as_dict(), count)
 
 
 @dataclass(frozen=True)
-class TickFaultRates:
+class TickFaultRates(_FaultShares):
     """Share of ticks (0..1) of each fault kind; the rest are valid. The shares must sum to <= 1."""
 
     malformed_json: float = 0.0
@@ -328,12 +333,6 @@ class TickFaultRates:
     stale: float = 0.0
     out_of_order: float = 0.0
     unknown_instrument: float = 0.0
-
-    def __post_init__(self) -> None:
-        _check_fault_shares(self.as_dict())
-
-    def as_dict(self) -> dict[str, float]:
-        return {item.name: getattr(self, item.name) for item in fields(self)}
 
     def allocate(self, count: int) -> dict[TickKind, int]:
         """Exactly how many ticks of each kind ``count`` ticks hold (largest-remainder rounding)."""
