@@ -1,13 +1,15 @@
 """Latency benchmark: event -> risk while ``riskstream run all`` runs as it does in production.
 
-``python -m benchmarks.latency [--rate 1000] [--duration 300] [--warmup 60] [--interval "1 second"]``
+``python -m benchmarks.latency [--rate 1000] [--tick-rate 50] [--duration 300] [--warmup 60] [--interval "1 second"]``
 
 In a scratch folder with its own broker (:mod:`benchmarks.harness`): load the simulator's reference
 data, start ``riskstream run all`` as a separate process with processing-time triggers (every
 stream's trigger set to ``--interval``; the conf is written to the scratch folder and passed through
 ``RISKSTREAM_CONF``), produce the simulator's stream (demo fault rates) at a steady ``--rate`` for
-``--warmup`` + ``--duration`` seconds with ``trade_ts`` on the wall clock, wait until the pipeline
-has drained (or ``--drain`` runs out), stop it with SIGTERM, and measure:
+``--warmup`` + ``--duration`` seconds with ``trade_ts`` on the wall clock, and beside it (a second
+thread) its price and FX ticks at ``--tick-rate`` (the simulator's default, demo tick fault rates,
+``tick_ts`` on the wall clock), wait until the pipeline has drained (or ``--drain`` runs out), stop
+it with SIGTERM, and measure:
 
 * per accepted event, seconds from its Kafka timestamp to its commit in bronze, in silver, in
   ``gold.positions`` and ``gold.portfolio_risk``, and to the alert record of its batch on the alerts
@@ -50,6 +52,7 @@ from benchmarks.figures import duration_parts, keep_up_by_minute, query_batches,
 from benchmarks.harness import default_output, scratch_environment, wide_console, write_figures
 from riskstream import lineage
 from riskstream.config import Settings, parse_settings
+from riskstream.simulator import DEFAULT_TICK_RATE
 
 MEMORY_SAMPLE_SECONDS = 5.0
 QUIET_SECONDS = 45.0
@@ -59,6 +62,8 @@ QUIET_SECONDS = 45.0
 @dataclass(frozen=True)
 class Options:
     rate: float = 1000.0
+    tick_rate: float = DEFAULT_TICK_RATE
+    """Price and FX ticks per second, produced beside the trades; 0 sends none."""
     duration_s: float = 300.0
     warmup_s: float = 60.0
     drain_s: float = 300.0
@@ -224,6 +229,41 @@ def kafka_read_ceiling(settings: Settings) -> dict[str, float]:
     return {"records": float(read), "expected": float(total), "seconds": seconds, "per_s": read / seconds}
 
 
+class TickProducer:
+    """Sends the simulator's price and FX ticks to the prices topic from a thread while the trades are
+    produced; raises the thread's failure on leaving."""
+
+    def __init__(self, settings: Settings, simulator: Any, options: Options, total: int) -> None:
+        self.settings, self.simulator, self.options, self.total = settings, simulator, options, total
+        self.delivered = 0
+        self._failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._send, name="bench-ticks", daemon=True)
+
+    def __enter__(self) -> TickProducer:
+        if self.total > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.total > 0:
+            self._thread.join()
+        if self._failure and exc[0] is None:
+            raise RuntimeError(f"producing the ticks failed: {self._failure[0]}") from self._failure[0]
+
+    def _send(self) -> None:
+        from riskstream.commands.demo import produce_events, tick_fault_rates
+
+        try:
+            ticks = self.simulator.ticks(
+                self.total, rate=self.options.tick_rate, trade_rate=self.options.rate, faults=tick_fault_rates()
+            )
+            topic = self.settings.kafka.prices_topic
+            report = produce_events(self.settings, ticks, self.total, self.options.tick_rate, topic=topic)
+            self.delivered = report.delivered
+        except Exception as error:  # raised in the main thread by __exit__
+            self._failure.append(error)
+
+
 # --------------------------------------------------------------------------------- the benchmark
 
 
@@ -247,6 +287,7 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
             spark, scratch.folder / "reference", lambda name: catalog.table("reference", name), lambda name, rows: None
         )
         total = round(options.rate * (options.warmup_s + options.duration_s))
+        tick_total = round(options.tick_rate * (options.warmup_s + options.duration_s))
         console.print(
             f"bench latency: starting `riskstream run all` (triggers {options.interval}, "
             f"window queries {options.windows_interval}) ..."
@@ -259,9 +300,13 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
             now = datetime.now(UTC)
             simulator = MarketSimulator(options.seed, options.portfolios, options.instruments, start=now)
             records = simulator.events(total, rate=options.rate, faults=fault_rates())
-            console.print(f"bench latency: producing {total:,} events at {options.rate:,.0f}/s ...")
+            console.print(
+                f"bench latency: producing {total:,} events at {options.rate:,.0f}/s "
+                f"and {tick_total:,} ticks at {options.tick_rate:,.0f}/s ..."
+            )
             produce_started = time.time()
-            report = produce_events(settings, records, total, options.rate)
+            with TickProducer(settings, simulator, options, tick_total) as ticks:
+                report = produce_events(settings, records, total, options.rate)
             produce_ended = time.time()
             console.print(
                 f"bench latency: produced in {produce_ended - produce_started:.0f}s; waiting for the pipeline to drain"
@@ -272,6 +317,7 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
             spark, settings, catalog, options, produce_started, produce_ended, memory.samples, options.progress_out
         )
         figures["delivered"] = report.delivered
+        figures["ticks_delivered"] = ticks.delivered
         figures["drain_s"] = round(drained_s, 1)
         figures["kafka_ceiling"] = kafka_read_ceiling(settings)
         figures["run_log_tail"] = log_path.read_text(errors="replace").splitlines()[-5:]
@@ -290,7 +336,6 @@ def _measure(
     memory: list[dict[str, float | None]],
     progress_out: Path | None,
 ) -> dict[str, Any]:
-    from pyspark.sql import functions as F
 
     measured_from = produce_started + options.warmup_s
     times = lineage.measure(spark, settings)
@@ -298,15 +343,15 @@ def _measure(
     latency = {stage: lineage.percentiles(times[stage].to_numpy(dtype=float)[after_warmup]) for stage in lineage.STAGES}
     latency["events_after_warmup"] = int(after_warmup.sum())
     latency["not_in_risk"] = int(np.isnan(times["risk"].to_numpy(dtype=float)[after_warmup]).sum())
-    _, bronze_added = lineage.commit_log(spark, catalog.table("bronze", "trade_events"))
-    bronze_rows: pd.DataFrame = (
-        catalog.table("bronze", "trade_events")
-        .read(spark)
-        .withColumn("file_name", F.col("_metadata.file_name"))
-        .join(bronze_added, "file_name")
-        .select(F.col("kafka_timestamp").cast("double").alias("sent_s"), "commit_s")
-        .toPandas()
-    )
+    ticks = lineage.measure_ticks(spark, settings)
+    ticks_after = ticks["sent_s"].to_numpy(dtype=float) >= measured_from
+    tick_latency: dict[str, Any] = {
+        stage: lineage.percentiles(ticks[stage].to_numpy(dtype=float)[ticks_after]) for stage in lineage.TICK_STAGES
+    }
+    tick_latency["ticks_after_warmup"] = int(ticks_after.sum())
+    tick_latency["not_in_risk"] = int(np.isnan(ticks["risk"].to_numpy(dtype=float)[ticks_after]).sum())
+    bronze_rows = _bronze_rows(spark, catalog.table("bronze", "trade_events"))
+    bronze_ticks = _bronze_rows(spark, catalog.table("bronze", "price_ticks"))
     progress_rows = catalog.table("ops", "stream_progress").read(spark).select("progress_json").collect()
     progress = [json.loads(row.progress_json) for row in progress_rows]
     if progress_out is not None:
@@ -316,6 +361,8 @@ def _measure(
     arrivals = {
         "bronze_trade_events": bronze_rows["sent_s"].to_numpy(dtype=float),
         "silver_trades": bronze_rows["commit_s"].to_numpy(dtype=float),
+        "bronze_price_ticks": bronze_ticks["sent_s"].to_numpy(dtype=float),
+        "silver_prices": bronze_ticks["commit_s"].to_numpy(dtype=float),
     }
     silver_commits = times["sent_s"].to_numpy(dtype=float) + times["silver"].to_numpy(dtype=float)
     for query in batches["query"].unique():
@@ -359,6 +406,8 @@ def _measure(
         "windows_interval": options.windows_interval,
         "uptime": Path("/proc/loadavg").read_text().split()[:3],
         "latency_s": latency,
+        "tick_rate": options.tick_rate,
+        "tick_latency_s": tick_latency,
         "queries": per_query,
         "minutes": minutes.round(3).to_dict(orient="records"),
         "memory": memory_frame.round(1).to_dict(orient="records"),
@@ -366,6 +415,21 @@ def _measure(
     if options.duration_s >= 600:
         figures["soak"] = trend(batches, memory_frame, produce_started + options.warmup_s, produce_ended)
     return figures
+
+
+def _bronze_rows(spark: Any, table: Any) -> pd.DataFrame:
+    """Per row of a bronze table: its Kafka timestamp (``sent_s``) and the commit that wrote it (``commit_s``)."""
+    from pyspark.sql import functions as F
+
+    _, added = lineage.commit_log(spark, table)
+    rows: pd.DataFrame = (
+        table.read(spark)
+        .withColumn("file_name", F.col("_metadata.file_name"))
+        .join(added, "file_name")
+        .select(F.col("kafka_timestamp").cast("double").alias("sent_s"), "commit_s")
+        .toPandas()
+    )
+    return rows
 
 
 def _add_ceiling_ratios(figures: dict[str, Any]) -> None:
@@ -402,6 +466,7 @@ def print_figures(figures: dict[str, Any], out: Console) -> None:
         out.print(
             f"{latency['not_in_risk']:,} events after warm-up had not reached gold.portfolio_risk when the run stopped"
         )
+    _print_tick_latency(figures, out)
     ceiling = figures["kafka_ceiling"]
     queries = Table(title=f"queries (Kafka read ceiling: {ceiling['per_s']:,.0f} records/s, a plain consumer)")
     for column in (
@@ -452,6 +517,28 @@ def print_figures(figures: dict[str, Any], out: Console) -> None:
         out.print(soak)
 
 
+def _print_tick_latency(figures: dict[str, Any], out: Console) -> None:
+    ticks = figures.get("tick_latency_s")
+    if not ticks or not figures.get("tick_rate"):
+        return
+    table = Table(
+        title=(
+            f"tick Kafka timestamp -> stage, seconds ({ticks['ticks_after_warmup']:,} accepted ticks after warm-up, "
+            f"{figures['tick_rate']:,.0f} ticks/s)"
+        )
+    )
+    for column in ("stage", "ticks", "p50", "p95", "p99", "max"):
+        table.add_column(column, justify="right")
+    for stage in lineage.TICK_STAGES:
+        row = ticks[stage]
+        table.add_row(stage, f"{row['count']:,}", *(_seconds(row[key]) for key in ("p50", "p95", "p99", "max")))
+    out.print(table)
+    if ticks["not_in_risk"]:
+        out.print(
+            f"{ticks['not_in_risk']:,} ticks after warm-up had not reached gold.portfolio_risk when the run stopped"
+        )
+
+
 def _print_minutes(figures: dict[str, Any], out: Console) -> None:
     minutes = pd.DataFrame(figures["minutes"])
     if minutes.empty:
@@ -480,6 +567,9 @@ def _print_minutes(figures: dict[str, Any], out: Console) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second produced")
+    parser.add_argument(
+        "--tick-rate", type=float, default=DEFAULT_TICK_RATE, help="price and FX ticks per second produced (0: none)"
+    )
     parser.add_argument("--duration", type=float, default=300.0, help="seconds measured, after the warm-up")
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds produced before measuring")
     parser.add_argument("--drain", type=float, default=300.0, help="most seconds to wait for the pipeline to catch up")
@@ -488,13 +578,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="simulator seed")
     parser.add_argument("--out", type=Path, default=default_output("latency"), help="where to write the JSON figures")
     args = parser.parse_args(argv)
-    if args.rate <= 0 or args.duration <= 0 or args.warmup < 0:
-        parser.error("--rate and --duration must be positive, --warmup at least 0")
+    if args.rate <= 0 or args.duration <= 0 or args.warmup < 0 or args.tick_rate < 0:
+        parser.error("--rate and --duration must be positive, --warmup and --tick-rate at least 0")
     # SIGTERM unwinds like Ctrl-C, so the pipeline, the broker and the scratch folder are cleaned up.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     console = wide_console()
     options = Options(
         args.rate,
+        args.tick_rate,
         args.duration,
         args.warmup,
         args.drain,
