@@ -453,19 +453,13 @@ def print_figures(figures: dict[str, Any], out: Console) -> None:
         f"warm-up, triggers {figures['interval']} (window queries {figures['windows_interval']}); "
         f"load average at the end {' '.join(figures['uptime'])}"
     )
-    table = Table(
-        title=f"Kafka timestamp -> stage, seconds ({latency['events_after_warmup']:,} accepted events after warm-up)"
+    _print_stage_latency(
+        out,
+        f"Kafka timestamp -> stage, seconds ({latency['events_after_warmup']:,} accepted events after warm-up)",
+        latency,
+        lineage.STAGES,
+        "events",
     )
-    for column in ("stage", "events", "p50", "p95", "p99", "max"):
-        table.add_column(column, justify="right")
-    for stage in lineage.STAGES:
-        row = latency[stage]
-        table.add_row(stage, f"{row['count']:,}", *(_seconds(row[key]) for key in ("p50", "p95", "p99", "max")))
-    out.print(table)
-    if latency["not_in_risk"]:
-        out.print(
-            f"{latency['not_in_risk']:,} events after warm-up had not reached gold.portfolio_risk when the run stopped"
-        )
     _print_tick_latency(figures, out)
     ceiling = figures["kafka_ceiling"]
     queries = Table(title=f"queries (Kafka read ceiling: {ceiling['per_s']:,.0f} records/s, a plain consumer)")
@@ -521,21 +515,25 @@ def _print_tick_latency(figures: dict[str, Any], out: Console) -> None:
     ticks = figures.get("tick_latency_s")
     if not ticks or not figures.get("tick_rate"):
         return
-    table = Table(
-        title=(
-            f"tick Kafka timestamp -> stage, seconds ({ticks['ticks_after_warmup']:,} accepted ticks after warm-up, "
-            f"{figures['tick_rate']:,.0f} ticks/s)"
-        )
+    title = (
+        f"tick Kafka timestamp -> stage, seconds ({ticks['ticks_after_warmup']:,} accepted ticks after warm-up, "
+        f"{figures['tick_rate']:,.0f} ticks/s)"
     )
-    for column in ("stage", "ticks", "p50", "p95", "p99", "max"):
+    _print_stage_latency(out, title, ticks, lineage.TICK_STAGES, "ticks")
+
+
+def _print_stage_latency(out: Console, title: str, latency: dict[str, Any], stages: tuple[str, ...], noun: str) -> None:
+    """The percentiles of ``latency`` per stage, and how many of the ``noun`` had not reached risk."""
+    table = Table(title=title)
+    for column in ("stage", noun, "p50", "p95", "p99", "max"):
         table.add_column(column, justify="right")
-    for stage in lineage.TICK_STAGES:
-        row = ticks[stage]
+    for stage in stages:
+        row = latency[stage]
         table.add_row(stage, f"{row['count']:,}", *(_seconds(row[key]) for key in ("p50", "p95", "p99", "max")))
     out.print(table)
-    if ticks["not_in_risk"]:
+    if latency["not_in_risk"]:
         out.print(
-            f"{ticks['not_in_risk']:,} ticks after warm-up had not reached gold.portfolio_risk when the run stopped"
+            f"{latency['not_in_risk']:,} {noun} after warm-up had not reached gold.portfolio_risk when the run stopped"
         )
 
 
