@@ -1,12 +1,17 @@
 """Reference data: read the CSV files, check them, and replace the reference Delta tables.
 
-The files are small (portfolios, instruments, currencies, correlation pairs), so they are read with
-Python's ``csv`` module rather than Spark's CSV reader: that way a bad value is reported with its
-file, line and column, and nothing is written until all four files are known to be good.
+The files are small (portfolios, instruments, currencies, correlation pairs, a few years of daily
+closes), so they are read with Python's ``csv`` module rather than Spark's CSV reader: that way a bad
+value is reported with its file, line and column, and nothing is written until all files are known
+to be good.
+
+``price_history.csv`` is optional: without it ``reference.price_history`` is written empty and the
+risk measures that need history fall back to the reference volatilities (and say so). When present,
+every factor it names must be an instrument (``instrument``) or a currency with a USD rate (``fx``).
 
 Each table is replaced with one overwrite (one Delta commit), so a reader (the running silver
 stream re-reads the tables every micro-batch) sees either the old or the new version of a table,
-never a half-written one. The four tables are committed one after another, not in one transaction.
+never a half-written one. The tables are committed one after another, not in one transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +30,11 @@ from riskstream.tables import TableRef
 from transformations.schemas import (
     ASSET_CLASSES,
     CORRELATIONS_DDL,
+    FACTOR_TYPES,
     FX_RATES_DDL,
     INSTRUMENTS_DDL,
     PORTFOLIOS_DDL,
+    PRICE_HISTORY_DDL,
 )
 
 if TYPE_CHECKING:
@@ -69,6 +76,10 @@ def _level(value: str) -> str | None:
     return None if value in ("instrument", "sector") else f"{value!r} is not 'instrument' or 'sector'"
 
 
+def _factor_type(value: str) -> str | None:
+    return None if value in FACTOR_TYPES else f"{value!r} is not one of {', '.join(FACTOR_TYPES)}"
+
+
 def _pair_stored_once(row: dict[str, Any]) -> str | None:
     if row["left_id"] < row["right_id"]:
         return None
@@ -85,6 +96,8 @@ class ReferenceTable:
     checks: tuple[tuple[str, Check], ...] = ()
     optional: tuple[str, ...] = ()
     row_check: Callable[[dict[str, Any]], str | None] | None = None
+    required_file: bool = True
+    """False: a missing file loads as an empty table."""
 
     @property
     def file_name(self) -> str:
@@ -139,6 +152,13 @@ REFERENCE_TABLES = (
         checks=(("level", _level), ("correlation", _correlation)),
         row_check=_pair_stored_once,
     ),
+    ReferenceTable(
+        "price_history",
+        PRICE_HISTORY_DDL,
+        key=("factor_type", "factor_id", "as_of_date"),
+        checks=(("factor_type", _factor_type), ("close", _positive)),
+        required_file=False,
+    ),
 )
 """The tables ``riskstream reference load`` writes, in load order."""
 
@@ -159,6 +179,11 @@ def _convert(text: str, spark_type: str) -> Any:
             except ValueError:
                 continue
         raise ValueError(f"{text!r} is not an ISO-8601 UTC timestamp such as 2026-11-24T00:00:00.000Z")
+    if spark_type == "date":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an ISO-8601 date such as 2026-11-24") from None
     raise ValueError(f"unsupported column type {spark_type}")
 
 
@@ -170,6 +195,8 @@ def read_reference_csv(table: ReferenceTable, path: Path) -> list[tuple[Any, ...
             file, a header that is not exactly the table's columns, an empty required value, a value
             that does not convert or fails its check, or a key that appears twice.
     """
+    if not path.is_file() and not table.required_file:
+        return []
     if not path.is_file():
         raise ReferenceDataError(
             f"{path}: reference file not found (write a set with `riskstream simulate reference --out "
@@ -246,10 +273,26 @@ def _check_consistency(source: Path, rows: dict[str, list[tuple[Any, ...]]]) -> 
             )
 
 
+def _check_history_factors(source: Path, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    """Cross-file rule: every factor in the price history is an instrument or a currency with a USD rate."""
+    known = {
+        "instrument": {row[0] for row in rows["instruments"]},
+        "fx": {row[0] for row in rows["fx_rates"]},
+    }
+    unknown = sorted({(row[0], row[1]) for row in rows["price_history"] if row[1] not in known[row[0]]})
+    if unknown:
+        named = ", ".join(f"{factor_type} {factor_id}" for factor_type, factor_id in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ReferenceDataError(
+            f"{source / 'price_history.csv'}: {named}{more} is not in instruments.csv or fx_rates.csv"
+        )
+
+
 def read_reference(source: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Read and check all reference CSV files in ``source``; raises before anything is written."""
     rows = {table.name: read_reference_csv(table, source / table.file_name) for table in REFERENCE_TABLES}
     _check_consistency(source, rows)
+    _check_history_factors(source, rows)
     return rows
 
 

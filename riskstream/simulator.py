@@ -19,7 +19,10 @@ The market:
   reference price;
 * prices follow geometric Brownian motion driven by a factor model (a global factor, one per asset
   class and one per sector), so instruments in the same sector move together. The instrument
-  correlations written to ``correlations.csv`` are exactly the ones the factor model implies.
+  correlations written to ``correlations.csv`` are exactly the ones the factor model implies;
+* a daily close history (``price_history.csv``, :data:`HISTORY_DAYS` returns) of every instrument and
+  non-USD currency from the same factor model, with volatility clustering, ending at the reference
+  levels (:func:`_price_history`).
 
 The stream: a clock starts at ``start`` and advances ``1 / rate`` seconds per event; ``trade_ts`` is
 that clock, so event time is reproducible and independent of how fast a producer sends. Each valid
@@ -81,7 +84,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from statistics import NormalDist
@@ -146,6 +149,13 @@ INSTRUMENT_COLUMNS = (
 )
 FX_RATE_COLUMNS = ("currency", "usd_rate", "as_of")
 CORRELATION_COLUMNS = ("level", "left_id", "right_id", "correlation")
+PRICE_HISTORY_COLUMNS = ("factor_type", "factor_id", "as_of_date", "close")
+
+HISTORY_DAYS = 520
+"""Daily returns in the simulated close history: 520 business days, a little over two years."""
+GARCH_ALPHA = 0.07
+GARCH_BETA = 0.91
+"""GARCH(1,1) weights of the history's common variance multiplier (persistence 0.98, long-run level 1)."""
 
 # USD per one unit of the currency, the simulator's starting point (perturbed by the seed).
 _USD_RATES = {"USD": 1.0, "EUR": 1.085, "GBP": 1.27, "JPY": 0.0067, "CHF": 1.13, "CAD": 0.73, "AUD": 0.66}
@@ -249,6 +259,17 @@ class Correlation:
 
 
 @dataclass(frozen=True)
+class PriceClose:
+    """One row of ``price_history.csv``: a daily close of a risk factor. ``factor_type`` is ``instrument``
+    (``close`` in the instrument's currency) or ``fx`` (``factor_id`` a currency, ``close`` its USD rate)."""
+
+    factor_type: str
+    factor_id: str
+    as_of_date: str
+    close: float
+
+
+@dataclass(frozen=True)
 class ReferenceData:
     """A consistent set of reference data: every instrument's currency has an FX rate, and so does
     every portfolio's base currency."""
@@ -257,9 +278,10 @@ class ReferenceData:
     instruments: tuple[Instrument, ...]
     fx_rates: tuple[FxRate, ...]
     correlations: tuple[Correlation, ...]
+    price_history: tuple[PriceClose, ...] = ()
 
     def frames(self) -> dict[str, Any]:
-        """The four tables as pandas DataFrames, columns in the reference DDL order."""
+        """The five tables as pandas DataFrames, columns in the reference DDL order."""
         import pandas as pd
 
         return {
@@ -273,6 +295,7 @@ class ReferenceData:
             ("instruments", self.instruments, INSTRUMENT_COLUMNS),
             ("fx_rates", self.fx_rates, FX_RATE_COLUMNS),
             ("correlations", self.correlations, CORRELATION_COLUMNS),
+            ("price_history", self.price_history, PRICE_HISTORY_COLUMNS),
         ]
 
     def write_csv(self, out_dir: Path) -> dict[str, Path]:
@@ -518,7 +541,7 @@ class MarketSimulator:
         return self._reference
 
     def write_reference_csv(self, out_dir: Path) -> dict[str, Path]:
-        """Write portfolios.csv, instruments.csv, fx_rates.csv and correlations.csv into ``out_dir``."""
+        """Write the reference CSV files (see :meth:`ReferenceData.write_csv`) into ``out_dir``."""
         return self._reference.write_csv(out_dir)
 
     def _build_reference(
@@ -575,7 +598,10 @@ class MarketSimulator:
                     single_trade_limit=round(spec.usd_notional * rng.uniform(6.0, 8.0) / usd_rate[base], -3),
                 )
             )
-        reference = ReferenceData(tuple(portfolios), tuple(instruments), fx_rates, tuple(correlations))
+        history = _price_history(
+            instruments, loadings, matrix, fx_rates, self.start.date(), self.reference_seed, HISTORY_DAYS
+        )
+        reference = ReferenceData(tuple(portfolios), tuple(instruments), fx_rates, tuple(correlations), history)
         return reference, loadings, mandates
 
     @staticmethod
@@ -1048,6 +1074,72 @@ def _factor_correlation(instruments: tuple[Instrument, ...] | list[Instrument], 
                 value += loadings[i, 2] * loadings[j, 2]
             matrix[i, j] = matrix[j, i] = round(float(value), 6)
     return matrix
+
+
+def business_days_before(day: date, count: int) -> list[date]:
+    """The ``count`` business days (Monday to Friday) before ``day``, oldest first."""
+    days: list[date] = []
+    current = day
+    while len(days) < count:
+        current -= timedelta(days=1)
+        if current.weekday() < 5:
+            days.append(current)
+    return days[::-1]
+
+
+def _price_history(
+    instruments: list[Instrument],
+    loadings: np.ndarray,
+    correlation: np.ndarray,
+    fx_rates: tuple[FxRate, ...],
+    start: date,
+    seed: int,
+    days: int,
+) -> tuple[PriceClose, ...]:
+    """Daily closes over ``days`` returns ending on the business day before ``start`` at the reference
+    price (instruments) and USD rate (non-USD currencies).
+
+    Returns are log-normal steps of the factor model (:func:`_factor_shocks`) at each instrument's
+    ``daily_vol`` and :data:`FX_DAILY_VOL` (independent FX shocks), all scaled by one GARCH(1,1)
+    variance multiplier ``h``: ``h' = (1 - a - b) + a z^2 h + b h`` with ``z`` the day's equally
+    weighted mean instrument shock, standardised by its factor-model variance. So calm and stormy
+    spells alternate (volatility clustering) around each instrument's reference volatility. The path
+    is built forward from 1 and scaled so the last close equals the reference level.
+    """
+    np_rng = np.random.default_rng(random.Random(f"history-{seed}").getrandbits(64))
+    instrument_tuple = tuple(instruments)
+    vols = np.array([inst.daily_vol for inst in instruments])
+    currencies = [row for row in fx_rates if row.currency != "USD"]
+    mean_shock_sd = math.sqrt(float(correlation.mean()))
+    variance = 1.0
+    log_returns = np.empty((days, len(instruments)))
+    fx_log_returns = np.empty((days, len(currencies)))
+    for day in range(days):
+        shocks = _factor_shocks(instrument_tuple, loadings, np_rng)
+        fx_shocks = np_rng.standard_normal(len(currencies))
+        log_returns[day] = -0.5 * vols**2 * variance + vols * math.sqrt(variance) * shocks
+        fx_log_returns[day] = -0.5 * FX_DAILY_VOL**2 * variance + FX_DAILY_VOL * math.sqrt(variance) * fx_shocks
+        z = float(shocks.mean()) / mean_shock_sd
+        variance = (1.0 - GARCH_ALPHA - GARCH_BETA) + GARCH_ALPHA * z**2 * variance + GARCH_BETA * variance
+    dates = [day.isoformat() for day in business_days_before(start, days + 1)]
+    rows: list[PriceClose] = []
+    for factor_type, ids, levels, returns in (
+        (
+            "instrument",
+            [inst.instrument_id for inst in instruments],
+            [inst.reference_price for inst in instruments],
+            log_returns,
+        ),
+        ("fx", [row.currency for row in currencies], [row.usd_rate for row in currencies], fx_log_returns),
+    ):
+        paths = np.exp(np.vstack([np.zeros((1, len(ids))), np.cumsum(returns, axis=0)]))
+        closes = paths / paths[-1] * np.array(levels)
+        for column, factor_id in enumerate(ids):
+            rows.extend(
+                PriceClose(factor_type, factor_id, as_of, float(f"{closes[row, column]:.10g}"))
+                for row, as_of in enumerate(dates)
+            )
+    return tuple(rows)
 
 
 def _factor_shocks(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,13 @@ from riskstream.reference import REFERENCE_TABLES, ReferenceDataError, load_refe
 from riskstream.simulator import MarketSimulator
 from riskstream.tables import Catalog
 from tests.conftest import settings_dict
-from transformations.schemas import CORRELATIONS_DDL, FX_RATES_DDL, INSTRUMENTS_DDL, PORTFOLIOS_DDL
+from transformations.schemas import (
+    CORRELATIONS_DDL,
+    FX_RATES_DDL,
+    INSTRUMENTS_DDL,
+    PORTFOLIOS_DDL,
+    PRICE_HISTORY_DDL,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -64,6 +70,17 @@ EXPECTED = {
             ("sector", "automotive", "government", -0.1),
         ],
     ),
+    "price_history": (
+        PRICE_HISTORY_DDL,
+        [
+            ("instrument", "US0378331005", date(2026, 11, 20), 185.1),
+            ("instrument", "US0378331005", date(2026, 11, 23), 187.25),
+            ("instrument", "DE0007164600", date(2026, 11, 20), 183.0),
+            ("instrument", "DE0007164600", date(2026, 11, 23), 182.4),
+            ("fx", "EUR", date(2026, 11, 20), 1.081),
+            ("fx", "EUR", date(2026, 11, 23), 1.085),
+        ],
+    ),
 }
 
 
@@ -84,7 +101,7 @@ def test_load_writes_exact_tables_and_refresh_replaces_them(
         spark, source, lambda name: catalog.table("reference", name), lambda n, r: reported.append((n, r))
     )
 
-    assert counts == {"portfolios": 3, "instruments": 7, "fx_rates": 4, "correlations": 4}
+    assert counts == {"portfolios": 3, "instruments": 7, "fx_rates": 4, "correlations": 4, "price_history": 6}
     assert reported == list(counts.items())
     for name, (ddl, rows) in EXPECTED.items():
         actual = catalog.table("reference", name).read(spark)
@@ -184,6 +201,43 @@ def test_load_writes_exact_tables_and_refresh_replaces_them(
             "sector,energy,technology,1.35",
             "correlations.csv, line 4, column correlation: 1.35 is not between -1 and 1",
         ),
+        (
+            "price_history.csv",
+            "fx,EUR,2026-11-20,1.081",
+            "fx,EUR,20/11/2026,1.081",
+            "price_history.csv, line 6, column as_of_date: '20/11/2026' is not a valid date",
+        ),
+        (
+            "price_history.csv",
+            "fx,EUR,2026-11-20,1.081",
+            "currency,EUR,2026-11-20,1.081",
+            "price_history.csv, line 6, column factor_type: 'currency' is not one of instrument, fx",
+        ),
+        (
+            "price_history.csv",
+            "instrument,DE0007164600,2026-11-23,182.4",
+            "instrument,DE0007164600,2026-11-23,0",
+            "price_history.csv, line 5, column close: 0.0 is not > 0",
+        ),
+        (
+            "price_history.csv",
+            "instrument,DE0007164600,2026-11-23,182.4",
+            "instrument,DE0007164600,2026-11-20,182.4",
+            "price_history.csv, line 5: duplicate key factor_type, factor_id, as_of_date = instrument, "
+            "DE0007164600, 2026-11-20 (first on line 4)",
+        ),
+        (
+            "price_history.csv",
+            "fx,EUR,2026-11-23,1.085",
+            "fx,CHF,2026-11-23,1.13",
+            "price_history.csv: fx CHF is not in instruments.csv or fx_rates.csv",
+        ),
+        (
+            "price_history.csv",
+            "instrument,US0378331005,2026-11-20,185.1",
+            "instrument,US0000000000,2026-11-20,185.1",
+            "price_history.csv: instrument US0000000000 is not in instruments.csv or fx_rates.csv",
+        ),
     ],
 )
 def test_bad_input_names_file_line_and_column_and_writes_nothing(
@@ -206,7 +260,7 @@ def test_bad_input_names_file_line_and_column_and_writes_nothing(
         load_reference(spark, source, lambda name: catalog.table("reference", name), lambda n, r: None)
 
     assert str(raised.value).startswith(f"{source}/{message}")
-    assert [Path(str(catalog.table("reference", t.name).path)).exists() for t in REFERENCE_TABLES] == [False] * 4
+    assert [Path(str(catalog.table("reference", t.name).path)).exists() for t in REFERENCE_TABLES] == [False] * 5
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
@@ -217,6 +271,23 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
     assert str(raised.value) == (
         f"{source}/instruments.csv: reference file not found (write a set with `riskstream simulate reference "
         f"--out {source}` and load it with `riskstream reference load --source {source}`)"
+    )
+
+
+def test_price_history_is_optional_and_loads_empty_without_its_file(
+    spark: SparkSession, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    source = _copy_fixtures(tmp_path)
+    (source / "price_history.csv").unlink()
+    catalog = Catalog(make_settings())
+
+    counts = load_reference(spark, source, lambda name: catalog.table("reference", name), lambda n, r: None)
+
+    assert counts["price_history"] == 0
+    assert_df_equality(
+        catalog.table("reference", "price_history").read(spark),
+        spark.createDataFrame([], PRICE_HISTORY_DDL),
+        ignore_nullable=True,
     )
 
 
@@ -246,7 +317,8 @@ def test_cli_reference_load(spark: SparkSession, tmp_path: Path, monkeypatch: py
         f"reference load: {delta / 'instruments'} <- 7 rows",
         f"reference load: {delta / 'fx_rates'} <- 4 rows",
         f"reference load: {delta / 'correlations'} <- 4 rows",
-        "reference load: done, 18 rows in 4 tables",
+        f"reference load: {delta / 'price_history'} <- 6 rows",
+        "reference load: done, 24 rows in 5 tables",
     ]
     portfolios = spark.read.format("delta").load(str(delta / "portfolios"))
     assert sorted(row.portfolio_id for row in portfolios.collect()) == ["P-001", "P-002", "P-003"]

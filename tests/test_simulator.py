@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,15 +23,24 @@ from riskstream.contract import event_errors
 from riskstream.errors import ConfigError
 from riskstream.simulator import (
     FAULT_KINDS,
+    FX_DAILY_VOL,
+    HISTORY_DAYS,
     SCHEMA_BREAKS,
     FaultRates,
     MarketSimulator,
     SimulatedRecord,
     _factor_correlation,
     _factor_shocks,
+    business_days_before,
     format_ts,
 )
-from transformations.schemas import CORRELATIONS_DDL, FX_RATES_DDL, INSTRUMENTS_DDL, PORTFOLIOS_DDL
+from transformations.schemas import (
+    CORRELATIONS_DDL,
+    FX_RATES_DDL,
+    INSTRUMENTS_DDL,
+    PORTFOLIOS_DDL,
+    PRICE_HISTORY_DDL,
+)
 
 START = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 ALL_FAULTS = FaultRates(
@@ -119,6 +129,7 @@ def test_reference_csv_has_the_reference_table_columns(tmp_path: Path) -> None:
         "instruments": INSTRUMENTS_DDL,
         "fx_rates": FX_RATES_DDL,
         "correlations": CORRELATIONS_DDL,
+        "price_history": PRICE_HISTORY_DDL,
     }
     assert sorted(written) == sorted(expected)
     row_counts = {}
@@ -129,7 +140,57 @@ def test_reference_csv_has_the_reference_table_columns(tmp_path: Path) -> None:
         row_counts[name] = len(rows) - 1
     # 12 instruments -> 66 pairs; sectors: equity 3 (technology, financials, energy), fx 1, rates 2,
     # credit 2, commodity 2 = 10 sectors -> 45 pairs.
-    assert row_counts == {"portfolios": 6, "instruments": 12, "fx_rates": 7, "correlations": 66 + 45}
+    # price history: 12 instruments and 6 non-USD currencies, HISTORY_DAYS + 1 closes each
+    assert row_counts == {
+        "portfolios": 6,
+        "instruments": 12,
+        "fx_rates": 7,
+        "correlations": 66 + 45,
+        "price_history": 18 * (HISTORY_DAYS + 1),
+    }
+
+
+def test_business_days_before_skip_weekends() -> None:
+    # 2026-11-24 is a Tuesday: Monday 23rd, then Friday 20th and Thursday 19th
+    assert business_days_before(START.date(), 3) == [date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23)]
+
+
+def test_price_history_ends_at_the_reference_levels_on_common_business_days() -> None:
+    data = MarketSimulator(seed=3, n_portfolios=5, n_instruments=15, start=START).reference_data()
+    history = pd.DataFrame(data.price_history)
+    days = [day.isoformat() for day in business_days_before(START.date(), HISTORY_DAYS + 1)]
+    assert days[0] == "2024-11-25" and days[-1] == "2026-11-23"
+    levels = {("instrument", inst.instrument_id): inst.reference_price for inst in data.instruments} | {
+        ("fx", row.currency): row.usd_rate for row in data.fx_rates if row.currency != "USD"
+    }
+    for (factor_type, factor_id), closes in history.groupby(["factor_type", "factor_id"]):
+        assert list(closes["as_of_date"]) == days
+        assert closes["close"].iloc[-1] == pytest.approx(levels[(factor_type, factor_id)], rel=1e-9)
+    assert set(history.groupby(["factor_type", "factor_id"]).groups) == set(levels)
+    assert MarketSimulator(seed=3, n_portfolios=5, n_instruments=15, start=START).reference_data() == data
+
+
+def test_price_history_moves_with_the_factor_model_and_clusters_volatility() -> None:
+    data = MarketSimulator(seed=7, n_portfolios=6, n_instruments=30, start=START).reference_data()
+    history = pd.DataFrame(data.price_history)
+    closes = history.pivot(index="as_of_date", columns=["factor_type", "factor_id"], values="close")
+    returns = np.log(closes).diff().dropna()
+    instruments = [inst.instrument_id for inst in data.instruments]
+    stock = returns["instrument"][instruments]
+    vol_ratio = stock.std().to_numpy() / np.array([inst.daily_vol for inst in data.instruments])
+    # 520 days of a GARCH path: each instrument's realised volatility within 15 % of its reference
+    assert vol_ratio.min() > 0.85 and vol_ratio.max() < 1.15, vol_ratio
+    assert returns["fx"].std().between(0.85 * FX_DAILY_VOL, 1.15 * FX_DAILY_VOL).all()
+    correlations = {
+        (row.left_id, row.right_id): row.correlation for row in data.correlations if row.level == "instrument"
+    }
+    realised = stock.corr()
+    gaps = [abs(realised.loc[left, right] - value) for (left, right), value in correlations.items()]
+    assert float(np.mean(gaps)) < 0.05
+    # clustering: the day's mean squared standardised move is autocorrelated (about 0 at constant volatility)
+    standardised = stock / np.array([inst.daily_vol for inst in data.instruments])
+    squared = (standardised**2).mean(axis=1).to_numpy()
+    assert np.corrcoef(squared[:-1], squared[1:])[0, 1] > 0.3
 
 
 def test_reference_data_is_consistent() -> None:

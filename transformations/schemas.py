@@ -28,6 +28,10 @@ INSTRUMENTS_DDL = (
 FX_RATES_DDL = "currency string, usd_rate double, as_of timestamp"
 CORRELATIONS_DDL = "level string, left_id string, right_id string, correlation double"
 """``level`` is ``instrument`` or ``sector``; pairs are stored once, ``left_id < right_id``."""
+PRICE_HISTORY_DDL = "factor_type string, factor_id string, as_of_date date, close double"
+"""Daily closes of the risk factors (key: factor_type, factor_id, as_of_date): ``instrument`` closes in the
+instrument's currency, ``fx`` closes as USD per unit of the currency ``factor_id``."""
+FACTOR_TYPES = ("instrument", "fx")
 
 ASSET_CLASSES = ("equity", "fx", "rates", "credit", "commodity")
 

@@ -22,7 +22,7 @@ def load(
         Path | None,
         typer.Option(
             "--source",
-            help="Folder with portfolios.csv, instruments.csv, fx_rates.csv, correlations.csv "
+            help="Folder with portfolios.csv, instruments.csv, fx_rates.csv, correlations.csv, price_history.csv "
             "(default: <state>/reference, where `riskstream demo` writes them; "
             "`riskstream simulate reference --out <folder>` writes a set anywhere).",
         ),

@@ -22,12 +22,12 @@ InstrumentsOption = Annotated[int, typer.Option("--instruments", min=5, help="Ho
 
 @app.command("reference")
 def reference(
-    out: Annotated[Path, typer.Option("--out", help="Folder for portfolios/instruments/fx_rates/correlations.csv")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the reference CSV files")],
     seed: SeedOption = 7,
     portfolios: PortfoliosOption = 10,
     instruments: InstrumentsOption = 40,
 ) -> None:
-    """Write portfolios.csv, instruments.csv, fx_rates.csv and correlations.csv for a seed."""
+    """Write portfolios.csv, instruments.csv, fx_rates.csv, correlations.csv and price_history.csv for a seed."""
     from riskstream.simulator import MarketSimulator
 
     simulator = MarketSimulator(seed=seed, n_portfolios=portfolios, n_instruments=instruments)
@@ -38,6 +38,7 @@ def reference(
         "instruments": len(data.instruments),
         "fx_rates": len(data.fx_rates),
         "correlations": len(data.correlations),
+        "price_history": len(data.price_history),
     }
     for name, path in written.items():
         console.print(f"wrote {counts[name]} rows to {path}")
