@@ -14,6 +14,7 @@ from riskstream.commands import ops as ops_command
 from riskstream.commands import produce as produce_command
 from riskstream.commands import rebuild as rebuild_command
 from riskstream.commands import reference as reference_command
+from riskstream.commands import risk as risk_command
 from riskstream.commands import snowflake as snowflake_command
 from riskstream.commands import sync as sync_command
 from riskstream.commands.common import err_console
@@ -59,6 +60,7 @@ app.add_typer(ops_command.app, name="ops")
 app.command("produce")(produce_command.produce)
 app.add_typer(reference_generate.app, name="simulate")
 app.add_typer(reference_command.app, name="reference")
+app.add_typer(risk_command.app, name="risk")
 app.command("sync")(sync_command.sync)
 app.add_typer(snowflake_command.app, name="snowflake")
 

@@ -246,6 +246,23 @@ class GoldConfig(_Model):
     batch those reads."""
 
 
+class RiskConfig(_Model):
+    """The risk model: EWMA factor estimates, historical scenarios and the correlation fallbacks
+    (``riskstream risk factors`` and gold's portfolio risk)."""
+
+    ewma_decay: float = Field(default=0.94, gt=0, lt=1)
+    """RiskMetrics lambda for daily returns."""
+    min_history_days: int = Field(default=60, ge=2)
+    """A factor with fewer daily returns keeps its reference volatility (flagged in the output)."""
+    scenario_days: int = Field(default=500, ge=100)
+    """Historical-simulation scenarios: the last this many daily returns (at least 100, so 99 % VaR
+    has a whole tail scenario)."""
+    intra_sector_correlation: float = Field(default=0.5, ge=-1, le=1)
+    """Correlation of two instruments of one sector with no instrument pair row and no EWMA estimate."""
+    fx_daily_vol: float = Field(default=0.006, ge=0)
+    """Daily volatility of a currency's USD rate with no EWMA estimate."""
+
+
 class MaintenanceConfig(_Model):
     """Table maintenance (``riskstream maintain``): OPTIMIZE then VACUUM every bronze/silver/gold table.
 
@@ -351,6 +368,7 @@ class Settings(_Model):
     streams: StreamsConfig = StreamsConfig()
     silver: SilverConfig = SilverConfig()
     gold: GoldConfig = GoldConfig()
+    risk: RiskConfig = RiskConfig()
     snowflake: SnowflakeConfig
     maintenance: MaintenanceConfig = MaintenanceConfig()
 

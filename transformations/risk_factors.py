@@ -23,52 +23,52 @@ each UTC day after a factor's last history close, the day's latest tick (by ``ti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from transformations.risk_measures import ewma_covariance, volatilities_and_correlation
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
 FACTOR = ("factor_type", "factor_id")
 TEN_DAYS = 10
 
 RISK_FACTORS_DDL = (
     "factor_type string, factor_id string, daily_vol double, observations int, as_of_date date, "
-    "ewma_decay double, scenario_returns_1d array<double>, scenario_returns_10d array<double>, "
-    "computed_at timestamp"
+    "ewma_decay double, correlations map<string, double>, scenario_dates array<date>, "
+    "scenario_returns_1d array<double>, scenario_returns_10d array<double>, computed_at timestamp"
 )
-"""gold.risk_factors: one row per modelled factor (key: factor_type, factor_id); the scenario arrays
-are aligned on ``gold.risk_scenario_dates``."""
-
-RISK_FACTOR_CORRELATIONS_DDL = (
-    "left_type string, left_id string, right_type string, right_id string, correlation double, "
-    "as_of_date date, computed_at timestamp"
-)
-"""gold.risk_factor_correlations: EWMA correlation of each pair of modelled factors, stored once with
-``(left_type, left_id) < (right_type, right_id)``."""
-
-RISK_SCENARIO_DATES_DDL = "scenario int, scenario_date date, as_of_date date, computed_at timestamp"
-"""gold.risk_scenario_dates: the date of each scenario position (0 = oldest) of the arrays."""
+"""gold.risk_factors: one row per modelled factor (key: factor_type, factor_id), replaced as a whole by
+one overwrite, so a reader never mixes two runs. ``correlations`` holds the EWMA correlation with every
+other modelled factor, keyed :func:`factor_key`; the scenario arrays are aligned on ``scenario_dates``."""
 
 
-def intraday_closes(ticks: pd.DataFrame) -> pd.DataFrame:
-    """The latest tick of each factor and UTC day as that day's close.
+def factor_key(factor_type: str, factor_id: str) -> str:
+    """``instrument:US0378331005``, ``fx:EUR``: a factor's key in ``correlations`` and in flags."""
+    return f"{factor_type}:{factor_id}"
+
+
+def intraday_closes(ticks: DataFrame) -> DataFrame:
+    """The latest tick (by ``tick_ts``, then ``sequence``) of each factor and UTC day as that day's close.
 
     Args:
-        ticks: ``tick_type`` (PRICE or FX), ``instrument_id``, ``price``, ``tick_ts`` (UTC), ``sequence``.
+        ticks: ``silver.prices`` (``tick_type`` PRICE or FX, ``instrument_id``, ``price``, ``tick_ts``, ``sequence``).
 
     Returns:
         ``factor_type, factor_id, as_of_date, close``.
     """
-    if ticks.empty:
-        return pd.DataFrame(columns=[*FACTOR, "as_of_date", "close"])
-    frame = ticks.assign(
-        factor_type=np.where(ticks["tick_type"] == "FX", "fx", "instrument"),
-        factor_id=ticks["instrument_id"],
-        as_of_date=pd.to_datetime(ticks["tick_ts"], utc=True).dt.date,
-    ).sort_values(["tick_ts", "sequence"])
-    latest = frame.groupby([*FACTOR, "as_of_date"], as_index=False).last()
-    return latest.rename(columns={"price": "close"})[[*FACTOR, "as_of_date", "close"]]
+    from pyspark.sql import functions as F
+
+    from transformations.marks import utc_date
+
+    return ticks.groupBy(
+        F.when(F.col("tick_type") == "FX", F.lit("fx")).otherwise(F.lit("instrument")).alias("factor_type"),
+        F.col("instrument_id").alias("factor_id"),
+        utc_date(F.col("tick_ts")).alias("as_of_date"),
+    ).agg(F.max_by("price", F.struct("tick_ts", "sequence")).alias("close"))
 
 
 def daily_closes(history: pd.DataFrame, intraday: pd.DataFrame) -> pd.DataFrame:
@@ -144,7 +144,8 @@ def _ewma_vol(returns: np.ndarray, decay: float) -> float:
 
 
 def factor_rows(model: FactorModel, decay: float, computed_at: object) -> pd.DataFrame:
-    """``gold.risk_factors`` rows of a model."""
+    """``gold.risk_factors`` rows of a model (the columns of :data:`RISK_FACTORS_DDL`)."""
+    keys = [factor_key(*factor) for factor in model.factors]
     return pd.DataFrame(
         {
             "factor_type": [kind for kind, _ in model.factors],
@@ -153,33 +154,13 @@ def factor_rows(model: FactorModel, decay: float, computed_at: object) -> pd.Dat
             "observations": model.observations.astype("int32"),
             "as_of_date": model.as_of_date,
             "ewma_decay": decay,
-            "scenario_returns_1d": [model.scenario_returns_1d[:, i].tolist() for i in range(len(model.factors))],
-            "scenario_returns_10d": [model.scenario_returns_10d[:, i].tolist() for i in range(len(model.factors))],
-            "computed_at": computed_at,
-        }
-    )
-
-
-def correlation_rows(model: FactorModel, computed_at: object) -> pd.DataFrame:
-    """``gold.risk_factor_correlations`` rows: each pair once, the smaller ``(type, id)`` on the left."""
-    rows = []
-    order = sorted(range(len(model.factors)), key=lambda index: model.factors[index])
-    for a_position, i in enumerate(order):
-        for j in order[a_position + 1 :]:
-            left, right = model.factors[i], model.factors[j]
-            rows.append((*left, *right, float(model.correlation[i, j]), model.as_of_date, computed_at))
-    return pd.DataFrame(
-        rows, columns=["left_type", "left_id", "right_type", "right_id", "correlation", "as_of_date", "computed_at"]
-    )
-
-
-def scenario_date_rows(model: FactorModel, computed_at: object) -> pd.DataFrame:
-    """``gold.risk_scenario_dates`` rows."""
-    return pd.DataFrame(
-        {
-            "scenario": np.arange(len(model.scenario_dates), dtype="int32"),
-            "scenario_date": model.scenario_dates,
-            "as_of_date": model.as_of_date,
+            "correlations": [
+                {other: float(model.correlation[i, j]) for j, other in enumerate(keys) if j != i}
+                for i in range(len(keys))
+            ],
+            "scenario_dates": [list(model.scenario_dates)] * len(keys),
+            "scenario_returns_1d": [model.scenario_returns_1d[:, i].tolist() for i in range(len(keys))],
+            "scenario_returns_10d": [model.scenario_returns_10d[:, i].tolist() for i in range(len(keys))],
             "computed_at": computed_at,
         }
     )

@@ -1,0 +1,31 @@
+"""``riskstream risk``: the scheduled risk jobs (risk factors now; stress tests and VaR backtesting next)."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
+
+app = typer.Typer(help="Scheduled risk jobs: EWMA risk factors.", no_args_is_help=True)
+
+
+@app.command()
+def factors(target: TargetOption = "local", conf: ConfOption = None, overrides: SetOption = None) -> None:
+    """Estimate EWMA volatilities, correlations and historical scenarios from the daily closes
+    (reference.price_history + silver.prices) and replace gold.risk_factors (one Delta commit)."""
+    from jobs import risk_factors
+    from riskstream.spark import get_spark
+    from riskstream.tables import Catalog
+
+    settings = settings_for(target, conf, overrides)
+    risk = settings.risk
+    console.print(
+        f"risk factors: EWMA lambda {risk.ewma_decay}, at least {risk.min_history_days} returns per factor, "
+        f"{risk.scenario_days} scenarios"
+    )
+    started = time.monotonic()
+    count = risk_factors.run(get_spark(settings), settings)
+    table = Catalog(settings).table("gold", "risk_factors")
+    console.print(f"risk factors: {table} <- {count} factors in {time.monotonic() - started:.1f}s")
