@@ -69,6 +69,8 @@ class Options:
     drain_s: float = 300.0
     interval: str = "1 second"
     windows_interval: str = "30 seconds"
+    prices_interval: str | None = None
+    """Trigger of the two price queries; None: ``interval``."""
     seed: int = 7
     portfolios: int = 6
     instruments: int = 30
@@ -76,15 +78,22 @@ class Options:
     """Where to keep every progress report of the run (JSON lines), for a closer look afterwards."""
 
 
-def with_processing_time(settings: Settings, interval: str, windows_interval: str) -> Settings:
+def with_processing_time(
+    settings: Settings, interval: str, windows_interval: str, prices_interval: str | None = None
+) -> Settings:
     """``settings`` with bronze, silver and ``gold_positions`` on a processing-time trigger of
-    ``interval`` and the two gold window queries on one of ``windows_interval``."""
+    ``interval``, the two gold window queries on one of ``windows_interval`` and the two price queries
+    on one of ``prices_interval`` (default ``interval``)."""
     raw = settings.model_dump(by_alias=True, mode="json")
     for name in ("bronze", "silver", "gold"):
         raw["streams"][name]["trigger"] = {"kind": "processing_time", "interval": interval}
     raw["streams"]["gold_windows"] = {
         **raw["streams"]["gold"],
         "trigger": {"kind": "processing_time", "interval": windows_interval},
+    }
+    raw["streams"]["prices"] = {
+        **raw["streams"]["silver"],
+        "trigger": {"kind": "processing_time", "interval": prices_interval or interval},
     }
     return parse_settings(raw, "latency benchmark settings")
 
@@ -275,7 +284,9 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
     from riskstream.tables import Catalog
 
     with scratch_environment() as scratch:
-        settings = with_processing_time(scratch.settings, options.interval, options.windows_interval)
+        settings = with_processing_time(
+            scratch.settings, options.interval, options.windows_interval, options.prices_interval
+        )
         conf_path = scratch.folder / "latency.yml"
         conf_path.write_text(yaml.safe_dump(settings.model_dump(by_alias=True, mode="json")), encoding="utf-8")
         spark = get_spark(settings)
@@ -404,6 +415,7 @@ def _measure(
         "warmup_s": options.warmup_s,
         "interval": options.interval,
         "windows_interval": options.windows_interval,
+        "prices_interval": options.prices_interval,
         "uptime": Path("/proc/loadavg").read_text().split()[:3],
         "latency_s": latency,
         "tick_rate": options.tick_rate,
@@ -450,7 +462,8 @@ def print_figures(figures: dict[str, Any], out: Console) -> None:
     latency = figures["latency_s"]
     out.print(
         f"latency: {figures['rate']:,.0f} events/s for {figures['duration_s']:.0f}s after {figures['warmup_s']:.0f}s "
-        f"warm-up, triggers {figures['interval']} (window queries {figures['windows_interval']}); "
+        f"warm-up, triggers {figures['interval']} (window queries {figures['windows_interval']}, "
+        f"price queries {figures.get('prices_interval') or figures['interval']}); "
         f"load average at the end {' '.join(figures['uptime'])}"
     )
     _print_stage_latency(
@@ -573,6 +586,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--drain", type=float, default=300.0, help="most seconds to wait for the pipeline to catch up")
     parser.add_argument("--interval", default="1 second", help="trigger of bronze, silver and gold_positions")
     parser.add_argument("--windows-interval", default="30 seconds", help="trigger of the two gold window queries")
+    parser.add_argument(
+        "--prices-interval", default=None, help="trigger of the two price queries (default: --interval)"
+    )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed")
     parser.add_argument("--out", type=Path, default=default_output("latency"), help="where to write the JSON figures")
     args = parser.parse_args(argv)
@@ -589,6 +605,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.drain,
         args.interval,
         args.windows_interval,
+        args.prices_interval,
         args.seed,
         progress_out=args.out.with_suffix(".progress.jsonl"),
     )

@@ -33,11 +33,14 @@ def create_bronze_table(spark: SparkSession, catalog: Catalog) -> None:
 
 def run(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> list[StreamingQuery] | None:
     """Start (or, for availableNow, run to completion one after the other) the two bronze ingest queries."""
-    stream = settings.streams.bronze
+    streams = settings.streams
     catalog = Catalog(settings)
     create_bronze_table(spark, catalog)
     started: list[StreamingQuery] = []
-    for query_name, topic in ((QUERY_NAME, settings.kafka.topic), (PRICES_QUERY_NAME, settings.kafka.prices_topic)):
+    for query_name, topic, stream in (
+        (QUERY_NAME, settings.kafka.topic, streams.bronze),
+        (PRICES_QUERY_NAME, settings.kafka.prices_topic, streams.prices or streams.bronze),
+    ):
         options = spark_source_options(
             settings.kafka,
             bootstrap_servers(settings),

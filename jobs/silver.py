@@ -257,7 +257,7 @@ def run_prices(spark: SparkSession, settings: Settings, trigger: TriggerConfig |
     (:func:`append_once`), so a replayed batch writes nothing twice.
     """
     catalog = Catalog(settings)
-    stream = settings.streams.silver
+    stream = settings.streams.prices or settings.streams.silver
     prices_table, quarantine = catalog.table("silver", "prices"), catalog.table("silver", "quarantine")
     checkpoint = catalog.checkpoint(PRICES_QUERY_NAME)
     for name in ("prices", "quarantine"):

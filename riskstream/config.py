@@ -220,6 +220,10 @@ class StreamsConfig(_Model):
     gold_windows: StreamConfig | None = None
     """The two window queries (``gold_portfolio_risk_1m``, ``gold_exposure_by_asset_class_5m``); None:
     as ``gold``. They are off the critical path, so a longer interval leaves the two cores to it."""
+    prices: StreamConfig | None = None
+    """The two price queries (``bronze_price_ticks``, ``silver_prices``); None: as ``bronze`` and ``silver``.
+    Ticks reach risk through ``gold_positions`` whatever their own trigger, so a longer interval here
+    costs a tick little latency and leaves the cores to the trade path."""
 
 
 class SilverConfig(_Model):

@@ -2,7 +2,7 @@
 
 The bundle's jobs are found by the tags every job in ``resources/*.yml`` sets: ``project:
 riskstream``, ``riskstream_target: <dev|prod>`` and ``riskstream_component: <streaming|sync|
-reference|maintenance>``. Tags survive the name prefix development mode adds (``[dev alice] ...``),
+reference|risk|maintenance|notebooks>``. Tags survive the name prefix development mode adds (``[dev alice] ...``),
 so the same lookup works for both targets.
 
 The streaming job is a continuous job (see resources/streaming.job.yml): the scheduler keeps one
@@ -37,7 +37,7 @@ PROJECT_TAG = "project"
 PROJECT = "riskstream"
 TARGET_TAG = "riskstream_target"
 COMPONENT_TAG = "riskstream_component"
-COMPONENTS = ("streaming", "sync", "reference", "maintenance", "notebooks")
+COMPONENTS = ("streaming", "sync", "reference", "risk", "maintenance", "notebooks")
 
 
 RETRY_TIMEOUT_SECONDS = 30

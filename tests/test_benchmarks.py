@@ -305,3 +305,8 @@ def test_the_latency_benchmark_runs_the_critical_path_and_the_window_queries_on_
     ] * 3
     assert streams.gold_windows is not None
     assert streams.gold_windows.trigger == TriggerConfig(kind="processing_time", interval="30 seconds")
+    assert streams.prices is not None
+    assert streams.prices.trigger == TriggerConfig(kind="processing_time", interval="1 second")
+    slower_prices = with_processing_time(make_settings(), "1 second", "30 seconds", "5 seconds").streams.prices
+    assert slower_prices is not None
+    assert slower_prices.trigger == TriggerConfig(kind="processing_time", interval="5 seconds")

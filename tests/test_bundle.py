@@ -496,7 +496,7 @@ def deployment_errors(config: dict[str, Any]) -> list[str]:
             for cluster in job.get("job_clusters", []):
                 if cluster["new_cluster"].get("spark_version") != "17.3.x-scala2.13":
                     errors.append(f"{job_key}: job cluster {cluster['job_cluster_key']} is not Runtime 17.3 LTS")
-        elif component in ("sync", "reference", "maintenance"):
+        elif component in ("sync", "reference", "risk", "maintenance"):
             if not job.get("schedule"):
                 errors.append(f"{job_key}: a scheduled workflow without a schedule")
             if component == "sync" and job.get("max_concurrent_runs") != 1:
@@ -569,6 +569,7 @@ def test_includes_are_one_job_per_file_and_the_environment(
         "resources/analyst_notebooks.job.yml": {"jobs": ["riskstream_notebooks"]},
         "resources/limit_breach.alert.yml": {"alerts": ["riskstream_limit_breach"]},
         "resources/reference_refresh.job.yml": {"jobs": ["riskstream_reference_refresh"]},
+        "resources/risk_factors.job.yml": {"jobs": ["riskstream_risk_factors"]},
         "resources/riskstream_risk.dashboard.yml": {"dashboards": ["riskstream_risk"]},
         "resources/snowflake_sync.job.yml": {"jobs": ["riskstream_snowflake_sync"]},
         "resources/streaming.job.yml": {"jobs": ["riskstream_streaming"]},
@@ -626,6 +627,7 @@ def test_task_command_lines(bundle: tuple[dict[str, Any], dict[str, dict[str, An
             "reference_load",
             ["reference", "load", "--source", landing, *DEPLOYMENT_ARGUMENTS],
         ),
+        ("riskstream_risk_factors", "risk_factors", ["risk", "factors", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_snowflake_sync", "sync", ["sync", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_streaming", "bronze", ["run", "bronze", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_streaming", "silver", ["run", "silver", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
@@ -696,6 +698,7 @@ def test_an_extra_target_deploys_and_its_tasks_run(tmp_path: Path) -> None:
     loaded = {task: task_settings(arguments) for task, arguments in rendered_tasks(config, "staging").items()}
     assert sorted(loaded) == [
         "riskstream_reference_refresh.reference_load",
+        "riskstream_risk_factors.risk_factors",
         "riskstream_snowflake_sync.sync",
         "riskstream_streaming.bronze",
         "riskstream_streaming.gold",
@@ -728,6 +731,7 @@ def test_an_extra_target_deploys_and_its_tasks_run(tmp_path: Path) -> None:
         ("riskstream_streaming", "gold"),
         ("riskstream_snowflake_sync", "sync"),
         ("riskstream_reference_refresh", "reference_load"),
+        ("riskstream_risk_factors", "risk_factors"),
         ("riskstream_table_maintenance", "maintain"),
     ],
 )
