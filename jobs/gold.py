@@ -8,8 +8,8 @@ Three named queries, one checkpoint each:
 * ``gold_positions``: per micro-batch, MERGE the lifecycle deltas into gold.positions (skipped for
   rows already stamped with this batch id, so a replay is a no-op), re-mark other portfolios'
   positions in the traded instruments, recompute gold.portfolio_risk for the touched portfolios
-  (for every portfolio when the instruments, portfolios or correlations reference table has a
-  new Delta version, looked up at most once per ``gold.reference_check_interval``, so new
+  (for every portfolio when the instruments, portfolios or correlations reference table or
+  ``gold.risk_factors`` has a new Delta version, looked up at most once per ``gold.reference_check_interval``, so new
   volatilities, correlations or limits reach all of gold.portfolio_risk with the next batch after
   the look-up, not only the traded portfolios), MERGE gold.risk_alerts on (portfolio_id, rule,
   window_start) and publish the batch's alerts to ``kafka.alerts_topic`` (neither when the batch
@@ -41,7 +41,7 @@ from riskstream.runtime import bootstrap_servers
 from riskstream.sinks import BatchFunction, write_delta
 from riskstream.tables import Catalog, TableRef
 from transformations import gold, marks
-from transformations.risk import CorrelationTable
+from transformations.risk import CorrelationTable, FactorEstimates, RiskModel
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -63,9 +63,12 @@ GOLD_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def create_gold_tables(spark: SparkSession, catalog: Catalog) -> None:
-    """Create the gold tables if missing, with the change data feed on."""
+    """Create the gold tables if missing, with the change data feed on; add the columns a table made
+    by an earlier release lacks."""
     for name, (ddl, _) in GOLD_TABLES.items():
-        catalog.table("gold", name).create_if_missing(spark, ddl, properties={"delta.enableChangeDataFeed": "true"})
+        table = catalog.table("gold", name)
+        table.create_if_missing(spark, ddl, properties={"delta.enableChangeDataFeed": "true"})
+        table.add_missing_columns(spark, ddl)
 
 
 def _key_condition(keys: tuple[str, ...]) -> str:
@@ -143,7 +146,11 @@ class PositionsRiskAlertsWriter:
         self._gold = {name: catalog.table("gold", name) for name in GOLD_TABLES}
         self._reference = {name: catalog.table("reference", name) for name in ("instruments", "portfolios", "fx_rates")}
         self._correlations = catalog.table("reference", "correlations")
+        self._risk_factors = catalog.table("gold", "risk_factors")
         self._settings = settings.gold
+        self._risk_settings = settings.risk
+        self._model: tuple[tuple[int, ...], RiskModel] | None = None
+        """The risk model and the reference versions it was built from."""
         self._kafka_sink_options = kafka_sink_options
         self._risk_reference_versions: tuple[int, ...] | None = None
         """The reference tables' Delta versions that gold.portfolio_risk was last fully computed with."""
@@ -238,7 +245,7 @@ class PositionsRiskAlertsWriter:
         reference_versions = self._reference_versions(spark)
         everyone = reference_versions != self._risk_reference_versions
         touched = trades.select("portfolio_id").unionByName(affected.select("portfolio_id")).distinct()
-        risk = self._recompute_risk(spark, touched, everyone).persist()
+        risk = self._recompute_risk(spark, touched, everyone, reference_versions).persist()
         try:
             upsert(spark, risk, self._gold["portfolio_risk"], GOLD_TABLES["portfolio_risk"][1])
             self._risk_reference_versions = reference_versions
@@ -260,17 +267,37 @@ class PositionsRiskAlertsWriter:
             return self._risk_reference_versions
         self._reference_checked_at = now
         tables = (self._reference["instruments"], self._reference["portfolios"], self._correlations)
-        return tuple(int(table.delta_table(spark).history(1).collect()[0]["version"]) for table in tables)
+        versions = [int(table.delta_table(spark).history(1).collect()[0]["version"]) for table in tables]
+        # gold.risk_factors is written by the scheduled `riskstream risk factors` job: -1 until its first run
+        factors = self._risk_factors
+        versions.append(
+            int(factors.delta_table(spark).history(1).collect()[0]["version"]) if factors.exists(spark) else -1
+        )
+        return tuple(versions)
 
-    def _recompute_risk(self, spark: SparkSession, touched: DataFrame, everyone: bool) -> DataFrame:
-        positions = self._gold["positions"].read(spark)
+    def _risk_model(self, spark: SparkSession, versions: tuple[int, ...]) -> RiskModel:
+        """The risk model for the reference versions, rebuilt only when one of them has changed."""
+        if self._model is not None and self._model[0] == versions:
+            return self._model[1]
         correlation_rows = self._correlations.read(spark).select("level", "left_id", "right_id", "correlation")
-        correlations = CorrelationTable.from_rows([tuple(row) for row in correlation_rows.collect()])
+        risk = self._risk_settings
+        correlations = CorrelationTable.from_rows(
+            [tuple(row) for row in correlation_rows.collect()], risk.intra_sector_correlation
+        )
+        rows = [row.asDict() for row in self._risk_factors.read(spark).collect()] if versions[-1] >= 0 else []
+        model = RiskModel(correlations, FactorEstimates.from_rows(rows), risk.fx_daily_vol, risk.scenarios())
+        self._model = (versions, model)
+        return model
+
+    def _recompute_risk(
+        self, spark: SparkSession, touched: DataFrame, everyone: bool, versions: tuple[int, ...]
+    ) -> DataFrame:
+        positions = self._gold["positions"].read(spark)
         if not everyone:
             positions = positions.join(touched, "portfolio_id", "left_semi")
         instruments = self._reference["instruments"].read(spark)
         return positions.transform(gold.positions_for_risk(instruments, self._portfolios(spark))).transform(
-            gold.portfolio_risk(correlations)
+            gold.portfolio_risk(self._risk_model(spark, versions))
         )
 
     def _portfolios(self, spark: SparkSession) -> DataFrame:

@@ -20,13 +20,16 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from riskstream.errors import ConfigError
 from riskstream.paths import conf_dir, state_dir
+
+if TYPE_CHECKING:
+    from transformations.stress import StressScenario
 
 LOCAL_TARGET = "local"
 _TARGET = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -245,9 +248,64 @@ class GoldConfig(_Model):
     single_trade_limit_share: float = Field(default=0.10, gt=0, le=1)
     reference_check_interval: SparkDuration = "1 minute"
     """How often ``gold_positions`` looks for a new version of the instruments, portfolios and
-    correlations tables (three one-row history reads); a new one recomputes every portfolio's risk
-    with its next batch. Reference data changes daily; reading its history in every batch cost each
-    batch those reads."""
+    correlations tables and of ``gold.risk_factors`` (four one-row history reads); a new one rebuilds
+    the risk model and recomputes every portfolio's risk with its next batch. Reference data changes
+    daily; reading its history in every batch cost each batch those reads."""
+
+
+_SCENARIO_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+
+
+class StressScenarioConfig(_Model):
+    """One stress scenario (rules in :mod:`transformations.stress`): relative shocks, each above -1."""
+
+    name: str
+    description: str
+    asset_class: dict[str, float] = Field(default_factory=dict)
+    sector: dict[str, float] = Field(default_factory=dict)
+    instrument: dict[str, float] = Field(default_factory=dict)
+    fx: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _valid(self) -> StressScenarioConfig:
+        from transformations.schemas import ASSET_CLASSES
+
+        if not _SCENARIO_NAME.match(self.name):
+            raise ValueError(f"stress scenario name {self.name!r}: lower-case letters, digits and '_'")
+        for kind in ("asset_class", "sector", "instrument", "fx"):
+            for key, shock in getattr(self, kind).items():
+                if shock <= -1:
+                    raise ValueError(f"stress scenario {self.name}: {kind} {key} shock {shock} must be above -1")
+        unknown = sorted(set(self.asset_class) - set(ASSET_CLASSES))
+        if unknown:
+            raise ValueError(f"stress scenario {self.name}: asset classes {unknown} are not {list(ASSET_CLASSES)}")
+        codes = [code for code in self.fx if not _CURRENCY_CODE.match(code)]
+        if codes:
+            raise ValueError(f"stress scenario {self.name}: fx keys {codes} are not 3-letter currency codes")
+        return self
+
+    def scenario(self) -> StressScenario:
+        from transformations.stress import StressScenario
+
+        return StressScenario(self.name, self.description, self.asset_class, self.sector, self.instrument, self.fx)
+
+
+DEFAULT_STRESS_SCENARIOS: tuple[StressScenarioConfig, ...] = (
+    StressScenarioConfig(name="equity_crash", description="Equities -20 %", asset_class={"equity": -0.20}),
+    StressScenarioConfig(name="credit_widening", description="Credit -8 %", asset_class={"credit": -0.08}),
+    StressScenarioConfig(name="rates_shock", description="Rates -3 %", asset_class={"rates": -0.03}),
+    StressScenarioConfig(name="commodity_slump", description="Commodities -15 %", asset_class={"commodity": -0.15}),
+    StressScenarioConfig(name="usd_rally", description="USD +5 % against every currency", fx={"USD": 0.05}),
+    StressScenarioConfig(name="usd_fall", description="USD -5 % against every currency", fx={"USD": -0.05}),
+    StressScenarioConfig(
+        name="risk_off",
+        description="Equities -20 %, credit -8 %, commodities -15 %, USD +5 %",
+        asset_class={"equity": -0.20, "credit": -0.08, "commodity": -0.15},
+        fx={"USD": 0.05},
+    ),
+)
+"""The scenarios a target runs unless its conf lists its own (``risk.stress_scenarios``)."""
 
 
 class RiskConfig(_Model):
@@ -265,6 +323,20 @@ class RiskConfig(_Model):
     """Correlation of two instruments of one sector with no instrument pair row and no EWMA estimate."""
     fx_daily_vol: float = Field(default=0.006, ge=0)
     """Daily volatility of a currency's USD rate with no EWMA estimate."""
+    stress_scenarios: tuple[StressScenarioConfig, ...] = DEFAULT_STRESS_SCENARIOS
+    """The what-if scenarios every portfolio is revalued under."""
+
+    @field_validator("stress_scenarios")
+    @classmethod
+    def _unique_names(cls, value: tuple[StressScenarioConfig, ...]) -> tuple[StressScenarioConfig, ...]:
+        names = [scenario.name for scenario in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"stress scenario names must be unique: {repeated} repeat")
+        return value
+
+    def scenarios(self) -> tuple[StressScenario, ...]:
+        return tuple(scenario.scenario() for scenario in self.stress_scenarios)
 
 
 class MaintenanceConfig(_Model):

@@ -56,10 +56,6 @@ def _positive(value: float) -> str | None:
     return None if value > 0 else f"{value} is not > 0"
 
 
-def _non_negative(value: float) -> str | None:
-    return None if value >= 0 else f"{value} is not >= 0"
-
-
 def _currency(value: str) -> str | None:
     return None if _CURRENCY.match(value) else f"{value!r} is not a 3-letter ISO 4217 code"
 
@@ -98,6 +94,8 @@ class ReferenceTable:
     row_check: Callable[[dict[str, Any]], str | None] | None = None
     required_file: bool = True
     """False: a missing file loads as an empty table."""
+    added: tuple[str, ...] = ()
+    """Trailing columns of later releases: a file whose header stops before them loads them as null."""
 
     @property
     def file_name(self) -> str:
@@ -123,8 +121,10 @@ REFERENCE_TABLES = (
             ("gross_limit", _positive),
             ("var_limit", _positive),
             ("single_trade_limit", _positive),
+            ("stress_loss_limit", _positive),
         ),
-        optional=("name",),
+        optional=("name", "stress_loss_limit"),
+        added=("stress_loss_limit",),
     ),
     ReferenceTable(
         "instruments",
@@ -134,7 +134,7 @@ REFERENCE_TABLES = (
             ("asset_class", _asset_class),
             ("currency", _currency),
             ("multiplier", _positive),
-            ("daily_vol", _non_negative),
+            ("daily_vol", _positive),
             ("reference_price", _positive),
         ),
         optional=("name", "sector", "country"),
@@ -212,16 +212,24 @@ def read_reference_csv(table: ReferenceTable, path: Path) -> list[tuple[Any, ...
         header = next(reader, None)
         if header is None:
             raise ReferenceDataError(f"{path}: empty file, expected the header {','.join(expected_header)}")
-        if [cell.strip() for cell in header] != expected_header:
+        given = [cell.strip() for cell in header]
+        missing = len(expected_header) - len(given)
+        if given != expected_header and not (
+            0 < missing <= len(table.added)
+            and given == expected_header[:-missing]
+            and expected_header[-missing:] == list(table.added[-missing:])
+        ):
             raise ReferenceDataError(
                 f"{path}, line 1: header is {','.join(header)!r}, expected {','.join(expected_header)!r}"
             )
+        absent = max(missing, 0) if given != expected_header else 0
         for cells in reader:
             line = reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue
-            if len(cells) != len(columns):
-                raise ReferenceDataError(f"{path}, line {line}: {len(cells)} values, expected {len(columns)}")
+            if len(cells) != len(columns) - absent:
+                raise ReferenceDataError(f"{path}, line {line}: {len(cells)} values, expected {len(columns) - absent}")
+            cells = cells + [""] * absent
             values: list[Any] = []
             for (name, spark_type), raw in zip(columns, cells, strict=True):
                 text = raw.strip()

@@ -135,6 +135,7 @@ PORTFOLIO_COLUMNS = (
     "gross_limit",
     "var_limit",
     "single_trade_limit",
+    "stress_loss_limit",
 )
 INSTRUMENT_COLUMNS = (
     "instrument_id",
@@ -222,6 +223,7 @@ class Portfolio:
     gross_limit: float
     var_limit: float
     single_trade_limit: float
+    stress_loss_limit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,8 @@ class ReferenceData:
 
 
 def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float):
         return repr(value) if not value.is_integer() else str(int(value))
     return str(value)
@@ -540,6 +544,31 @@ class MarketSimulator:
     def reference_data(self) -> ReferenceData:
         return self._reference
 
+    def target_book(self) -> Any:
+        """Every portfolio's mandate as positions at the reference prices: a pandas frame with the
+        ``gold.positions`` columns risk reads (``market_value_base`` the signed target, in base currency)."""
+        import pandas as pd
+
+        instruments = self._reference.instruments
+        rows = []
+        for portfolio in self._reference.portfolios:
+            mandate = self._mandates[portfolio.portfolio_id]
+            for index, target_usd in zip(mandate.instruments, mandate.target_usd, strict=True):
+                instrument = instruments[index]
+                rows.append(
+                    {
+                        "portfolio_id": portfolio.portfolio_id,
+                        "instrument_id": instrument.instrument_id,
+                        "sector": instrument.sector,
+                        "asset_class": instrument.asset_class,
+                        "instrument_currency": instrument.currency,
+                        "base_currency": portfolio.base_currency,
+                        "market_value_base": float(target_usd) / self._usd_rate[portfolio.base_currency],
+                        "daily_vol": instrument.daily_vol,
+                    }
+                )
+        return pd.DataFrame(rows)
+
     def write_reference_csv(self, out_dir: Path) -> dict[str, Path]:
         """Write the reference CSV files (see :meth:`ReferenceData.write_csv`) into ``out_dir``."""
         return self._reference.write_csv(out_dir)
@@ -587,6 +616,7 @@ class MarketSimulator:
             var_use = rng.uniform(1.05, 1.15) if number % 5 == OVERSIZED_ROLE else rng.uniform(0.45, 0.85)
             portfolio_id = f"P-{number + 1:03d}"
             mandates[portfolio_id] = mandate
+            stress_usd = _worst_stress_loss(mandate, instruments, base, usd_rate)
             portfolios.append(
                 Portfolio(
                     portfolio_id=portfolio_id,
@@ -596,6 +626,8 @@ class MarketSimulator:
                     gross_limit=round(gross_usd / use / usd_rate[base], -3),
                     var_limit=round(var_usd / var_use / usd_rate[base], -3),
                     single_trade_limit=round(spec.usd_notional * rng.uniform(6.0, 8.0) / usd_rate[base], -3),
+                    # the same use as the VaR limit (no draw of its own, so the rest of the data keeps its seed)
+                    stress_loss_limit=round(stress_usd / var_use / usd_rate[base], -3) if stress_usd > 0 else None,
                 )
             )
         history = _price_history(
@@ -1051,6 +1083,29 @@ def _mandate(rng: random.Random, number: int, asset_class: str, instruments: lis
     signs = np.array([1.0 if rng.random() < 0.75 else -1.0 for _ in members])
     target = signs * weights / weights.sum() * units * _ASSET_CLASSES[asset_class].usd_notional
     return _Mandate(members, target)
+
+
+def _worst_stress_loss(
+    mandate: _Mandate, instruments: list[Instrument], base: str, usd_rate: dict[str, float]
+) -> float:
+    """The largest loss, in USD, of the mandate's target book under the default stress scenarios."""
+    import pandas as pd
+
+    from riskstream.config import DEFAULT_STRESS_SCENARIOS
+    from transformations.stress import portfolio_stress, worst_loss
+
+    held = pd.DataFrame(
+        {
+            "instrument_id": [instruments[i].instrument_id for i in mandate.instruments],
+            "sector": [instruments[i].sector for i in mandate.instruments],
+            "asset_class": [instruments[i].asset_class for i in mandate.instruments],
+            "instrument_currency": [instruments[i].currency for i in mandate.instruments],
+            "base_currency": base,
+            "market_value_base": mandate.target_usd / usd_rate[base],
+        }
+    )
+    scenarios = [scenario.scenario() for scenario in DEFAULT_STRESS_SCENARIOS]
+    return worst_loss(portfolio_stress(held, scenarios))[1] * usd_rate[base]
 
 
 def _uuid4(rng: random.Random) -> str:

@@ -99,6 +99,20 @@ class TableRef:
             if missing:
                 spark.sql(f"ALTER TABLE {self.sql_name} SET TBLPROPERTIES ({_property_list(missing)})")
 
+    def add_missing_columns(self, spark: SparkSession, ddl: str) -> list[str]:
+        """Add the columns of ``ddl`` the table lacks (made by an earlier release), with one ``ALTER TABLE
+        ADD COLUMNS``; returns their names. Existing columns are never changed or dropped."""
+        from transformations.schemas import schema
+
+        held = {name.lower() for name in self.read(spark).schema.fieldNames()}
+        missing = [column for column in schema(ddl).fields if column.name.lower() not in held]
+        if missing:
+            columns = ", ".join(
+                f"{quote_identifier(column.name)} {column.dataType.simpleString()}" for column in missing
+            )
+            spark.sql(f"ALTER TABLE {self.sql_name} ADD COLUMNS ({columns})")
+        return [column.name for column in missing]
+
     def exists(self, spark: SparkSession) -> bool:
         from delta.tables import DeltaTable
 

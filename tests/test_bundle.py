@@ -570,6 +570,7 @@ def test_includes_are_one_job_per_file_and_the_environment(
         "resources/limit_breach.alert.yml": {"alerts": ["riskstream_limit_breach"]},
         "resources/reference_refresh.job.yml": {"jobs": ["riskstream_reference_refresh"]},
         "resources/risk_factors.job.yml": {"jobs": ["riskstream_risk_factors"]},
+        "resources/risk_stress.job.yml": {"jobs": ["riskstream_risk_stress"]},
         "resources/riskstream_risk.dashboard.yml": {"dashboards": ["riskstream_risk"]},
         "resources/snowflake_sync.job.yml": {"jobs": ["riskstream_snowflake_sync"]},
         "resources/streaming.job.yml": {"jobs": ["riskstream_streaming"]},
@@ -628,6 +629,7 @@ def test_task_command_lines(bundle: tuple[dict[str, Any], dict[str, dict[str, An
             ["reference", "load", "--source", landing, *DEPLOYMENT_ARGUMENTS],
         ),
         ("riskstream_risk_factors", "risk_factors", ["risk", "factors", *DEPLOYMENT_ARGUMENTS]),
+        ("riskstream_risk_stress", "risk_stress", ["risk", "stress", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_snowflake_sync", "sync", ["sync", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_streaming", "bronze", ["run", "bronze", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_streaming", "silver", ["run", "silver", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
@@ -699,6 +701,7 @@ def test_an_extra_target_deploys_and_its_tasks_run(tmp_path: Path) -> None:
     assert sorted(loaded) == [
         "riskstream_reference_refresh.reference_load",
         "riskstream_risk_factors.risk_factors",
+        "riskstream_risk_stress.risk_stress",
         "riskstream_snowflake_sync.sync",
         "riskstream_streaming.bronze",
         "riskstream_streaming.gold",
@@ -732,6 +735,7 @@ def test_an_extra_target_deploys_and_its_tasks_run(tmp_path: Path) -> None:
         ("riskstream_snowflake_sync", "sync"),
         ("riskstream_reference_refresh", "reference_load"),
         ("riskstream_risk_factors", "risk_factors"),
+        ("riskstream_risk_stress", "risk_stress"),
         ("riskstream_table_maintenance", "maintain"),
     ],
 )

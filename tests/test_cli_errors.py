@@ -155,7 +155,9 @@ def test_a_spark_command_prints_its_own_lines_and_no_jvm_warnings(tmp_path: Path
         f"reference load: {delta}/instruments <- 40 rows",
         f"reference load: {delta}/fx_rates <- 7 rows",
         f"reference load: {delta}/correlations <- 858 rows",
-        "reference load: done, 915 rows in 4 tables",
+        # 40 instruments and 6 currencies, 521 closes each
+        f"reference load: {delta}/price_history <- 23966 rows",
+        "reference load: done, 24881 rows in 5 tables",
     ]
     jdk_notice = "WARNING: Using incubator modules: jdk.incubator.vector"
     assert [line for line in loaded.stderr.splitlines() if line != jdk_notice] == []

@@ -102,6 +102,17 @@ def test_demo_end_to_end(spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         message = f"round {number}/{options.rounds}: produce ticks: sent {size}, delivered {size}, failed 0"
         assert any(line.startswith(message) for line in messages), message
 
+    # The risk factors are estimated from the loaded price history before the streams start.
+    catalog = Catalog(settings)
+    history_factors = catalog.table("reference", "price_history").read(spark).select("factor_type", "factor_id")
+    factors = history_factors.distinct().count()
+    assert f"gold.risk_factors: {factors} factors (EWMA volatilities, correlations, historical scenarios)" in messages
+    assert catalog.table("gold", "risk_factors").read(spark).count() == factors
+    risk_rows = catalog.table("gold", "portfolio_risk").read(spark).collect()
+    assert {(row.scenario_count, tuple(row.unmodelled_factors)) for row in risk_rows} == {(500, ())}
+    # ES at 97.5 % is the mean beyond the 13th worst of 500 losses, so at least the 25th worst (95 % VaR)
+    assert all(row.es_975_1d_hist >= row.hist_var_95_1d > 0 for row in risk_rows)
+
     # Today's P&L per portfolio: gold.pnl's rows of its newest trading date, summed per portfolio.
     pnl = Catalog(settings).table("gold", "pnl").read(spark).toPandas()
     today = pnl[pnl["trading_date"] == pnl["trading_date"].max()]

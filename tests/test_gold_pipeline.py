@@ -32,12 +32,18 @@ from pyspark.sql import functions as F
 
 from jobs import gold as gold_job
 from riskstream import kafka_broker
-from riskstream.config import Settings
+from riskstream.config import RiskConfig, Settings
 from riskstream.kafka_broker import BrokerInfo
 from riskstream.kafka_options import spark_sink_options
 from riskstream.monitoring import ProgressCollector, progress_row
 from riskstream.tables import Catalog
-from transformations.gold import EXPOSURE_BY_ASSET_CLASS_5M_DDL, PORTFOLIO_RISK_1M_DDL, POSITIONS_DDL
+from tests.independent_risk import Held, factor_sigma
+from transformations.gold import (
+    EXPOSURE_BY_ASSET_CLASS_5M_DDL,
+    PORTFOLIO_RISK_1M_DDL,
+    PORTFOLIO_RISK_DDL,
+    POSITIONS_DDL,
+)
 from transformations.marks import batch_inputs
 from transformations.schemas import (
     CORRELATIONS_DDL,
@@ -46,6 +52,7 @@ from transformations.schemas import (
     PORTFOLIOS_DDL,
     SILVER_PRICES_DDL,
     SILVER_TRADES_DDL,
+    schema,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
@@ -75,6 +82,7 @@ PORTFOLIOS = {row["portfolio_id"]: row for row in _csv("portfolios.csv")}
 INSTRUMENTS = {row["instrument_id"]: row for row in _csv("instruments.csv")}
 USD_RATES = {row["currency"]: float(row["usd_rate"]) for row in _csv("fx_rates.csv")}
 CORRELATION_ROWS = _csv("correlations.csv")
+INTRA_SECTOR_CORRELATION = RiskConfig().intra_sector_correlation
 
 
 def _silver_rows() -> list[tuple[int, dict[str, Any]]]:
@@ -264,19 +272,20 @@ def _correlation(a: str, b: str) -> float:
     if ("instrument", frozenset((a, b))) in by_level:
         return by_level[("instrument", frozenset((a, b)))]
     sectors = frozenset((INSTRUMENTS[a]["sector"], INSTRUMENTS[b]["sector"]))
-    return by_level.get(("sector", sectors), 0.0) if len(sectors) == 2 else 0.0
+    if len(sectors) == 1:
+        return INTRA_SECTOR_CORRELATION
+    return by_level.get(("sector", sectors), 0.0)
 
 
 def _expected_risk(positions: dict[tuple[str, str], dict[str, Any]], portfolio_id: str) -> dict[str, Any]:
-    """Variance-covariance VaR by explicit double sum over position pairs."""
+    """Variance-covariance VaR over instrument and currency factors (tests/independent_risk.py)."""
     held = {i: p["market_value_base"] for (pid, i), p in positions.items() if pid == portfolio_id}
     held = {i: w for i, w in held.items() if w != 0.0}
-    variance = sum(
-        w_i * w_j * _correlation(i, j) * float(INSTRUMENTS[i]["daily_vol"]) * float(INSTRUMENTS[j]["daily_vol"])
-        for i, w_i in held.items()
-        for j, w_j in held.items()
+    base = PORTFOLIOS[portfolio_id]["base_currency"]
+    sigma = factor_sigma(
+        [Held(i, INSTRUMENTS[i]["currency"], base, w, float(INSTRUMENTS[i]["daily_vol"])) for i, w in held.items()],
+        _correlation,
     )
-    sigma = math.sqrt(variance)
     gross = sum(abs(w) for w in held.values())
     shares = [abs(w) / gross for w in held.values()]
     by_class: dict[str, float] = defaultdict(float)
@@ -354,6 +363,7 @@ def _write_reference(spark: SparkSession, catalog: Catalog) -> None:
             lambda r: (
                 *(r[k] for k in ("portfolio_id", "name", "desk", "base_currency")),
                 *map(_num, list(r.values())[4:]),
+                _num(r.get("stress_loss_limit", "")),  # not in the fixture file: no stress limit
             ),
         ),
         "instruments": (
@@ -560,13 +570,16 @@ def test_a_reference_reload_reaches_the_risk_of_portfolios_without_trades(
 ) -> None:
     """Doubling every daily volatility doubles every portfolio's sigma and VaR with the first batch after
     the reference check interval, including P-FX-2, which that batch does not trade (it trades MSFT,
-    which only P-EQ-1 holds). Within the interval a batch does not look, and P-FX-2 keeps its figures."""
+    which only P-EQ-1 holds). Within the interval a batch does not look, and P-FX-2 keeps its figures.
+    Currency factors are given no volatility here (``risk.fx_daily_vol`` 0), so every variance comes
+    from instrument volatilities and doubling them doubles sigma exactly."""
     alerts_topic = f"risk-alerts-{uuid.uuid4().hex[:10]}"
     kafka_broker.create_topics(kafka.bootstrap_servers, {alerts_topic: 1})
     settings = make_settings(
         kafka.bootstrap_servers,
         kafka={"alerts_topic": alerts_topic},
         gold={"reference_check_interval": check_interval},
+        risk={"fx_daily_vol": 0.0},
     )
     catalog = Catalog(settings)
     _write_reference(spark, catalog)
@@ -602,6 +615,26 @@ def test_gold_tables_have_change_data_feed(spark: SparkSession, make_settings: C
             for row in spark.sql(f"SHOW TBLPROPERTIES {catalog.table('gold', name).sql_name}").collect()
         }
         assert properties["delta.enableChangeDataFeed"] == "true", name
+
+
+def test_a_portfolio_risk_table_of_an_earlier_release_gets_the_new_columns(
+    spark: SparkSession, make_settings: Callable[..., Settings]
+) -> None:
+    catalog = Catalog(make_settings())
+    table = catalog.table("gold", "portfolio_risk")
+    earlier = PORTFOLIO_RISK_DDL.split(", es_975_1d_param")[0]
+    table.create_if_missing(spark, earlier)
+    old_row = ("P-1", 1, 10.0, 10.0, {"equity": 10.0}, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 100.0, 50.0, 0.1, 0.06)
+    spark.createDataFrame([old_row], earlier).write.format("delta").mode("append").save(str(table.path))
+
+    gold_job.create_gold_tables(spark, catalog)
+
+    assert table.read(spark).schema.simpleString() == schema(PORTFOLIO_RISK_DDL).simpleString()
+    kept = table.read(spark).first()
+    assert kept is not None
+    assert tuple(kept)[: len(old_row)] == old_row
+    assert tuple(kept)[len(old_row) :] == (None,) * 17
+    assert table.add_missing_columns(spark, PORTFOLIO_RISK_DDL) == []  # a second start changes nothing
 
 
 def test_gold_checks_its_inputs_through_spark_and_creates_nothing(

@@ -19,7 +19,6 @@ transformations/risk.py), never from the pipeline's own output; floats are compa
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from riskstream import kafka_broker
 from riskstream.config import Settings
 from riskstream.kafka_broker import BrokerInfo
 from riskstream.tables import Catalog
+from tests.independent_risk import Held, factor_sigma
 from tests.test_gold_pipeline import (
     CONCENTRATION_LIMIT,
     INSTRUMENTS,
@@ -228,11 +228,12 @@ def _model(events: list[Trade | Tick]) -> dict[str, Any]:
 
 def _risk(positions: dict[tuple[str, str], dict[str, float]], portfolio_id: str) -> dict[str, float]:
     held = sorted((i, p["mv"]) for (pid, i), p in positions.items() if pid == portfolio_id and p["mv"] != 0.0)
-    ids = [i for i, _ in held]
     w = np.array([mv for _, mv in held])
-    vols = np.array([float(INSTRUMENTS[i]["daily_vol"]) for i in ids])
-    rho = np.array([[_correlation(a, b) for b in ids] for a in ids])
-    sigma = math.sqrt(float(w @ (rho * np.outer(vols, vols)) @ w))
+    base = PORTFOLIOS[portfolio_id]["base_currency"]
+    sigma = factor_sigma(
+        [Held(i, INSTRUMENTS[i]["currency"], base, mv, float(INSTRUMENTS[i]["daily_vol"])) for i, mv in held],
+        _correlation,
+    )
     gross = float(np.abs(w).sum())
     return {
         "gross_exposure_base": gross,

@@ -148,6 +148,7 @@ def test_cli_produce_to_the_local_broker(kafka: kafka_broker.BrokerInfo, topic: 
         "fx_rates.csv",
         "instruments.csv",
         "portfolios.csv",
+        "price_history.csv",
     ]
 
 

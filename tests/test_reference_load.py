@@ -40,9 +40,10 @@ EXPECTED = {
     "portfolios": (
         PORTFOLIOS_DDL,
         [
-            ("P-001", "US Equity Growth", "equities", "USD", 50_000_000.0, 1_500_000.0, 5_000_000.0),
-            ("P-002", "Euro Macro", "macro", "EUR", 80_000_000.0, 2_500_000.0, 8_000_000.0),
-            ("P-003", "Global Equity Income", "equities", "EUR", 30_000_000.0, 900_000.0, 3_000_000.0),
+            # the fixture file has no stress_loss_limit column (an earlier release's file): null
+            ("P-001", "US Equity Growth", "equities", "USD", 50_000_000.0, 1_500_000.0, 5_000_000.0, None),
+            ("P-002", "Euro Macro", "macro", "EUR", 80_000_000.0, 2_500_000.0, 8_000_000.0, None),
+            ("P-003", "Global Equity Income", "equities", "EUR", 30_000_000.0, 900_000.0, 3_000_000.0, None),
         ],
     ),
     "instruments": (
@@ -150,7 +151,8 @@ def test_load_writes_exact_tables_and_refresh_replaces_them(
             "single_trade_limit",
             "trade_limit",
             "portfolios.csv, line 1: header is 'portfolio_id,name,desk,base_currency,gross_limit,var_limit,"
-            "trade_limit', expected 'portfolio_id,name,desk,base_currency,gross_limit,var_limit,single_trade_limit'",
+            "trade_limit', expected 'portfolio_id,name,desk,base_currency,gross_limit,var_limit,single_trade_limit,"
+            "stress_loss_limit'",
         ),
         (
             "instruments.csv",
@@ -163,7 +165,7 @@ def test_load_writes_exact_tables_and_refresh_replaces_them(
             "instruments.csv",
             "SAP SE,equity,technology,DE,EUR,1,0.016",
             "SAP SE,equity,technology,DE,EUR,1,-0.016",
-            "instruments.csv, line 3, column daily_vol: -0.016 is not >= 0",
+            "instruments.csv, line 3, column daily_vol: -0.016 is not > 0",
         ),
         (
             "instruments.csv",
@@ -272,6 +274,21 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         f"{source}/instruments.csv: reference file not found (write a set with `riskstream simulate reference "
         f"--out {source}` and load it with `riskstream reference load --source {source}`)"
     )
+
+
+def test_a_portfolios_file_with_the_stress_loss_limit_column_loads_it(tmp_path: Path) -> None:
+    source = _copy_fixtures(tmp_path)
+    path = source / "portfolios.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    limits = ["stress_loss_limit", "4000000", "", "2750000"]
+    path.write_text("\n".join(f"{line},{limit}" for line, limit in zip(lines, limits, strict=True)) + "\n")
+    rows = read_reference(source)["portfolios"]
+    assert [row[-1] for row in rows] == [4_000_000.0, None, 2_750_000.0]
+    path.write_text(path.read_text().replace(",2750000", ",-1"), encoding="utf-8")
+    with pytest.raises(
+        ReferenceDataError, match=r"portfolios\.csv, line 4, column stress_loss_limit: -1\.0 is not > 0"
+    ):
+        read_reference(source)
 
 
 def test_price_history_is_optional_and_loads_empty_without_its_file(

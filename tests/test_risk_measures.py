@@ -16,6 +16,7 @@ from transformations.risk_measures import (
     chi2_1_sf,
     christoffersen_independence,
     ewma_covariance,
+    ewma_covariance_path,
     historical_es,
     historical_var,
     kupiec_pof,
@@ -248,3 +249,11 @@ def test_backtest_counts_losses_beyond_var_as_exceptions() -> None:
     assert result == Backtest(250, 4, 0.99, lr, p, ind, ind_p, "green")
     with pytest.raises(ValueError, match="same days"):
         backtest(losses[:-1], var, 0.99)
+
+
+def test_the_ewma_path_forecasts_each_day_from_the_days_before_it() -> None:
+    returns = _returns(120, 3)
+    path = ewma_covariance_path(returns, 0.94)
+    assert np.isnan(path[0]).all()
+    for day in (1, 2, 60, 119):
+        np.testing.assert_allclose(path[day], ewma_covariance(returns[:day], 0.94), rtol=REL, atol=1e-18)

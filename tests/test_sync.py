@@ -444,7 +444,7 @@ def test_cli_sync_then_verify_then_tampered_verify_fails(
 
 def test_the_gold_jobs_tables_sync_and_verify(spark: Any, settings: Settings) -> None:
     """The real gold table definitions (jobs/gold.py): same keys as the sync registry, every column
-    type mapped, a map column landing as JSON text."""
+    type mapped, a map and an array column landing as JSON text."""
     from jobs.gold import GOLD_TABLES, create_gold_tables
     from riskstream.snowflake.tables import GOLD_TABLE_KEYS
 
@@ -454,7 +454,8 @@ def test_the_gold_jobs_tables_sync_and_verify(spark: Any, settings: Settings) ->
     spark.sql(
         f"INSERT INTO {catalog.table('gold', 'portfolio_risk').sql_name} VALUES ('P-001', 2, 1500.0, 500.0, "
         "map('equity', 1000.0D, 'fx', -500.0D), 0.6667, 0.5556, 12.5, 20.56, 29.08, 65.02, 91.96, 1.0E7, 1.0E5, "
-        "1.5E-4, 2.908E-4)"
+        "1.5E-4, 2.908E-4, 15.0, 18.0, 27.0, 56.92, 85.38, 60.0, 90.0, 25.0, 500, array('fx:EUR'), false, 0.25, "
+        "map('equity_crash', -200.0D), 'equity_crash', 200.0, 400.0, 0.5)"
     )
 
     results = sync_tables(spark, settings, GOLD_TABLE_KEYS)
@@ -485,6 +486,23 @@ def test_the_gold_jobs_tables_sync_and_verify(spark: Any, settings: Settings) ->
             1.0e5,
             1.5e-4,
             2.908e-4,
+            15.0,
+            18.0,
+            27.0,
+            56.92,
+            85.38,
+            60.0,
+            90.0,
+            25.0,
+            Decimal("500"),
+            '["fx:EUR"]',
+            False,
+            0.25,
+            '{"equity_crash":-200.0}',
+            "equity_crash",
+            200.0,
+            400.0,
+            0.5,
         )
     ]
     assert all(result.ok for result in verify_tables(spark, settings, GOLD_TABLE_KEYS))

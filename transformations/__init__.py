@@ -7,7 +7,9 @@ returns one, to be chained with ``df.transform(...)``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from pyspark.sql import DataFrame
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
-Transform = Callable[[DataFrame], DataFrame]
+Transform = Callable[["DataFrame"], "DataFrame"]

@@ -33,7 +33,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transformations import Transform
-from transformations.risk import CorrelationTable, portfolio_risk_frame
+from transformations.risk import RiskModel, portfolio_risk_frame
 
 PORTFOLIO_RISK_1M_DDL = (
     "portfolio_id string, window_start timestamp, window_end timestamp, trade_count long, amend_count long, "
@@ -86,9 +86,16 @@ PORTFOLIO_RISK_DDL = (
     "portfolio_id string, position_count long, gross_exposure_base double, net_exposure_base double, "
     "exposure_by_asset_class map<string,double>, largest_position_share double, herfindahl_index double, "
     "sigma_1d_base double, var_95_1d double, var_99_1d double, var_95_10d double, var_99_10d double, "
-    "gross_limit double, var_limit double, gross_limit_utilisation double, var_limit_utilisation double"
+    "gross_limit double, var_limit double, gross_limit_utilisation double, var_limit_utilisation double, "
+    "es_975_1d_param double, hist_var_95_1d double, hist_var_99_1d double, hist_var_95_10d_sqrt double, "
+    "hist_var_99_10d_sqrt double, hist_var_95_10d_overlap double, hist_var_99_10d_overlap double, "
+    "es_975_1d_hist double, scenario_count int, unmodelled_factors array<string>, correlation_repaired boolean, "
+    "correlation_min_eigenvalue double, stress_pnl map<string,double>, worst_stress_scenario string, "
+    "worst_stress_loss_base double, stress_loss_limit double, stress_limit_utilisation double"
 )
-"""gold.portfolio_risk (key portfolio_id); see transformations/risk.py for units and conventions."""
+"""gold.portfolio_risk (key portfolio_id); see transformations/risk.py for units and conventions. The
+columns from ``es_975_1d_param`` on came with the risk-factor model; a table made by an earlier release
+gets them with ``ALTER TABLE ADD COLUMNS`` (null in its old rows until the portfolio is recomputed)."""
 
 RISK_ALERTS_DDL = (
     "alert_id string, portfolio_id string, rule string, window_start timestamp, window_end timestamp, "
@@ -97,7 +104,7 @@ RISK_ALERTS_DDL = (
 """gold.risk_alerts (key portfolio_id, rule, window_start). ``alert_id`` = sha256 of the key, the
 dedupe key for consumers of the alerts topic."""
 
-ALERT_RULES = ("gross_limit", "var_limit", "concentration", "single_trade")
+ALERT_RULES = ("gross_limit", "var_limit", "concentration", "stress_loss", "single_trade")
 
 
 def _is_new() -> Column:
@@ -268,33 +275,41 @@ def positions_for_risk(instruments: DataFrame, portfolios: DataFrame) -> Transfo
     def transform(positions: DataFrame) -> DataFrame:
         return (
             positions.join(instruments.select("instrument_id", "daily_vol"), "instrument_id", "left")
-            .join(portfolios.select("portfolio_id", "gross_limit", "var_limit"), "portfolio_id", "left")
+            .join(
+                portfolios.select("portfolio_id", "gross_limit", "var_limit", "stress_loss_limit"),
+                "portfolio_id",
+                "left",
+            )
             .select(
                 "portfolio_id",
                 "instrument_id",
                 "sector",
                 "asset_class",
+                "base_currency",
+                "instrument_currency",
                 "market_value_base",
                 "daily_vol",
                 "gross_limit",
                 "var_limit",
+                "stress_loss_limit",
             )
         )
 
     return transform
 
 
-def portfolio_risk(correlations: CorrelationTable, result_schema: str = PORTFOLIO_RISK_DDL) -> Transform:
+def portfolio_risk(model: RiskModel, result_schema: str = PORTFOLIO_RISK_DDL) -> Transform:
     """Positions (from :func:`positions_for_risk`) -> one gold.portfolio_risk row per portfolio.
 
     Runs :func:`transformations.risk.portfolio_risk_frame` per portfolio with ``applyInPandas``:
     VaR needs every position of a portfolio at once (the covariance couples them), a portfolio's
     positions fit in one executor task, and portfolios are computed in parallel instead of on the
-    driver. The correlation table is small reference data shipped with the function.
+    driver. The risk model (correlations, EWMA estimates and scenarios) is small and shipped with the
+    function.
     """
 
     def compute(positions: pd.DataFrame) -> pd.DataFrame:
-        return portfolio_risk_frame(positions, correlations)
+        return portfolio_risk_frame(positions, model)
 
     def transform(positions: DataFrame) -> DataFrame:
         return positions.groupBy("portfolio_id").applyInPandas(compute, schema=result_schema)
@@ -347,7 +362,8 @@ def single_trade_alerts(portfolios: DataFrame, single_trade_limit_share: float) 
 
 
 def portfolio_alerts(events: DataFrame, concentration_limit: float) -> Transform:
-    """gold.portfolio_risk rows of the touched portfolios -> gross_limit / var_limit / concentration alerts.
+    """gold.portfolio_risk rows of the touched portfolios -> gross_limit / var_limit / concentration /
+    stress_loss alerts (a null limit raises none).
 
     ``events`` are the batch's ``(portfolio_id, trade_ts)``: its trades, and its price ticks with a
     null portfolio (:func:`transformations.marks.event_times`). The alert window is the 1-minute
@@ -374,6 +390,11 @@ def portfolio_alerts(events: DataFrame, concentration_limit: float) -> Transform
                 F.lit("concentration").alias("rule"),
                 F.col("largest_position_share").alias("measured_value"),
                 F.lit(concentration_limit).alias("limit_value"),
+            ),
+            F.struct(
+                F.lit("stress_loss").alias("rule"),
+                F.col("worst_stress_loss_base").alias("measured_value"),
+                F.col("stress_loss_limit").alias("limit_value"),
             ),
         )
         return (

@@ -105,21 +105,28 @@ def min_eigenvalue(matrix: np.ndarray) -> float:
     return float(np.linalg.eigvalsh(matrix).min())
 
 
-def _project_psd(matrix: np.ndarray) -> np.ndarray:
+def _project_psd(matrix: np.ndarray, floor: float) -> np.ndarray:
     values, vectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
-    projected: np.ndarray = (vectors * np.clip(values, 0.0, None)) @ vectors.T
+    projected: np.ndarray = (vectors * np.clip(values, floor, None)) @ vectors.T
     return projected
 
 
 def nearest_correlation(
-    matrix: np.ndarray, *, tolerance: float = 1e-12, max_iterations: int = 1000, psd_tolerance: float = 1e-12
+    matrix: np.ndarray,
+    *,
+    tolerance: float = 1e-12,
+    max_iterations: int = 1000,
+    psd_tolerance: float = 1e-12,
+    eigenvalue_floor: float = 0.0,
 ) -> Repaired:
     """The nearest correlation matrix in the Frobenius norm (Higham 2002, unit weights).
 
     A matrix whose smallest eigenvalue is at least ``-psd_tolerance`` is returned unchanged. Otherwise
     alternating projections with Dykstra's correction run until successive iterates differ by less
     than ``tolerance`` (relative, Frobenius), and the result is made exactly symmetric with a unit
-    diagonal.
+    diagonal. ``eigenvalue_floor`` > 0 projects onto matrices whose eigenvalues are at least that
+    (Higham's section 3.2 variant), so a repaired matrix is positive definite, not merely
+    semi-definite: no book with a non-zero exposure then has a variance of 0.
 
     Raises:
         ValueError: a non-square matrix, or no convergence within ``max_iterations``.
@@ -134,7 +141,7 @@ def nearest_correlation(
     correction = np.zeros_like(matrix)
     for iteration in range(1, max_iterations + 1):
         r = y - correction
-        x = _project_psd(r)
+        x = _project_psd(r, eigenvalue_floor)
         correction = x - r
         previous = y
         y = x.copy()
@@ -311,3 +318,25 @@ def backtest(losses: np.ndarray, var: np.ndarray, confidence: float) -> Backtest
         christoffersen_p_value=independence[1],
         traffic_light=traffic_light(exceptions),
     )
+
+
+def ewma_covariance_path(returns: np.ndarray, decay: float = EWMA_DECAY) -> np.ndarray:
+    """The EWMA covariance forecast for each day from the returns before it: element ``t`` equals
+    :func:`ewma_covariance` of ``returns[:t]`` (NaN for ``t = 0``, which has no history).
+
+    The normalised sums are carried forward (``A_t = lambda A_(t-1) + r_(t-1) r_(t-1)'``, ``W_t = lambda
+    W_(t-1) + 1``, ``Sigma_t = A_t / W_t``), so a backtest's daily forecasts cost one outer product a day.
+    """
+    returns = np.atleast_2d(np.asarray(returns, dtype=float))
+    if not 0.0 < decay < 1.0:
+        raise ValueError(f"EWMA decay {decay} must be strictly between 0 and 1")
+    days, size = returns.shape
+    path = np.full((days, size, size), np.nan)
+    weighted = np.zeros((size, size))
+    weight = 0.0
+    for day in range(1, days):
+        previous = returns[day - 1]
+        weighted = decay * weighted + np.outer(previous, previous)
+        weight = decay * weight + 1.0
+        path[day] = weighted / weight
+    return path

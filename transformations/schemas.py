@@ -15,12 +15,17 @@ them). Units and sign conventions:
 
 from __future__ import annotations
 
-from pyspark.sql.types import StructType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import StructType
 
 PORTFOLIOS_DDL = (
     "portfolio_id string, name string, desk string, base_currency string, "
-    "gross_limit double, var_limit double, single_trade_limit double"
+    "gross_limit double, var_limit double, single_trade_limit double, stress_loss_limit double"
 )
+"""``stress_loss_limit`` (base currency, the largest stress-scenario loss allowed) came with the stress
+tests: a ``portfolios.csv`` of an earlier release without the column loads it as null (no stress alert)."""
 INSTRUMENTS_DDL = (
     "instrument_id string, name string, asset_class string, sector string, country string, currency string, "
     "multiplier double, daily_vol double, reference_price double"
@@ -100,6 +105,8 @@ topic and the tick's ``tick_id`` as ``event_id``."""
 
 def schema(ddl: str) -> StructType:
     """Parse a DDL string (needs an active SparkSession, as Spark parses DDL on the JVM)."""
+    from pyspark.sql.types import StructType
+
     parsed = StructType.fromDDL(ddl)
     assert isinstance(parsed, StructType)
     return parsed

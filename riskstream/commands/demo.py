@@ -216,7 +216,8 @@ def _job(name: str) -> Any:
 
 
 def load_reference_data(spark: SparkSession, settings: Settings, simulator: Any, echo: Callable[[str], None]) -> None:
-    """Write the simulator's reference CSVs under the state folder and load them into Delta."""
+    """Write the simulator's reference CSVs under the state folder, load them into Delta and estimate
+    the risk factors from their price history (what the daily workflows do on Databricks)."""
     from riskstream.reference import load_reference
     from riskstream.tables import Catalog
 
@@ -229,6 +230,10 @@ def load_reference_data(spark: SparkSession, settings: Settings, simulator: Any,
         lambda name: catalog.table("reference", name),
         lambda name, rows: echo(f"reference.{name}: {rows} rows"),
     )
+    from jobs import risk_factors
+
+    count = risk_factors.run(spark, settings)
+    echo(f"gold.risk_factors: {count} factors (EWMA volatilities, correlations, historical scenarios)")
 
 
 def produce_events(

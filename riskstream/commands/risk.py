@@ -1,4 +1,4 @@
-"""``riskstream risk``: the scheduled risk jobs (risk factors now; stress tests and VaR backtesting next)."""
+"""``riskstream risk``: the scheduled risk jobs (EWMA risk factors, stress tests)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 
 from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
 
-app = typer.Typer(help="Scheduled risk jobs: EWMA risk factors.", no_args_is_help=True)
+app = typer.Typer(help="Scheduled risk jobs: EWMA risk factors, stress tests.", no_args_is_help=True)
 
 
 @app.command()
@@ -29,3 +29,20 @@ def factors(target: TargetOption = "local", conf: ConfOption = None, overrides: 
     count = risk_factors.run(get_spark(settings), settings)
     table = Catalog(settings).table("gold", "risk_factors")
     console.print(f"risk factors: {table} <- {count} factors in {time.monotonic() - started:.1f}s")
+
+
+@app.command()
+def stress(target: TargetOption = "local", conf: ConfOption = None, overrides: SetOption = None) -> None:
+    """Revalue every portfolio's positions under each stress scenario of the conf (risk.stress_scenarios)
+    and replace gold.stress_results (one Delta commit)."""
+    from jobs import stress as stress_job
+    from riskstream.spark import get_spark
+    from riskstream.tables import Catalog
+
+    settings = settings_for(target, conf, overrides)
+    names = ", ".join(scenario.name for scenario in settings.risk.stress_scenarios)
+    console.print(f"risk stress: scenarios {names}")
+    started = time.monotonic()
+    count = stress_job.run(get_spark(settings), settings)
+    table = Catalog(settings).table("gold", "stress_results")
+    console.print(f"risk stress: {table} <- {count} rows in {time.monotonic() - started:.1f}s")
