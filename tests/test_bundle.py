@@ -571,6 +571,7 @@ def test_includes_are_one_job_per_file_and_the_environment(
         "resources/reference_refresh.job.yml": {"jobs": ["riskstream_reference_refresh"]},
         "resources/risk_factors.job.yml": {"jobs": ["riskstream_risk_factors"]},
         "resources/risk_stress.job.yml": {"jobs": ["riskstream_risk_stress"]},
+        "resources/var_backtest.job.yml": {"jobs": ["riskstream_var_backtest"]},
         "resources/riskstream_risk.dashboard.yml": {"dashboards": ["riskstream_risk"]},
         "resources/snowflake_sync.job.yml": {"jobs": ["riskstream_snowflake_sync"]},
         "resources/streaming.job.yml": {"jobs": ["riskstream_streaming"]},
@@ -635,6 +636,7 @@ def test_task_command_lines(bundle: tuple[dict[str, Any], dict[str, dict[str, An
         ("riskstream_streaming", "silver", ["run", "silver", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_streaming", "gold", ["run", "gold", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_table_maintenance", "maintain", ["maintain", *DEPLOYMENT_ARGUMENTS]),
+        ("riskstream_var_backtest", "var_backtest", ["risk", "backtest", *DEPLOYMENT_ARGUMENTS]),
     ]
 
 
@@ -707,6 +709,7 @@ def test_an_extra_target_deploys_and_its_tasks_run(tmp_path: Path) -> None:
         "riskstream_streaming.gold",
         "riskstream_streaming.silver",
         "riskstream_table_maintenance.maintain",
+        "riskstream_var_backtest.var_backtest",
     ]
     settings = loaded["riskstream_streaming.silver"]
     assert (settings.target, settings.profile, settings.storage.catalog, settings.storage.checkpoint_root) == (
@@ -737,6 +740,7 @@ def test_an_extra_target_deploys_and_its_tasks_run(tmp_path: Path) -> None:
         ("riskstream_risk_factors", "risk_factors"),
         ("riskstream_risk_stress", "risk_stress"),
         ("riskstream_table_maintenance", "maintain"),
+        ("riskstream_var_backtest", "var_backtest"),
     ],
 )
 def test_the_cli_accepts_each_task(

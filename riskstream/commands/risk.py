@@ -1,4 +1,4 @@
-"""``riskstream risk``: the scheduled risk jobs (EWMA risk factors, stress tests)."""
+"""``riskstream risk``: the scheduled risk jobs (EWMA risk factors, stress tests, VaR backtesting)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 
 from riskstream.commands.common import ConfOption, SetOption, TargetOption, console, settings_for
 
-app = typer.Typer(help="Scheduled risk jobs: EWMA risk factors, stress tests.", no_args_is_help=True)
+app = typer.Typer(help="Scheduled risk jobs: EWMA risk factors, stress tests, VaR backtest.", no_args_is_help=True)
 
 
 @app.command()
@@ -46,3 +46,20 @@ def stress(target: TargetOption = "local", conf: ConfOption = None, overrides: S
     count = stress_job.run(get_spark(settings), settings)
     table = Catalog(settings).table("gold", "stress_results")
     console.print(f"risk stress: {table} <- {count} rows in {time.monotonic() - started:.1f}s")
+
+
+@app.command()
+def backtest(target: TargetOption = "local", conf: ConfOption = None, overrides: SetOption = None) -> None:
+    """Backtest every portfolio's current book over the last 250 days (99 % one-day EWMA VaR from the days
+    before each day against its hypothetical P&L: exceptions, Kupiec, Christoffersen, Basel traffic light)
+    and replace gold.var_backtest (one Delta commit)."""
+    from jobs import backtest as backtest_job
+    from riskstream.spark import get_spark
+    from riskstream.tables import Catalog
+
+    settings = settings_for(target, conf, overrides)
+    console.print(f"risk backtest: 250 days, 99 % one-day VaR, EWMA lambda {settings.risk.ewma_decay}")
+    started = time.monotonic()
+    count = backtest_job.run(get_spark(settings), settings)
+    table = Catalog(settings).table("gold", "var_backtest")
+    console.print(f"risk backtest: {table} <- {count} portfolios in {time.monotonic() - started:.1f}s")
