@@ -801,7 +801,12 @@ def test_the_wheel_carries_the_entry_point_and_not_spark(tmp_path: Path) -> None
     assert f"{info}/licenses/LICENSE" in names
     modules = sorted(name for name in names if name.endswith(".py"))
     assert [name for name in modules if not name.startswith(("riskstream/", "jobs/", "transformations/"))] == []
-    assert [name for name in modules if "test" in name or "notebook_runner" in name] == []
+    test_code = [
+        name
+        for name in modules
+        if name.startswith("tests/") or "/test_" in name or name.endswith("conftest.py") or "notebook_runner" in name
+    ]
+    assert test_code == []
 
 
 def test_a_wheel_without_the_lifecycle_jar_is_refused(tmp_path: Path) -> None:
