@@ -4,16 +4,29 @@ with its volatility halved."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from pyspark.sql import SparkSession
+from typer.testing import CliRunner
 
 from jobs.backtest import backtest_rows
+from jobs.gold import create_gold_tables
+from riskstream.cli import app
+from riskstream.config import DEFAULT_STRESS_SCENARIOS, parse_settings
+from riskstream.reference import load_reference
 from riskstream.simulator import MarketSimulator
+from riskstream.tables import Catalog
+from tests.conftest import settings_dict
 from transformations.backtest import book_backtest, factor_returns
+from transformations.gold import POSITIONS_DDL
 from transformations.risk import factor_exposures
 from transformations.risk_measures import christoffersen_independence, ewma_covariance, kupiec_pof
 
@@ -96,3 +109,64 @@ def test_the_simulators_book_is_green_as_specified_and_red_with_its_volatility_h
     halved_zones = [row[10] for row in backtest_rows(book, closes, decay=0.94, computed_at=at, vol_scale=0.5)]
     assert (zones.count("green"), zones.count("yellow"), zones.count("red")) == (7, 3, 0)
     assert halved_zones == ["red"] * 10
+
+
+# ------------------------------------------------------------------- the risk commands, end to end
+
+
+@pytest.mark.spark
+def test_the_risk_commands_write_their_tables_from_the_loaded_book(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`riskstream risk factors | stress | backtest` on the simulator's reference data and target book (the
+    real typer app, the test session's Spark): each prints what it wrote, and the tables equal the pure
+    functions' results on the same inputs."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("RISKSTREAM_STATE_DIR", str(state))
+    conf = tmp_path / "local.yml"
+    conf.write_text(yaml.safe_dump(settings_dict(state)), encoding="utf-8")
+    monkeypatch.setenv("RISKSTREAM_CONF", str(conf))
+    settings = parse_settings(settings_dict(state), "test settings")
+    catalog = Catalog(settings)
+    simulator = MarketSimulator(seed=11, n_portfolios=4, n_instruments=12)
+    simulator.write_reference_csv(tmp_path / "reference")
+    load_reference(spark, tmp_path / "reference", lambda name: catalog.table("reference", name), lambda n, r: None)
+    book = simulator.target_book()
+    create_gold_tables(spark, catalog)
+    rows = [
+        (r.portfolio_id, r.instrument_id, "desk", r.asset_class, r.sector, r.base_currency, r.instrument_currency,
+         1.0, 1.0, Decimal(1), 0.0, None, 1.0, None, float(r.market_value_base), 0)
+        for r in book.itertuples()
+    ]  # fmt: skip
+    spark.createDataFrame(rows, POSITIONS_DDL).write.format("delta").mode("append").save(
+        str(catalog.table("gold", "positions").path)
+    )
+    gold = state / "delta" / "gold"
+
+    outputs = {command: CliRunner().invoke(app, ["risk", command]) for command in ("factors", "stress", "backtest")}
+
+    assert {command: result.exit_code for command, result in outputs.items()} == dict.fromkeys(outputs, 0)
+    lines = {command: result.output.splitlines() for command, result in outputs.items()}
+    assert lines["factors"][0] == "risk factors: EWMA lambda 0.94, at least 60 returns per factor, 500 scenarios"
+    assert re.fullmatch(rf"risk factors: {gold}/risk_factors <- 18 factors in \d+\.\ds", lines["factors"][1])
+    names = ", ".join(scenario.name for scenario in DEFAULT_STRESS_SCENARIOS)
+    assert lines["stress"][0] == f"risk stress: scenarios {names}"
+    assert re.fullmatch(rf"risk stress: {gold}/stress_results <- 28 rows in \d+\.\ds", lines["stress"][1])
+    assert lines["backtest"][0] == "risk backtest: 250 days, 99 % one-day VaR, EWMA lambda 0.94"
+    assert re.fullmatch(rf"risk backtest: {gold}/var_backtest <- 4 portfolios in \d+\.\ds", lines["backtest"][1])
+
+    closes = pd.DataFrame(simulator.reference_data().price_history)
+    closes["as_of_date"] = pd.to_datetime(closes["as_of_date"]).dt.date
+    at = datetime(2026, 11, 24, tzinfo=UTC)
+    expected = {row[0]: row for row in backtest_rows(book, closes, decay=0.94, computed_at=at)}
+    written = {row.portfolio_id: row for row in catalog.table("gold", "var_backtest").read(spark).collect()}
+    assert sorted(written) == sorted(expected)
+    for portfolio_id, row in written.items():
+        want = expected[portfolio_id]
+        assert (row.exceptions, row.traffic_light, row.days, row.as_of_date) == (want[4], want[10], 250, want[1])
+        assert row.kupiec_lr == pytest.approx(want[6], rel=REL, abs=1e-12)
+        np.testing.assert_allclose(row.var, want[15], rtol=REL)
+        np.testing.assert_allclose(row.pnl, want[16], rtol=REL)
+    stress = catalog.table("gold", "stress_results").read(spark).toPandas()
+    assert sorted(stress["portfolio_id"].unique()) == sorted(book["portfolio_id"].unique())
+    assert len(stress) == 4 * len(DEFAULT_STRESS_SCENARIOS)
