@@ -659,6 +659,204 @@ def event_to_gold_latencies(spark: SparkSession, settings: Settings) -> Any:
     return risk[np.isfinite(risk)]
 
 
+# ---------------------------------------------------------------------------------------------
+# Risk measures
+# ---------------------------------------------------------------------------------------------
+
+MEASURE_COLUMNS = ("measure", "value_base", "method", "inputs")
+_MEASURES = (
+    ("VaR 95 % 1-day", "var_95_1d", "parametric", "z x sigma over the factor exposures"),
+    ("VaR 99 % 1-day", "var_99_1d", "parametric", "z x sigma over the factor exposures"),
+    ("VaR 95 % 10-day", "var_95_10d", "parametric", "1-day x sqrt(10)"),
+    ("VaR 99 % 10-day", "var_99_10d", "parametric", "1-day x sqrt(10)"),
+    ("ES 97.5 % 1-day", "es_975_1d_param", "parametric", "sigma x phi(z) / (1 - alpha)"),
+    ("VaR 95 % 1-day", "hist_var_95_1d", "historical", "{scenarios} daily scenarios"),
+    ("VaR 99 % 1-day", "hist_var_99_1d", "historical", "{scenarios} daily scenarios"),
+    ("VaR 95 % 10-day", "hist_var_95_10d_sqrt", "historical", "1-day x sqrt(10)"),
+    ("VaR 99 % 10-day", "hist_var_99_10d_sqrt", "historical", "1-day x sqrt(10)"),
+    ("VaR 95 % 10-day", "hist_var_95_10d_overlap", "historical", "{scenarios} overlapping 10-day scenarios"),
+    ("VaR 99 % 10-day", "hist_var_99_10d_overlap", "historical", "{scenarios} overlapping 10-day scenarios"),
+    ("ES 97.5 % 1-day", "es_975_1d_hist", "historical", "mean of the worst 2.5 % of {scenarios} scenarios"),
+    ("worst stress loss", "worst_stress_loss_base", "stress", "{worst}"),
+)
+FACTOR_INPUT_COLUMNS = ("factor", "exposure_base", "daily_vol", "vol_source", "observations")
+
+
+def chosen_portfolio(spark: SparkSession, settings: Settings, portfolio_id: str) -> str:
+    """``portfolio_id`` (spaces dropped), or when empty the portfolio using most of its VaR limit (ties and
+    portfolios without a limit by id), the one a risk manager looks at first.
+
+    Raises:
+        ConfigError: empty ``portfolio_id`` and no row in ``gold.portfolio_risk``.
+    """
+    from pyspark.sql import functions as F
+
+    if portfolio_id.strip():
+        return portfolio_id.strip()
+    risk = _table(settings, "gold", "portfolio_risk").read(spark)
+    first = (
+        risk.orderBy(F.col("var_limit_utilisation").desc_nulls_last(), "portfolio_id").select("portfolio_id").first()
+    )
+    if first is None:
+        raise ConfigError("portfolio_id: gold.portfolio_risk has no portfolio yet")
+    return str(first.portfolio_id)
+
+
+def risk_measures(spark: SparkSession, settings: Settings, portfolio_id: str) -> tuple[Any, dict[str, Any]]:
+    """One portfolio's measures from ``gold.portfolio_risk``, a row per measure (:data:`MEASURE_COLUMNS`), and
+    the model's flags (scenario count, unmodelled factors, correlation repair).
+
+    Raises:
+        ConfigError: the portfolio has no row in ``gold.portfolio_risk``.
+    """
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    rows = _table(settings, "gold", "portfolio_risk").read(spark).where(F.col("portfolio_id") == portfolio_id).collect()
+    if not rows:
+        raise ConfigError(f"portfolio_id: {portfolio_id!r} has no row in gold.portfolio_risk")
+    risk = rows[0].asDict()
+    scenarios = risk.get("scenario_count") or 0
+    measures = pd.DataFrame(
+        [
+            (
+                name,
+                risk.get(column),
+                method,
+                inputs.format(scenarios=scenarios, worst=risk.get("worst_stress_scenario")),
+            )
+            for name, column, method, inputs in _MEASURES
+        ],
+        columns=list(MEASURE_COLUMNS),
+    )
+    flags = {
+        "scenario_count": scenarios,
+        "unmodelled_factors": list(risk.get("unmodelled_factors") or []),
+        "correlation_repaired": risk.get("correlation_repaired"),
+        "correlation_min_eigenvalue": risk.get("correlation_min_eigenvalue"),
+        "stress_loss_limit": risk.get("stress_loss_limit"),
+        "stress_limit_utilisation": risk.get("stress_limit_utilisation"),
+    }
+    return measures, flags
+
+
+def factor_inputs(spark: SparkSession, settings: Settings, portfolio_id: str) -> Any:
+    """The portfolio's risk factors (:func:`transformations.risk.factor_exposures`) with the volatility risk
+    uses: the EWMA estimate of ``gold.risk_factors``, else the reference ``daily_vol`` (instruments) or
+    ``risk.fx_daily_vol`` (currencies). Largest absolute exposure first, ties in factor order
+    (instruments, then currencies) (:data:`FACTOR_INPUT_COLUMNS`)."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    from transformations.risk import factor_exposures, factor_key
+
+    positions: pd.DataFrame = (
+        _table(settings, "gold", "positions")
+        .read(spark)
+        .where(F.col("portfolio_id") == portfolio_id)
+        .where(F.col("market_value_base") != 0)
+        .select("instrument_id", "instrument_currency", "base_currency", "market_value_base")
+        .orderBy("instrument_id")
+        .toPandas()
+    )
+    exposures = factor_exposures(positions)
+    estimates: dict[str, tuple[float, int]] = {}
+    factors_table = _table(settings, "gold", "risk_factors")
+    if factors_table.exists(spark):
+        for row in factors_table.read(spark).select("factor_type", "factor_id", "daily_vol", "observations").collect():
+            estimates[factor_key(row.factor_type, row.factor_id)] = (row.daily_vol, row.observations)
+    reference: dict[str, float] = {}
+    instruments = _table(settings, "reference", "instruments")
+    if instruments.exists(spark):
+        reference = {
+            factor_key("instrument", row.instrument_id): row.daily_vol
+            for row in instruments.read(spark).select("instrument_id", "daily_vol").collect()
+        }
+    rows: list[tuple[str, float, float | None, str, int | None]] = []
+    for key, exposure in exposures.items():
+        if key in estimates:
+            rows.append((key, exposure, estimates[key][0], "ewma", estimates[key][1]))
+        elif key.startswith("fx:"):
+            rows.append((key, exposure, settings.risk.fx_daily_vol, "risk.fx_daily_vol", None))
+        else:
+            rows.append((key, exposure, reference.get(key), "reference daily_vol", None))
+    frame = pd.DataFrame(rows, columns=list(FACTOR_INPUT_COLUMNS))
+    order = frame["exposure_base"].abs().sort_values(ascending=False, kind="stable").index  # ties: instruments first
+    return frame.loc[order].reset_index(drop=True)
+
+
+STRESS_COLUMNS = (
+    "scenario",
+    "description",
+    "pnl_base",
+    "loss_base",
+    "pnl_by_asset_class",
+    "limit_utilisation",
+    "breach",
+)
+BACKTEST_COLUMNS = (
+    "as_of_date",
+    "days",
+    "exceptions",
+    "expected_exceptions",
+    "kupiec_lr",
+    "kupiec_p_value",
+    "christoffersen_lr",
+    "christoffersen_p_value",
+    "traffic_light",
+)
+
+
+def portfolio_stress(spark: SparkSession, settings: Settings, portfolio_id: str) -> Any:
+    """The portfolio's rows of ``gold.stress_results`` (:data:`STRESS_COLUMNS`), largest loss first; empty
+    until ``riskstream risk stress`` has run."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    table = _table(settings, "gold", "stress_results")
+    if not table.exists(spark):
+        return pd.DataFrame(columns=list(STRESS_COLUMNS))
+    chosen = table.read(spark).where(F.col("portfolio_id") == portfolio_id)
+    return chosen.orderBy(F.col("loss_base").desc(), "scenario").select(*STRESS_COLUMNS).toPandas()
+
+
+def portfolio_backtest(spark: SparkSession, settings: Settings, portfolio_id: str) -> tuple[Any, Any]:
+    """The portfolio's ``gold.var_backtest`` summary (:data:`BACKTEST_COLUMNS`) and its daily series
+    (``date, var, pnl, exception``); both empty until ``riskstream risk backtest`` has run."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    table = _table(settings, "gold", "var_backtest")
+    series_columns = ["date", "var", "pnl", "exception"]
+    if not table.exists(spark):
+        return pd.DataFrame(columns=list(BACKTEST_COLUMNS)), pd.DataFrame(columns=series_columns)
+    rows = table.read(spark).where(F.col("portfolio_id") == portfolio_id).collect()
+    if not rows:
+        return pd.DataFrame(columns=list(BACKTEST_COLUMNS)), pd.DataFrame(columns=series_columns)
+    row = rows[0]
+    summary = pd.DataFrame([[row[column] for column in BACKTEST_COLUMNS]], columns=list(BACKTEST_COLUMNS))
+    series = pd.DataFrame({"date": row.dates, "var": row.var, "pnl": row.pnl})
+    series["exception"] = -series["pnl"] > series["var"]
+    return summary, series
+
+
+def backtest_figure(series: Any, portfolio_id: str) -> Figure:
+    """Daily loss against the day's 99 % VaR forecast, exceptions marked."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 3.5))
+    axes = figure.subplots()
+    losses = -series["pnl"]
+    axes.plot(range(len(series)), series["var"], label="99 % VaR forecast", color="tab:blue")
+    axes.bar(range(len(series)), losses, label="loss (negative: gain)", color="tab:gray", alpha=0.6)
+    hits = series.index[series["exception"]]
+    axes.scatter(hits, losses[hits], label="exception", color="tab:red", zorder=3)
+    axes.set_title(f"VaR backtest of {portfolio_id}: {len(hits)} exceptions in {len(series)} days")
+    axes.set_xlabel("day (oldest first)")
+    axes.legend(loc="upper left")
+    return figure
+
+
 def _table(settings: Settings, layer: str, name: str) -> TableRef:
     return Catalog(settings).table(layer, name)  # type: ignore[arg-type]
 

@@ -12,7 +12,7 @@ with a local session, on the path-based local target selected by RISKSTREAM_CONF
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,57 @@ def pipeline(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         ("ops", "data_quality", DATA_QUALITY_DDL),
     ):
         write_delta(_load(spark, f"{layer}_{name}", ddl), catalog.table(layer, name))  # type: ignore[arg-type]
+    _write_risk_tables(spark, catalog)
     return {"settings": settings, "conf": conf_path}
+
+
+BACKTEST_VAR = [100.0, 110.0, 120.0, 100.0]
+BACKTEST_PNL = [-50.0, -130.0, 20.0, -100.0]  # day 2 is an exception (130 > 110); day 4 equals its VaR: none
+
+
+def _write_risk_tables(spark: Any, catalog: Catalog) -> None:
+    """reference.instruments, gold.risk_factors, gold.stress_results and gold.var_backtest for P-001."""
+    from transformations.backtest import VAR_BACKTEST_DDL
+    from transformations.risk_factors import RISK_FACTORS_DDL
+    from transformations.schemas import INSTRUMENTS_DDL
+    from transformations.stress import STRESS_RESULTS_DDL
+
+    at = datetime(2026, 11, 24, 18, 0)
+    day = date(2026, 11, 24)
+    tables = {
+        ("reference", "instruments"): (
+            INSTRUMENTS_DDL,
+            [
+                ("US0378331005", "Apple", "equity", "technology", "US", "USD", 1.0, 0.018, 187.25),
+                ("DE0007164600", "SAP", "equity", "technology", "DE", "EUR", 1.0, 0.016, 182.4),
+            ],
+        ),
+        ("gold", "risk_factors"): (
+            RISK_FACTORS_DDL,
+            [
+                ("instrument", "US0378331005", 0.0213, 510, day, 0.94, {"fx:EUR": 0.1}, [day], [0.01], [0.03], at),
+                ("fx", "EUR", 0.0071, 510, day, 0.94, {"instrument:US0378331005": 0.1}, [day], [-0.002], [0.004], at),
+            ],
+        ),
+        ("gold", "stress_results"): (
+            STRESS_RESULTS_DDL,
+            [
+                ("P-001", "usd_rally", "USD +5 %", "USD", 2, 1979.04, 0.0, {"equity": 1979.04}, 1e5, 0.0, False, at),
+                ("P-001", "equity_crash", "Equities -20 %", "USD", 2, -29533.84, 29533.84, {"equity": -29533.84},
+                 1e5, 0.2953384, False, at),
+                ("P-002", "equity_crash", "Equities -20 %", "EUR", 1, 0.0, 0.0, {"fx": 0.0}, None, None, None, at),
+            ],
+        ),
+        ("gold", "var_backtest"): (
+            VAR_BACKTEST_DDL,
+            [
+                ("P-001", day, 0.99, 4, 1, 0.04, 3.2, 0.07, 0.0, 1.0, "green", 1.0, 0.94, ["instrument:DE0007164600"],
+                 [date(2026, 11, d) for d in (19, 20, 23, 24)], BACKTEST_VAR, BACKTEST_PNL, at),
+            ],
+        ),
+    }  # fmt: skip
+    for (layer, name), (ddl, rows) in tables.items():
+        spark.createDataFrame(rows, ddl).write.format("delta").save(str(catalog.table(layer, name).path))
 
 
 @pytest.fixture
@@ -115,6 +165,7 @@ def test_every_notebook_is_covered() -> None:
         "data_quality.py",
         "quarantine_review.py",
         "risk_explorer.py",
+        "risk_measures.py",
         "stream_health.py",
     ]
 
@@ -463,3 +514,66 @@ def test_quarantine_review_notebook_republishes(spark, kafka, topic, pipeline, t
     assert record.key() == b"P-001"
     assert json.loads(record.value()) == {**CORRECTED, "event_id": new_event_id}
     assert record.headers() == [("schema_version", b"1"), ("republish_of", b"q1")]
+
+
+MEASURE_ROWS = [
+    ("VaR 95 % 1-day", 4934.56, "parametric", "z x sigma over the factor exposures"),
+    ("VaR 99 % 1-day", 6979.04, "parametric", "z x sigma over the factor exposures"),
+    ("VaR 95 % 10-day", 15604.5, "parametric", "1-day x sqrt(10)"),
+    ("VaR 99 % 10-day", 22069.77, "parametric", "1-day x sqrt(10)"),
+    ("ES 97.5 % 1-day", 7013.46, "parametric", "sigma x phi(z) / (1 - alpha)"),
+    ("VaR 95 % 1-day", 5120.0, "historical", "500 daily scenarios"),
+    ("VaR 99 % 1-day", 7805.5, "historical", "500 daily scenarios"),
+    ("VaR 95 % 10-day", 16190.86, "historical", "1-day x sqrt(10)"),
+    ("VaR 99 % 10-day", 24682.85, "historical", "1-day x sqrt(10)"),
+    ("VaR 95 % 10-day", 15010.0, "historical", "500 overlapping 10-day scenarios"),
+    ("VaR 99 % 10-day", 26540.0, "historical", "500 overlapping 10-day scenarios"),
+    ("ES 97.5 % 1-day", 8120.25, "historical", "mean of the worst 2.5 % of 500 scenarios"),
+    ("worst stress loss", 29533.84, "stress", "equity_crash"),
+]
+
+
+def test_risk_measures_notebook(spark, conf) -> None:
+    run = run_notebook(NOTEBOOKS / "risk_measures.py", spark, {"portfolio_id": "P-001"})
+    measures, factors, stress, summary = run.frames()
+    (chart,) = run.figures()
+    _assert_frame(measures, _frame(["measure", "value_base", "method", "inputs"], MEASURE_ROWS))
+    assert run.namespace["portfolio_id"] == "P-001"
+    assert run.namespace["flags"] == {
+        "scenario_count": 500,
+        "unmodelled_factors": ["instrument:DE0007164600"],
+        "correlation_repaired": False,
+        "correlation_min_eigenvalue": 0.62,
+        "stress_loss_limit": 100000.0,
+        "stress_limit_utilisation": 0.2953384,
+    }
+    # Apple 187,250 (USD, in a USD book: no currency leg); SAP -39,580.8 and its EUR leg -39,580.8
+    _assert_frame(
+        factors,
+        _frame(
+            ["factor", "exposure_base", "daily_vol", "vol_source", "observations"],
+            [
+                ("instrument:US0378331005", 187250.0, 0.0213, "ewma", 510),
+                ("instrument:DE0007164600", -39580.8, 0.016, "reference daily_vol", None),
+                ("fx:EUR", -39580.8, 0.0071, "ewma", 510),
+            ],
+        ),
+    )
+    assert list(stress["scenario"]) == ["equity_crash", "usd_rally"]
+    assert list(stress["loss_base"]) == [29533.84, 0.0]
+    assert [tuple(row) for row in summary[["days", "exceptions", "traffic_light"]].itertuples(index=False)] == [
+        (4, 1, "green")
+    ]
+    assert chart.axes[0].get_title() == "VaR backtest of P-001: 1 exceptions in 4 days"
+    assert list(chart.axes[0].lines[0].get_ydata()) == BACKTEST_VAR
+
+
+def test_risk_measures_notebook_defaults_to_the_portfolio_using_most_of_its_var_limit(spark, conf) -> None:
+    run = run_notebook(NOTEBOOKS / "risk_measures.py", spark, {"portfolio_id": ""})
+    assert run.namespace["portfolio_id"] == "P-002"  # 2.79 % of its VaR limit against P-001's 0.47 %
+    measures, factors, stress, summary = run.frames()
+    assert measures["value_base"].iloc[1] == 69790.44
+    assert list(factors["factor"]) == ["instrument:EURUSD", "fx:EUR"]
+    assert list(stress["scenario"]) == ["equity_crash"]
+    assert summary.empty  # no backtest of P-002 yet
+    assert run.figures() == []
