@@ -377,6 +377,50 @@ def pnl_heading(pnl: pd.DataFrame) -> str:
     return f"Intraday P&L, trading date {max(pnl['trading_date'])}"
 
 
+STRESS_COLUMNS = ("portfolio_id", "worst_stress_scenario", "worst_stress_loss_base", "stress_loss_limit")
+BACKTEST_COLUMNS = ("portfolio_id", "days", "exceptions", "kupiec_p_value", "christoffersen_p_value", "traffic_light")
+
+
+def stress_rows(stress: pd.DataFrame) -> list[list[str]]:
+    """Worst stress scenario per portfolio (``gold.portfolio_risk``), the largest use of the limit first;
+    portfolios without a limit last, by loss."""
+    import pandas as pd
+
+    loss = pd.to_numeric(stress["worst_stress_loss_base"], errors="coerce")
+    limit = pd.to_numeric(stress["stress_loss_limit"], errors="coerce")
+    ordered = stress.assign(worst_stress_loss_base=loss, stress_loss_limit=limit, use=loss / limit).sort_values(
+        ["use", "worst_stress_loss_base", "portfolio_id"], ascending=[False, False, True], na_position="last"
+    )
+    return [
+        [
+            str(row.portfolio_id),
+            "-" if row.worst_stress_scenario is None else str(row.worst_stress_scenario),
+            _amount(row.worst_stress_loss_base) or "-",
+            _amount(row.stress_loss_limit) or "-",
+            _share(row.use) or "-",
+        ]
+        for row in ordered.itertuples(index=False)
+    ]
+
+
+def backtest_rows(backtests: pd.DataFrame) -> list[list[str]]:
+    """``gold.var_backtest`` per portfolio: red first, then yellow, then green; by exceptions within a zone."""
+    rank = backtests["traffic_light"].map({"red": 0, "yellow": 1, "green": 2})
+    ordered = backtests.assign(rank=rank).sort_values(
+        ["rank", "exceptions", "portfolio_id"], ascending=[True, False, True]
+    )
+    return [
+        [
+            str(row.portfolio_id),
+            str(row.traffic_light),
+            f"{row.exceptions} / {row.days}",
+            f"{row.kupiec_p_value:.3f}",
+            f"{row.christoffersen_p_value:.3f}",
+        ]
+        for row in ordered.itertuples(index=False)
+    ]
+
+
 def quarantine_rows(quarantine: pd.DataFrame) -> list[list[str]]:
     """The quarantine table's cells: most frequent reason first."""
     ordered = quarantine.sort_values(["records", "reason"], ascending=[False, True])
@@ -392,13 +436,21 @@ def render_html(
     generated_at: datetime,
     quarantine: pd.DataFrame | None = None,
     pnl: pd.DataFrame | None = None,
+    stress: pd.DataFrame | None = None,
+    backtests: pd.DataFrame | None = None,
 ) -> Path:
-    """A single HTML file: the PNG inlined as base64, then the limit-use, intraday P&L, alert and
-    quarantine tables."""
+    """A single HTML file: the PNG inlined as base64, then the limit-use, intraday P&L, stress, VaR
+    backtest, alert and quarantine tables."""
     import pandas as pd
 
     quarantine = pd.DataFrame(columns=list(QUARANTINE_COLUMNS)) if quarantine is None else quarantine
     pnl = pd.DataFrame(columns=list(PNL_COLUMNS)) if pnl is None else pnl
+    stress = pd.DataFrame(columns=list(STRESS_COLUMNS)) if stress is None else stress
+    backtests = pd.DataFrame(columns=list(BACKTEST_COLUMNS)) if backtests is None else backtests
+    stress_table = _table(["portfolio", "worst scenario", "loss", "stress limit", "use"], stress_rows(stress))
+    backtest_table = _table(
+        ["portfolio", "zone", "exceptions", "Kupiec p-value", "Christoffersen p-value"], backtest_rows(backtests)
+    )
     picture = base64.b64encode(png.read_bytes()).decode("ascii")
     limit_table = _table(
         ["portfolio", "gross exposure", "gross limit", "gross use", "VaR 99% 1d", "VaR limit", "VaR use"],
@@ -437,6 +489,10 @@ td:first-child, td:nth-child(2) {{ text-align: left; }}
 {pnl_portfolio_table}
 <h3>Per position, largest first</h3>
 {pnl_position_table}
+<h2>Stress: the worst scenario per portfolio</h2>
+{stress_table}
+<h2>VaR backtest: 99 % one-day VaR over 250 days (green 0-4, yellow 5-9, red 10+ exceptions)</h2>
+{backtest_table}
 <h2>Risk alerts ({len(alerts)})</h2>
 {alert_table}
 <h2>Quarantined by reason</h2>
@@ -458,10 +514,14 @@ def render_dashboard(
     quarantine: pd.DataFrame | None = None,
     latencies: Any = (),
     pnl: pd.DataFrame | None = None,
+    stress: pd.DataFrame | None = None,
+    backtests: pd.DataFrame | None = None,
 ) -> DashboardFiles:
     """Write ``out_dir/dashboard.png`` and ``out_dir/dashboard.html`` from pandas frames."""
     png = render_png(history, out_dir / "dashboard.png", title, alerts, quarantine, latencies)
-    page = render_html(history, alerts, png, out_dir / "dashboard.html", title, generated_at, quarantine, pnl)
+    page = render_html(
+        history, alerts, png, out_dir / "dashboard.html", title, generated_at, quarantine, pnl, stress, backtests
+    )
     return DashboardFiles(png=png, html=page)
 
 
@@ -506,6 +566,18 @@ def write_dashboard(
         if pnl_table.exists(spark)
         else pd.DataFrame(columns=list(PNL_COLUMNS))
     )
+    risk_table = catalog.table("gold", "portfolio_risk")
+    stress = (
+        risk_table.read(spark).select(*STRESS_COLUMNS).toPandas()
+        if risk_table.exists(spark)
+        else pd.DataFrame(columns=list(STRESS_COLUMNS))
+    )
+    backtest_table = catalog.table("gold", "var_backtest")
+    backtests = (
+        backtest_table.read(spark).select(*BACKTEST_COLUMNS).toPandas()
+        if backtest_table.exists(spark)
+        else pd.DataFrame(columns=list(BACKTEST_COLUMNS))
+    )
     return render_dashboard(
         history.toPandas(),
         alerts,
@@ -515,4 +587,6 @@ def write_dashboard(
         quarantine=quarantine,
         latencies=event_to_gold_latencies(spark, settings),
         pnl=pnl,
+        stress=stress,
+        backtests=backtests,
     )

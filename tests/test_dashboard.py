@@ -10,6 +10,7 @@ import pandas as pd
 
 from riskstream.dashboard import (
     alert_rows,
+    backtest_rows,
     limit_use_rows,
     pnl_by_portfolio,
     pnl_heading,
@@ -17,6 +18,7 @@ from riskstream.dashboard import (
     pnl_position_rows,
     quarantine_rows,
     render_dashboard,
+    stress_rows,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dashboard"
@@ -297,3 +299,63 @@ def test_points_without_event_time_fall_back_to_commit_time(tmp_path: Path, monk
     monkeypatch.setattr(plt, "close", keep_labels)
     dashboard.render_png(history, tmp_path / "dashboard.png", "risk")
     assert labels == ["commit time (UTC)"] * 4
+
+
+STRESS = pd.DataFrame(
+    [
+        ("P-001", "equity_crash", 29_533.84, 100_000.0),
+        ("P-002", "usd_rally", 120_000.0, 100_000.0),
+        ("P-003", "rates_shock", 50_000.0, None),
+        ("P-004", None, None, None),  # a row of an earlier release: no stress figures yet
+    ],
+    columns=["portfolio_id", "worst_stress_scenario", "worst_stress_loss_base", "stress_loss_limit"],
+)
+BACKTESTS = pd.DataFrame(
+    [
+        ("P-001", 250, 3, 0.758, 0.786, "green"),
+        ("P-002", 250, 12, 0.0000123, 0.25, "red"),
+        ("P-003", 250, 6, 0.059, 0.59, "yellow"),
+        ("P-004", 250, 1, 0.278, 0.928, "green"),
+    ],
+    columns=["portfolio_id", "days", "exceptions", "kupiec_p_value", "christoffersen_p_value", "traffic_light"],
+)
+
+
+def test_stress_rows_largest_limit_use_first_then_portfolios_without_a_limit() -> None:
+    assert stress_rows(STRESS) == [
+        ["P-002", "usd_rally", "120,000.00", "100,000.00", "120.0%"],
+        ["P-001", "equity_crash", "29,533.84", "100,000.00", "29.5%"],
+        ["P-003", "rates_shock", "50,000.00", "-", "-"],
+        ["P-004", "-", "-", "-", "-"],
+    ]
+
+
+def test_backtest_rows_red_first_then_yellow_then_green() -> None:
+    assert backtest_rows(BACKTESTS) == [
+        ["P-002", "red", "12 / 250", "0.000", "0.250"],
+        ["P-003", "yellow", "6 / 250", "0.059", "0.590"],
+        ["P-001", "green", "3 / 250", "0.758", "0.786"],
+        ["P-004", "green", "1 / 250", "0.278", "0.928"],
+    ]
+
+
+def test_the_page_shows_stress_and_backtest_between_pnl_and_alerts(tmp_path: Path) -> None:
+    history, alerts = _frames()
+    files = render_dashboard(
+        history,
+        alerts,
+        tmp_path,
+        title="Risk",
+        generated_at=datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
+        stress=STRESS,
+        backtests=BACKTESTS,
+    )
+    page = files.html.read_text(encoding="utf-8")
+    assert "<tr><td>P-002</td><td>usd_rally</td><td>120,000.00</td><td>100,000.00</td><td>120.0%</td></tr>" in page
+    assert "<tr><td>P-002</td><td>red</td><td>12 / 250</td><td>0.000</td><td>0.250</td></tr>" in page
+    assert (
+        page.index("<h2>Intraday P&amp;L")
+        < page.index("<h2>Stress: the worst scenario per portfolio</h2>")
+        < page.index("<h2>VaR backtest: 99 % one-day VaR over 250 days")
+        < page.index("<h2>Risk alerts")
+    )
