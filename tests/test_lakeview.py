@@ -51,7 +51,9 @@ from tests.test_gold_pipeline import (
     _expected_risk,
     _with_watermarks,
 )
+from transformations.backtest import VAR_BACKTEST_DDL
 from transformations.gold import MARKS_DDL, PNL_DDL
+from transformations.stress import STRESS_RESULTS_DDL
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
@@ -59,6 +61,32 @@ DASHBOARD = REPO / "resources" / "riskstream_risk.lvdash.json"
 PREFIX = "lv_"
 GOLD_TABLES = ("positions", "portfolio_risk", "exposure_by_asset_class_5m", "risk_alerts")
 PNL_FIXTURES = Path(__file__).parent / "fixtures" / "lakeview"
+
+
+AT = datetime(2026, 11, 24, 18, 0)
+DAY = date(2026, 11, 24)
+RISK_MODEL_ROWS = {
+    "var_backtest": (
+        VAR_BACKTEST_DDL,
+        [
+            (pid, DAY, 0.99, 250, hits, 2.5, 0.0, p_value, 0.0, 1.0, zone, 1.0, 0.94, [], [], [], [], AT)
+            for pid, hits, p_value, zone in (
+                ("P-EQ-1", 3, 0.758, "green"),
+                ("P-FX-2", 11, 0.0001, "red"),
+                ("P-3", 5, 0.162, "yellow"),
+                ("P-4", 4, 0.406, "green"),
+            )
+        ],
+    ),
+    "stress_results": (
+        STRESS_RESULTS_DDL,
+        [
+            ("P-EQ-1", "equity_crash", "Equities -20 %", "USD", 2, -480_000.0, 480_000.0, {}, 400_000.0, 1.2, True, AT),
+            ("P-EQ-1", "usd_rally", "USD +5 %", "USD", 2, 0.0, 0.0, {}, 400_000.0, 0.0, False, AT),
+            ("P-FX-2", "usd_rally", "USD +5 %", "EUR", 1, -250_000.0, 250_000.0, {}, None, None, None, AT),
+        ],
+    ),
+}
 
 
 def dataset_queries() -> dict[str, str]:
@@ -88,6 +116,10 @@ def built(
     for name, ddl in (("pnl", PNL_DDL), ("marks", MARKS_DDL)):
         path = base / name
         spark.read.schema(ddl).json(str(PNL_FIXTURES / f"{name}.jsonl")).write.format("delta").save(str(path))
+        spark.sql(f"CREATE OR REPLACE VIEW spark_catalog.{PREFIX}gold.{name} AS SELECT * FROM delta.`{path}`")
+    for name, (ddl, rows) in RISK_MODEL_ROWS.items():
+        path = base / name
+        spark.createDataFrame(rows, ddl).write.format("delta").save(str(path))
         spark.sql(f"CREATE OR REPLACE VIEW spark_catalog.{PREFIX}gold.{name} AS SELECT * FROM delta.`{path}`")
     spark.sql(f"USE spark_catalog.{PREFIX}gold")
     try:
@@ -120,6 +152,8 @@ def test_the_dashboard_reads_what_the_gold_schema_holds() -> None:
         "portfolio_limits",
         "quarantine_by_reason",
         "stream_lag",
+        "stress_results",
+        "var_backtest",
     ]
     document = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     used = {query["query"]["datasetName"] for page in document["pages"] for item in page["layout"]
@@ -128,6 +162,7 @@ def test_the_dashboard_reads_what_the_gold_schema_holds() -> None:
     assert [(page["name"], page["displayName"]) for page in document["pages"]] == [
         ("risk", "Risk"),
         ("pnl", "Intraday P&L"),
+        ("risk_model", "VaR backtest and stress"),
     ]
     assert sorted(DASHBOARD_VIEWS) == ["ops_stream_progress", "silver_quarantine"]
 
@@ -378,3 +413,31 @@ def test_dashboard_views_on_unity_catalog_names(tmp_path: Path) -> None:
     ]
     with pytest.raises(ValueError, match="dashboard views are for Unity Catalog targets"):
         view_statements(Catalog(parse_settings(raw)))
+
+
+def test_var_backtest_red_first_then_yellow_then_green(spark: SparkSession, built: Catalog) -> None:
+    rows = _run(spark, dataset_queries()["var_backtest"])
+    assert [(row["portfolio_id"], row["traffic_light"], row["exceptions"]) for row in rows] == [
+        ("P-FX-2", "red", 11),
+        ("P-3", "yellow", 5),
+        ("P-4", "green", 4),
+        ("P-EQ-1", "green", 3),
+    ]
+    assert list(rows[0]) == [
+        "portfolio_id",
+        "as_of_date",
+        "traffic_light",
+        "exceptions",
+        "days",
+        "kupiec_p_value",
+        "christoffersen_p_value",
+    ]
+
+
+def test_stress_results_largest_loss_first(spark: SparkSession, built: Catalog) -> None:
+    rows = _run(spark, dataset_queries()["stress_results"])
+    assert [(row["portfolio_id"], row["scenario"], row["loss_base"], row["breach"]) for row in rows] == [
+        ("P-EQ-1", "equity_crash", 480_000.0, True),
+        ("P-FX-2", "usd_rally", 250_000.0, None),
+        ("P-EQ-1", "usd_rally", 0.0, False),
+    ]
