@@ -277,6 +277,7 @@ class TickProducer:
 
 
 def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
+    from jobs import risk_factors
     from riskstream.commands.demo import fault_rates, produce_events
     from riskstream.reference import load_reference
     from riskstream.simulator import MarketSimulator
@@ -297,6 +298,7 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
         load_reference(
             spark, scratch.folder / "reference", lambda name: catalog.table("reference", name), lambda name, rows: None
         )
+        risk_factors.run(spark, settings)  # the daily workflow's model: EWMA estimates and historical scenarios
         total = round(options.rate * (options.warmup_s + options.duration_s))
         tick_total = round(options.tick_rate * (options.warmup_s + options.duration_s))
         console.print(

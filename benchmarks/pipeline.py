@@ -167,13 +167,16 @@ class PipelineFigures:
 
 
 def _load_reference(spark: SparkSession, settings: Settings, simulator: MarketSimulator, folder: Path) -> None:
-    """Write the simulator's reference CSVs into ``folder`` and load them into the reference Delta tables."""
+    """Write the simulator's reference CSVs into ``folder``, load them into the reference Delta tables and
+    estimate the risk factors from their price history (what the daily workflows do in production)."""
+    from jobs import risk_factors
     from riskstream.reference import load_reference
     from riskstream.tables import Catalog
 
     simulator.write_reference_csv(folder)
     catalog = Catalog(settings)
     load_reference(spark, folder, lambda name: catalog.table("reference", name), lambda name, rows: None)
+    risk_factors.run(spark, settings)
 
 
 def _run_stages(
