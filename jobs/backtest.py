@@ -69,7 +69,7 @@ def backtest_rows(
 
 def run(spark: SparkSession, settings: Settings, computed_at: datetime | None = None) -> int:
     """Replace ``gold.var_backtest``; returns how many portfolios were backtested."""
-    from riskstream.reference import overwrite_table
+    from jobs.risk_tables import replace_risk_table
 
     catalog = Catalog(settings)
     positions_table = catalog.table("gold", "positions")
@@ -82,5 +82,5 @@ def run(spark: SparkSession, settings: Settings, computed_at: datetime | None = 
         decay=settings.risk.ewma_decay,
         computed_at=computed_at or datetime.now(UTC),
     )
-    overwrite_table(spark.createDataFrame(rows, VAR_BACKTEST_DDL), catalog.table("gold", "var_backtest"))
+    replace_risk_table(spark, catalog, "var_backtest", spark.createDataFrame(rows, VAR_BACKTEST_DDL))
     return len(rows)

@@ -83,11 +83,11 @@ def factors_frame(spark: SparkSession, settings: Settings, computed_at: datetime
 
 def run(spark: SparkSession, settings: Settings, computed_at: datetime | None = None) -> int:
     """Replace ``gold.risk_factors``; returns how many factors were modelled."""
-    from riskstream.reference import overwrite_table
+    from jobs.risk_tables import replace_risk_table
 
     frame = factors_frame(spark, settings, computed_at or datetime.now(UTC)).persist()
     try:
-        overwrite_table(frame, Catalog(settings).table("gold", "risk_factors"))
+        replace_risk_table(spark, Catalog(settings), "risk_factors", frame)
         return frame.count()
     finally:
         frame.unpersist()

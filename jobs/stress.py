@@ -35,7 +35,7 @@ POSITION_COLUMNS = (
 
 def run(spark: SparkSession, settings: Settings, computed_at: datetime | None = None) -> int:
     """Replace ``gold.stress_results``; returns how many rows (portfolios x scenarios) were written."""
-    from riskstream.reference import overwrite_table
+    from jobs.risk_tables import replace_risk_table
 
     catalog = Catalog(settings)
     positions_table = catalog.table("gold", "positions")
@@ -51,7 +51,7 @@ def run(spark: SparkSession, settings: Settings, computed_at: datetime | None = 
     }
     rows = stress_results(positions, limits, settings.risk.scenarios(), computed_at or datetime.now(UTC))
     records = [tuple(_python(value) for value in row) for row in rows.itertuples(index=False)]
-    overwrite_table(spark.createDataFrame(records, STRESS_RESULTS_DDL), catalog.table("gold", "stress_results"))
+    replace_risk_table(spark, catalog, "stress_results", spark.createDataFrame(records, STRESS_RESULTS_DDL))
     return len(records)
 
 

@@ -19,10 +19,13 @@ from typer.testing import CliRunner
 
 from jobs.backtest import backtest_rows
 from jobs.gold import create_gold_tables
+from jobs.risk_tables import RISK_TABLES
 from riskstream.cli import app
 from riskstream.config import DEFAULT_STRESS_SCENARIOS, parse_settings
 from riskstream.reference import load_reference
 from riskstream.simulator import MarketSimulator
+from riskstream.snowflake.sync import sync_tables
+from riskstream.snowflake.verify import verify_tables
 from riskstream.tables import Catalog
 from tests.conftest import settings_dict
 from transformations.backtest import book_backtest, factor_returns
@@ -170,3 +173,13 @@ def test_the_risk_commands_write_their_tables_from_the_loaded_book(
     stress = catalog.table("gold", "stress_results").read(spark).toPandas()
     assert sorted(stress["portfolio_id"].unique()) == sorted(book["portfolio_id"].unique())
     assert len(stress) == 4 * len(DEFAULT_STRESS_SCENARIOS)
+
+    # the three tables reach Snowflake (the emulator) through the change-data-feed sync, and reconcile
+    registry = {name: keys for name, (_, keys) in RISK_TABLES.items()}
+    synced = sync_tables(spark, settings, registry)
+    assert [(result.table, result.mode, result.inserted) for result in synced] == [
+        ("risk_factors", "snapshot", 18),
+        ("stress_results", "snapshot", 28),
+        ("var_backtest", "snapshot", 4),
+    ]
+    assert all(result.ok for result in verify_tables(spark, settings, registry))

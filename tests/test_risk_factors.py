@@ -211,10 +211,15 @@ def test_the_job_models_the_loaded_history_extended_by_ticks_and_a_rerun_replace
         rerun.drop(columns="computed_at").sort_index(), written.drop(columns="computed_at").sort_index()
     )
     history_ops = spark.sql(f"DESCRIBE HISTORY {table.sql_name}").orderBy("version").collect()
-    assert [(row.version, row.operation, row.operationParameters["mode"]) for row in history_ops] == [
-        (0, "WRITE", "Overwrite"),
-        (1, "WRITE", "Overwrite"),
+    # created (with the change data feed on, for the Snowflake sync), then one overwrite per run
+    assert [(row.version, row.operation) for row in history_ops] == [
+        (0, "CREATE TABLE"),
+        (1, "WRITE"),
+        (2, "WRITE"),
     ]
+    assert [row.operationParameters["mode"] for row in history_ops[1:]] == ["Overwrite", "Overwrite"]
+    properties = {row.key: row.value for row in spark.sql(f"SHOW TBLPROPERTIES {table.sql_name}").collect()}
+    assert properties["delta.enableChangeDataFeed"] == "true"
 
 
 @pytest.mark.spark

@@ -446,9 +446,11 @@ def test_the_gold_jobs_tables_sync_and_verify(spark: Any, settings: Settings) ->
     """The real gold table definitions (jobs/gold.py): same keys as the sync registry, every column
     type mapped, a map and an array column landing as JSON text."""
     from jobs.gold import GOLD_TABLES, create_gold_tables
+    from jobs.risk_tables import RISK_TABLES
     from riskstream.snowflake.tables import GOLD_TABLE_KEYS
 
-    assert {name: keys for name, (_, keys) in GOLD_TABLES.items()} == dict(GOLD_TABLE_KEYS)
+    written = {**GOLD_TABLES, **RISK_TABLES}
+    assert {name: keys for name, (_, keys) in written.items()} == dict(GOLD_TABLE_KEYS)
     catalog = Catalog(settings)
     create_gold_tables(spark, catalog)
     spark.sql(

@@ -19,6 +19,10 @@ GOLD_TABLE_KEYS: Mapping[str, tuple[str, ...]] = {
     "pnl": ("portfolio_id", "instrument_id", "trading_date"),
     "portfolio_risk": ("portfolio_id",),
     "risk_alerts": ("portfolio_id", "rule", "window_start"),
+    # written by the scheduled risk jobs (jobs/risk_tables.py), skipped until their first run
+    "risk_factors": ("factor_type", "factor_id"),
+    "stress_results": ("portfolio_id", "scenario"),
+    "var_backtest": ("portfolio_id",),
 }
 """Gold table name -> the columns that identify one row (DESIGN.md, "Tables")."""
 
