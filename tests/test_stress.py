@@ -197,3 +197,29 @@ def test_the_stress_job_replaces_gold_stress_results_with_every_portfolio_and_sc
         assert (row["stress_loss_limit"], row["breach"]) == (limit, breach), key
         assert row["limit_utilisation"] == (None if use is None else pytest.approx(use, rel=REL)), key
         assert (row["computed_at"], row["position_count"]) == (at.replace(tzinfo=None), 2 if key[0] == "P-1" else 1)
+
+
+@pytest.mark.spark
+def test_a_worst_stress_loss_above_the_limit_raises_the_stress_loss_alert(spark: SparkSession) -> None:
+    from transformations.gold import portfolio_alerts
+
+    ddl = (
+        "portfolio_id string, gross_exposure_base double, gross_limit double, var_99_1d double, var_limit double, "
+        "largest_position_share double, worst_stress_loss_base double, stress_loss_limit double"
+    )
+    risk = spark.createDataFrame(
+        [
+            ("P-1", 1e6, 2e6, 1e4, 2e4, 0.2, 450_000.0, 400_000.0),  # the stress loss breaches
+            ("P-2", 1e6, 2e6, 1e4, 2e4, 0.2, 300_000.0, 400_000.0),  # within the limit
+            ("P-3", 1e6, 2e6, 1e4, 2e4, 0.2, 900_000.0, None),  # no stress limit: no alert
+        ],
+        ddl,
+    )
+    at = datetime(2026, 11, 24, 9, 30, 15)
+    events = spark.createDataFrame([("P-1", at), ("P-2", at), ("P-3", at)], "portfolio_id string, trade_ts timestamp")
+
+    alerts = risk.transform(portfolio_alerts(events, 0.25)).collect()
+
+    assert [(row.portfolio_id, row.rule, row.measured_value, row.limit_value, row.window_start) for row in alerts] == [
+        ("P-1", "stress_loss", 450_000.0, 400_000.0, datetime(2026, 11, 24, 9, 30))
+    ]
