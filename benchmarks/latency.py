@@ -277,9 +277,7 @@ class TickProducer:
 
 
 def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
-    from jobs import risk_factors
-    from riskstream.commands.demo import fault_rates, produce_events
-    from riskstream.reference import load_reference
+    from riskstream.commands.demo import fault_rates, load_reference_data, produce_events
     from riskstream.simulator import MarketSimulator
     from riskstream.spark import get_spark
     from riskstream.tables import Catalog
@@ -294,11 +292,7 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
         catalog = Catalog(settings)
         start = datetime.now(UTC)
         simulator = MarketSimulator(options.seed, options.portfolios, options.instruments, start=start)
-        simulator.write_reference_csv(scratch.folder / "reference")
-        load_reference(
-            spark, scratch.folder / "reference", lambda name: catalog.table("reference", name), lambda name, rows: None
-        )
-        risk_factors.run(spark, settings)  # the daily workflow's model: EWMA estimates and historical scenarios
+        load_reference_data(spark, settings, simulator, lambda message: None, scratch.folder / "reference")
         total = round(options.rate * (options.warmup_s + options.duration_s))
         tick_total = round(options.tick_rate * (options.warmup_s + options.duration_s))
         console.print(

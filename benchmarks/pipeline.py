@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 
     from riskstream.config import Settings
     from riskstream.monitoring import ProgressCollector
-    from riskstream.simulator import MarketSimulator
 
 
 @dataclass(frozen=True)
@@ -166,19 +165,6 @@ class PipelineFigures:
         }
 
 
-def _load_reference(spark: SparkSession, settings: Settings, simulator: MarketSimulator, folder: Path) -> None:
-    """Write the simulator's reference CSVs into ``folder``, load them into the reference Delta tables and
-    estimate the risk factors from their price history (what the daily workflows do in production)."""
-    from jobs import risk_factors
-    from riskstream.reference import load_reference
-    from riskstream.tables import Catalog
-
-    simulator.write_reference_csv(folder)
-    catalog = Catalog(settings)
-    load_reference(spark, folder, lambda name: catalog.table("reference", name), lambda name, rows: None)
-    risk_factors.run(spark, settings)
-
-
 def _run_stages(
     spark: SparkSession, settings: Settings, collector: ProgressCollector, number: int, figures: PipelineFigures
 ) -> None:
@@ -215,7 +201,7 @@ def _run_stages(
 
 def run_pipeline_benchmark(options: PipelineOptions, echo: Callable[[str], None]) -> PipelineFigures:
     """Run the benchmark (module docstring) in a scratch environment and return its figures."""
-    from riskstream.commands.demo import fault_rates, produce_events
+    from riskstream.commands.demo import fault_rates, load_reference_data, produce_events
     from riskstream.monitoring import ProgressCollector
     from riskstream.simulator import MarketSimulator
     from riskstream.spark import get_spark
@@ -243,7 +229,7 @@ def run_pipeline_benchmark(options: PipelineOptions, echo: Callable[[str], None]
         spark = get_spark(settings)
         collector = ProgressCollector().attach(spark)
         try:
-            _load_reference(spark, settings, simulator, scratch.folder / "reference")
+            load_reference_data(spark, settings, simulator, lambda message: None, scratch.folder / "reference")
             rate = options.events / (span * options.rounds).total_seconds()
             stream = simulator.events(options.events, rate=rate, faults=fault_rates())
             for number, size in enumerate(round_sizes(options.events, options.rounds), start=1):

@@ -215,13 +215,21 @@ def _job(name: str) -> Any:
 # ------------------------------------------------------------------------------------------ steps
 
 
-def load_reference_data(spark: SparkSession, settings: Settings, simulator: Any, echo: Callable[[str], None]) -> None:
-    """Write the simulator's reference CSVs under the state folder, load them into Delta and estimate
-    the risk factors from their price history (what the daily workflows do on Databricks)."""
+def load_reference_data(
+    spark: SparkSession,
+    settings: Settings,
+    simulator: Any,
+    echo: Callable[[str], None],
+    folder: Path | None = None,
+) -> None:
+    """Write the simulator's reference CSVs into ``folder`` (default: under the state folder), load them
+    into Delta and estimate the risk factors from their price history (what the daily workflows do on
+    Databricks). The benchmarks set up their scratch pipelines with it too."""
+    from jobs import risk_factors
     from riskstream.reference import load_reference
     from riskstream.tables import Catalog
 
-    folder = state_dir() / "reference"
+    folder = folder or state_dir() / "reference"
     simulator.write_reference_csv(folder)
     catalog = Catalog(settings)
     load_reference(
@@ -230,8 +238,6 @@ def load_reference_data(spark: SparkSession, settings: Settings, simulator: Any,
         lambda name: catalog.table("reference", name),
         lambda name, rows: echo(f"reference.{name}: {rows} rows"),
     )
-    from jobs import risk_factors
-
     count = risk_factors.run(spark, settings)
     echo(f"gold.risk_factors: {count} factors (EWMA volatilities, correlations, historical scenarios)")
 
