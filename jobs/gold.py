@@ -26,12 +26,10 @@ Every gold table is created with ``delta.enableChangeDataFeed = true`` for the S
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from jobs.risk_inputs import RiskInputs
 from jobs.silver import create_silver_table
 from riskstream.config import Settings, StreamConfig, TriggerConfig
 from riskstream.kafka_options import spark_sink_options
@@ -41,7 +39,6 @@ from riskstream.runtime import bootstrap_servers
 from riskstream.sinks import BatchFunction, write_delta
 from riskstream.tables import Catalog, TableRef
 from transformations import gold, marks
-from transformations.risk import CorrelationTable, FactorEstimates, RiskModel
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -144,18 +141,12 @@ class PositionsRiskAlertsWriter:
     def __init__(self, settings: Settings, kafka_sink_options: dict[str, str]) -> None:
         catalog = Catalog(settings)
         self._gold = {name: catalog.table("gold", name) for name in GOLD_TABLES}
-        self._reference = {name: catalog.table("reference", name) for name in ("instruments", "portfolios", "fx_rates")}
-        self._correlations = catalog.table("reference", "correlations")
-        self._risk_factors = catalog.table("gold", "risk_factors")
+        self._inputs = RiskInputs(settings)
+        self._reference = self._inputs.reference
         self._settings = settings.gold
-        self._risk_settings = settings.risk
-        self._model: tuple[tuple[int, ...], RiskModel] | None = None
-        """The risk model and the reference versions it was built from."""
         self._kafka_sink_options = kafka_sink_options
         self._risk_reference_versions: tuple[int, ...] | None = None
         """The reference tables' Delta versions that gold.portfolio_risk was last fully computed with."""
-        self._reference_checked_at = 0.0
-        self._check_interval_s = pd.Timedelta(settings.gold.reference_check_interval).total_seconds()
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
@@ -242,7 +233,7 @@ class PositionsRiskAlertsWriter:
         )
 
     def _risk_and_alerts(self, spark: SparkSession, trades: DataFrame, ticks: DataFrame, affected: DataFrame) -> None:
-        reference_versions = self._reference_versions(spark)
+        reference_versions = self._inputs.versions(spark, self._risk_reference_versions)
         everyone = reference_versions != self._risk_reference_versions
         touched = trades.select("portfolio_id").unionByName(affected.select("portfolio_id")).distinct()
         risk = self._recompute_risk(spark, touched, everyone, reference_versions).persist()
@@ -259,36 +250,6 @@ class PositionsRiskAlertsWriter:
         finally:
             risk.unpersist()
 
-    def _reference_versions(self, spark: SparkSession) -> tuple[int, ...]:
-        """The reference tables' current versions, read at most once per ``gold.reference_check_interval``
-        (in between, the versions risk was last computed with)."""
-        now = time.monotonic()
-        if self._risk_reference_versions is not None and now - self._reference_checked_at < self._check_interval_s:
-            return self._risk_reference_versions
-        self._reference_checked_at = now
-        tables = (self._reference["instruments"], self._reference["portfolios"], self._correlations)
-        versions = [int(table.delta_table(spark).history(1).collect()[0]["version"]) for table in tables]
-        # gold.risk_factors is written by the scheduled `riskstream risk factors` job: -1 until its first run
-        factors = self._risk_factors
-        versions.append(
-            int(factors.delta_table(spark).history(1).collect()[0]["version"]) if factors.exists(spark) else -1
-        )
-        return tuple(versions)
-
-    def _risk_model(self, spark: SparkSession, versions: tuple[int, ...]) -> RiskModel:
-        """The risk model for the reference versions, rebuilt only when one of them has changed."""
-        if self._model is not None and self._model[0] == versions:
-            return self._model[1]
-        correlation_rows = self._correlations.read(spark).select("level", "left_id", "right_id", "correlation")
-        risk = self._risk_settings
-        correlations = CorrelationTable.from_rows(
-            [tuple(row) for row in correlation_rows.collect()], risk.intra_sector_correlation
-        )
-        rows = [row.asDict() for row in self._risk_factors.read(spark).collect()] if versions[-1] >= 0 else []
-        model = RiskModel(correlations, FactorEstimates.from_rows(rows), risk.fx_daily_vol, risk.scenarios())
-        self._model = (versions, model)
-        return model
-
     def _recompute_risk(
         self, spark: SparkSession, touched: DataFrame, everyone: bool, versions: tuple[int, ...]
     ) -> DataFrame:
@@ -297,7 +258,7 @@ class PositionsRiskAlertsWriter:
             positions = positions.join(touched, "portfolio_id", "left_semi")
         instruments = self._reference["instruments"].read(spark)
         return positions.transform(gold.positions_for_risk(instruments, self._portfolios(spark))).transform(
-            gold.portfolio_risk(self._risk_model(spark, versions))
+            gold.portfolio_risk(self._inputs.model(spark, versions))
         )
 
     def _portfolios(self, spark: SparkSession) -> DataFrame:
@@ -321,7 +282,7 @@ def start(
     each runs to completion and none is returned."""
     catalog = Catalog(settings)
     silver_trades = catalog.table("silver", "trades")
-    check_inputs(spark, settings, "gold")
+    check_inputs(spark, settings, "gold" if QUERY_POSITIONS in queries else "windows")
     create_gold_tables(spark, catalog)
     create_silver_table(spark, catalog, "prices")
     streams = settings.streams
@@ -372,6 +333,13 @@ def start(
         )
     )
     return [query for query in started if query is not None]
+
+
+def run_windows(
+    spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None
+) -> list[StreamingQuery] | None:
+    """The ``riskstream run windows`` entry point: the two window queries, off the path to risk."""
+    return start(spark, settings, trigger, queries=(QUERY_PORTFOLIO_RISK_1M, QUERY_EXPOSURE_5M)) or None
 
 
 def run(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> list[StreamingQuery] | None:

@@ -64,7 +64,7 @@ def classify(settings: SilverConfig, portfolios: DataFrame, instruments: DataFra
     """
 
     def transform(bronze_rows: DataFrame) -> DataFrame:
-        parsed = bronze_rows.transform(parse_events(settings.future_skew)).withColumns(
+        parsed = bronze_rows.transform(parse_events(settings.future_skew, now=F.col("kafka_ts"))).withColumns(
             {_PARSE_CODES: F.col("reason_codes"), _PARSE_DETAILS: F.col("reason_details")}
         )
         parse_failed = F.size(_PARSE_CODES) > 0

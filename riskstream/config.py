@@ -220,6 +220,9 @@ class StreamsConfig(_Model):
     silver: StreamConfig = StreamConfig()
     gold: StreamConfig = StreamConfig()
     """``gold_positions``: positions, portfolio_risk and alerts, on the critical path from a trade to risk."""
+    hot: StreamConfig = StreamConfig()
+    """``hot_risk``: Kafka -> silver and gold -> portfolio_risk in one query, the path from a trade to risk.
+    ``max_offsets_per_trigger`` applies to each of its two topics."""
     gold_windows: StreamConfig | None = None
     """The two window queries (``gold_portfolio_risk_1m``, ``gold_exposure_by_asset_class_5m``); None:
     as ``gold``. They are off the critical path, so a longer interval leaves the two cores to it."""

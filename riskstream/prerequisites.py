@@ -33,6 +33,11 @@ NEEDS: dict[str, list[tuple[Layer, str, str]]] = {
         ("bronze", "trade_events", "run `riskstream run bronze` first (after `riskstream produce`)"),
         *(("reference", name, REFERENCE_HINT) for name in ("portfolios", "instruments", "fx_rates")),
     ],
+    "hot": [("reference", name, REFERENCE_HINT) for name in ("portfolios", "instruments", "fx_rates", "correlations")],
+    "windows": [
+        ("silver", "trades", "run `riskstream run hot` first"),
+        *(("reference", name, REFERENCE_HINT) for name in ("portfolios", "instruments", "fx_rates", "correlations")),
+    ],
     "gold": [
         ("silver", "trades", "run `riskstream run silver` first"),
         *(("reference", name, REFERENCE_HINT) for name in ("portfolios", "instruments", "fx_rates", "correlations")),
@@ -65,7 +70,8 @@ def check_run(settings: Settings, layers: Sequence[str]) -> None:
         # a broker started by a release before the price stream has no prices topic yet
         create_topics(servers, {settings.kafka.prices_topic: settings.kafka.partitions})
     catalog = Catalog(settings)
-    outputs = {"bronze": (("bronze", "trade_events"),), "silver": (("silver", "trades"),)}
+    silver_trades = (("silver", "trades"),)
+    outputs = {"bronze": (("bronze", "trade_events"),), "silver": silver_trades, "hot": silver_trades}
     written: set[tuple[str, str]] = set()
     for layer in layers:
         for source_layer, name, hint in NEEDS.get(layer, []):

@@ -314,11 +314,15 @@ def _produce(bootstrap: str, settings: Settings, events: list[Trade | Tick]) -> 
         assert producer.flush(30) == 0
 
 
-def _run_all(spark: SparkSession, settings: Settings) -> None:
-    from jobs import bronze, silver
+PATHS = ("hot", "layered")
+"""The hot query (Kafka -> risk in one micro-batch) and the layered jobs (bronze -> silver -> gold)."""
+
+
+def _run_all(spark: SparkSession, settings: Settings, path: str) -> None:
+    from jobs import bronze, hot, silver
     from jobs import gold as gold_job
 
-    for job in (bronze, silver, gold_job):
+    for job in (bronze, hot) if path == "hot" else (bronze, silver, gold_job):
         assert job.run(spark, settings) is None
 
 
@@ -368,8 +372,9 @@ def _assert_gold(spark: SparkSession, catalog: Catalog, events: list[Trade | Tic
         assert marks[key]["price"] == pytest.approx(price, rel=RELATIVE), key
 
 
+@pytest.mark.parametrize("path", PATHS)
 def test_ticks_mark_positions_pnl_risk_and_alerts_exactly(
-    spark: SparkSession, kafka: BrokerInfo, make_settings: Callable[..., Settings]
+    spark: SparkSession, kafka: BrokerInfo, make_settings: Callable[..., Settings], path: str
 ) -> None:
     suffix = uuid.uuid4().hex[:10]
     topics = {"topic": f"trades-{suffix}", "prices_topic": f"prices-{suffix}", "alerts_topic": f"alerts-{suffix}"}
@@ -379,11 +384,11 @@ def test_ticks_mark_positions_pnl_risk_and_alerts_exactly(
     _write_reference(spark, catalog)
 
     _produce(kafka.bootstrap_servers, settings, STEP_1)
-    _run_all(spark, settings)
+    _run_all(spark, settings, path)
     _assert_gold(spark, catalog, STEP_1)
 
     _produce(kafka.bootstrap_servers, settings, STEP_2)
-    _run_all(spark, settings)
+    _run_all(spark, settings, path)
     _assert_gold(spark, catalog, STEP_1 + STEP_2)
     untraded = {
         (r["portfolio_id"], r["instrument_id"]): r["last_price"] for r in _rows(spark, catalog, "gold", "positions")
@@ -391,7 +396,7 @@ def test_ticks_mark_positions_pnl_risk_and_alerts_exactly(
     assert untraded[("P-FX-2", "AAPL")] == pytest.approx(200.0, rel=RELATIVE)  # 191 before: moved by ticks alone
 
     _produce(kafka.bootstrap_servers, settings, STEP_3)
-    _run_all(spark, settings)
+    _run_all(spark, settings, path)
     everything = STEP_1 + STEP_2 + STEP_3
     _assert_gold(spark, catalog, everything)
 

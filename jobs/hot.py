@@ -1,0 +1,359 @@
+"""The hot query: Kafka -> silver and gold -> ``gold.portfolio_risk`` within one micro-batch.
+
+One named query (``hot_risk``), one checkpoint. It reads the trades and prices topics itself (never
+waiting for bronze, which lands the raw records in queries of its own) and per micro-batch:
+
+* in Spark, on the stream: parse and validate the records, enrich the trades against the reference
+  Delta tables, run the JVM lifecycle operator (:func:`jobs.silver.classify`, the same code silver
+  ran on bronze) and check the ticks (:mod:`transformations.prices`); the two streams are unioned
+  (:func:`transformations.marks.batch_inputs`) into the batch the ``foreachBatch`` function receives;
+* on the driver: the accepted events and ticks (a few thousand narrow rows) move the book it keeps in
+  memory, positions, marks and P&L, and the touched portfolios' risk is recomputed
+  (:func:`transformations.book.apply_batch`, the risk model of :mod:`transformations.risk`);
+* writes, each table at most once and none with MERGE: ``gold.portfolio_risk`` first (an overwrite of
+  the small current table), then concurrently from a few driver threads silver.trades /
+  silver.prices / silver.quarantine / ops.data_quality (appends), gold.positions and gold.marks
+  (overwrites), today's gold.pnl rows (``replaceWhere`` on the trading date), the batch's alerts
+  (``replaceWhere`` on their keys, then the alerts topic); last, the book itself in ``ops.hot_book``.
+
+Exactly once. The checkpoint holds the Kafka offsets and the lifecycle state; the book holds the batch
+id it last applied. After a crash Spark re-runs the one batch it had not committed, with the same
+records and the same lifecycle state, so the book (reloaded from ``ops.hot_book``) gives the same rows
+again: the overwrites write what they wrote before, the appends are skipped where their commit carries
+the batch's marker (:func:`jobs.silver.append_once`), and a batch whose book was already saved is
+skipped whole. Topic delivery of alerts is at-least-once (consumers dedupe on ``alert_id``).
+
+The book is rebuilt from nothing only with a fresh checkpoint on empty gold tables: a book saved by
+another checkpoint, or gold tables without a book (the layered gold job of an earlier release), are
+refused with a message naming ``riskstream rebuild``.
+"""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+from pyspark.sql import functions as F
+
+from jobs.gold import GOLD_TABLES, create_gold_tables
+from jobs.risk_inputs import RiskInputs
+from jobs.silver import _query_id, append_once, batch_marker, classify, create_silver_tables, to_silver_trades
+from riskstream.config import Settings, TriggerConfig
+from riskstream.errors import PipelineError
+from riskstream.kafka_options import spark_sink_options, spark_source_options
+from riskstream.prerequisites import check_inputs
+from riskstream.runtime import bootstrap_servers
+from riskstream.sinks import write_delta
+from riskstream.tables import Catalog, TableRef
+from transformations import book, gold, marks, prices
+from transformations.bronze import to_bronze
+from transformations.parsing import to_quarantine
+from transformations.quality import batch_quality
+from transformations.schemas import schema
+from transformations.scoring import RuleScorer, Scorer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+QUERY_NAME = "hot_risk"
+BOOK_DDL = "query_id string, batch_id long, positions binary, marks binary, pnl binary, written_ts timestamp"
+"""ops.hot_book: one row, the hot query's book after its last batch (frames as Parquet bytes)."""
+WRITER_THREADS = 4
+"""Driver threads writing a batch's tables after gold.portfolio_risk: Delta commits overlap."""
+REBUILD_HINT = "run `riskstream rebuild silver` (it moves silver, gold and the checkpoints aside) and start again"
+
+Source = Literal["kafka", "bronze"]
+
+
+def _frame(spark: SparkSession, rows: pd.DataFrame, ddl: str) -> DataFrame:
+    """A driver frame as a Spark DataFrame with exactly the columns and types of ``ddl``."""
+    target = schema(ddl)
+    return spark.createDataFrame(rows[target.fieldNames()], schema=target)
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _sql_literal(value: object) -> str:
+    if isinstance(value, datetime):
+        return f"TIMESTAMP'{pd.Timestamp(value).strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def alert_keys_predicate(alerts: pd.DataFrame) -> str:
+    """A SQL predicate matching exactly the (portfolio_id, rule, window_start) keys of ``alerts``."""
+    keys = alerts[["portfolio_id", "rule", "window_start"]].drop_duplicates()
+    return " OR ".join(
+        f"(portfolio_id = {_sql_literal(p)} AND rule = {_sql_literal(r)} AND window_start = {_sql_literal(w)})"
+        for p, r, w in keys.itertuples(index=False)
+    )
+
+
+class HotBatchWriter:
+    """The ``foreachBatch`` function of ``hot_risk`` (module doc)."""
+
+    def __init__(self, settings: Settings, checkpoint: str, kafka_sink_options: dict[str, str], scorer: Scorer) -> None:
+        catalog = Catalog(settings)
+        self._checkpoint = checkpoint
+        self._silver = {name: catalog.table("silver", name) for name in ("trades", "quarantine", "prices")}
+        self._gold = {name: catalog.table("gold", name) for name in GOLD_TABLES}
+        self._data_quality = catalog.table("ops", "data_quality")
+        self._book_table = catalog.table("ops", "hot_book")
+        self._inputs = RiskInputs(settings)
+        self._gold_settings = settings.gold
+        self._kafka_sink_options = kafka_sink_options
+        self._scorer = scorer
+        self._query_id: str | None = None
+        self._book: book.Book | None = None
+        self._risk = book.empty(list(book.PORTFOLIO_RISK_COLUMNS))
+        self._versions: tuple[int, ...] | None = None
+        self._reference: book.Reference | None = None
+        self._first_of_run = True
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        spark = batch.sparkSession
+        if self._book is None:
+            self._book = self._restore(spark)
+        if batch_id <= self._book.batch_id:
+            return  # re-run after a crash that came after this batch's last write: nothing left to do
+        batch = batch.persist()
+        ticks = batch.where(F.col("input") == marks.TICK).select("tick.*").transform(prices.flag_duplicates()).persist()
+        try:
+            trades = batch.where(F.col("input") == marks.TRADE).select("trade.*")
+            self._write(spark, batch_id, trades, ticks)
+        finally:
+            ticks.unpersist()
+            batch.unpersist()
+        self._first_of_run = False
+
+    def _write(self, spark: SparkSession, batch_id: int, trades: DataFrame, ticks: DataFrame) -> None:
+        assert self._book is not None
+        accepted = F.size("reason_codes") == 0
+        trade_rows = trades.where(accepted).select(
+            *[F.col(name).cast("double") if name == "price" else name for name in book.TRADE_INPUT_COLUMNS]
+        )
+        tick_rows = ticks.where(accepted).select(*book.TICK_INPUT_COLUMNS)
+        result = self._apply(spark, batch_id, trade_rows.toPandas(), tick_rows.toPandas())
+        if result is not None and not result.risk.empty:
+            kept = self._risk[~self._risk["portfolio_id"].isin(result.risk["portfolio_id"])]
+            parts = [frame for frame in (kept, result.risk) if not frame.empty]
+            risk = pd.concat(parts, ignore_index=True).sort_values("portfolio_id", ignore_index=True)
+            self._overwrite(self._gold["portfolio_risk"], _frame(spark, risk, gold.PORTFOLIO_RISK_DDL), batch_id)
+            self._risk = risk
+        writes = self._appends(batch_id, trades, ticks)
+        if result is not None:
+            writes += self._gold_writes(spark, batch_id, result)
+        with ThreadPoolExecutor(max_workers=WRITER_THREADS) as pool:
+            for future in [pool.submit(write) for write in writes]:
+                future.result()
+        if result is not None:
+            self._save_book(spark, result.book)
+            self._book = result.book
+
+    def _apply(
+        self, spark: SparkSession, batch_id: int, trades: pd.DataFrame, ticks: pd.DataFrame
+    ) -> book.BatchResult | None:
+        versions = self._inputs.versions(spark, self._versions)
+        recompute_all = versions != self._versions
+        if trades.empty and ticks.empty and not recompute_all:
+            return None
+        if recompute_all or self._reference is None:
+            self._reference = self._load_reference(spark)
+        assert self._book is not None
+        result = book.apply_batch(
+            self._book,
+            trades,
+            ticks,
+            batch_id,
+            self._reference,
+            self._inputs.model(spark, versions),
+            concentration_limit=self._gold_settings.concentration_limit,
+            single_trade_limit_share=self._gold_settings.single_trade_limit_share,
+            recompute_all=recompute_all,
+        )
+        self._versions = versions
+        return result
+
+    def _load_reference(self, spark: SparkSession) -> book.Reference:
+        reference = self._inputs.reference
+        rates = reference["fx_rates"].read(spark).groupBy("currency").agg(F.max_by("usd_rate", "as_of").alias("rate"))
+        instruments = reference["instruments"].read(spark).select("instrument_id", "daily_vol", "reference_price")
+        portfolios = (
+            reference["portfolios"]
+            .read(spark)
+            .select("portfolio_id", "gross_limit", "var_limit", "single_trade_limit", "stress_loss_limit")
+        )
+        return book.Reference(
+            {row["currency"]: float(row["rate"]) for row in rates.collect()},
+            instruments.toPandas(),
+            portfolios.toPandas(),
+        )
+
+    def _appends(self, batch_id: int, trades: DataFrame, ticks: DataFrame) -> list[Callable[[], None]]:
+        quarantine = (
+            trades.where(F.size("reason_codes") > 0)
+            .transform(to_quarantine())
+            .unionByName(ticks.transform(prices.to_tick_quarantine()))
+        )
+        outputs = (
+            ("trades", self._silver["trades"], trades.transform(to_silver_trades(self._scorer))),
+            ("prices", self._silver["prices"], ticks.transform(prices.to_silver_prices())),
+            ("quarantine", self._silver["quarantine"], quarantine),
+            ("data_quality", self._data_quality, trades.transform(batch_quality(QUERY_NAME, batch_id))),
+        )
+        return [self._append(name, table, output, batch_id) for name, table, output in outputs]
+
+    def _append(self, name: str, table: TableRef, output: DataFrame, batch_id: int) -> Callable[[], None]:
+        app_id = f"{QUERY_NAME}:{self._query_id}:{name}"
+        replay_possible = self._first_of_run
+
+        def write() -> None:
+            append_once(output, table, app_id, batch_id, replay_possible=replay_possible)
+
+        return write
+
+    def _gold_writes(self, spark: SparkSession, batch_id: int, result: book.BatchResult) -> list[Callable[[], None]]:
+        new_book = result.book
+        positions = _frame(spark, new_book.positions, gold.POSITIONS_DDL)
+        current_marks = _frame(spark, new_book.marks, gold.MARKS_DDL)
+        writes: list[Callable[[], None]] = [
+            partial(self._overwrite, self._gold["positions"], positions, batch_id),
+            partial(self._overwrite, self._gold["marks"], current_marks, batch_id),
+        ]
+        if not result.pnl_rows.empty and result.trading_date is not None:
+            day = result.trading_date
+            today = _frame(spark, new_book.pnl[new_book.pnl["trading_date"] == day], gold.PNL_DDL)
+            day_only = f"trading_date = DATE'{day.isoformat()}'"
+            writes.append(partial(self._overwrite, self._gold["pnl"], today, batch_id, day_only))
+        if not result.alerts.empty:
+            writes.append(
+                partial(self._write_alerts, _frame(spark, result.alerts, gold.RISK_ALERTS_DDL), result.alerts, batch_id)
+            )
+        return writes
+
+    def _write_alerts(self, alerts: DataFrame, rows: pd.DataFrame, batch_id: int) -> None:
+        """Replace the rows of the batch's alert keys (a later breach in the window updates its row), then publish."""
+        self._overwrite(self._gold["risk_alerts"], alerts, batch_id, alert_keys_predicate(rows))
+        gold.alert_records(alerts).write.format("kafka").options(**self._kafka_sink_options).save()
+
+    def _overwrite(self, table: TableRef, rows: DataFrame, batch_id: int, replace_where: str | None = None) -> None:
+        writer = rows.coalesce(1).write.format("delta").mode("overwrite")
+        writer = writer.option("userMetadata", batch_marker(f"{QUERY_NAME}:{self._query_id}", batch_id))
+        if replace_where is not None:
+            writer = writer.option("replaceWhere", replace_where)
+        table.save(writer)
+
+    def _save_book(self, spark: SparkSession, saved: book.Book) -> None:
+        row = pd.DataFrame(
+            [
+                {
+                    "query_id": self._query_id,
+                    "batch_id": saved.batch_id,
+                    "positions": _parquet(saved.positions),
+                    "marks": _parquet(saved.marks),
+                    "pnl": _parquet(saved.pnl),
+                    "written_ts": pd.Timestamp.now(tz="UTC").tz_localize(None),
+                }
+            ]
+        )
+        self._overwrite(self._book_table, _frame(spark, row, BOOK_DDL), saved.batch_id)
+
+    def _restore(self, spark: SparkSession) -> book.Book:
+        """The book after the last batch this checkpoint applied, and gold.portfolio_risk as it stands."""
+        self._query_id = _query_id(spark, self._checkpoint)
+        saved = self._book_table.read(spark).collect()
+        if not saved:
+            if not self._gold["positions"].read(spark).isEmpty():
+                raise PipelineError(
+                    f"{QUERY_NAME}: gold.positions holds rows but ops.hot_book has no book (gold was built by "
+                    f"the layered gold job); {REBUILD_HINT}"
+                )
+            return book.Book.new()
+        row = saved[0]
+        if row["query_id"] != self._query_id:
+            raise PipelineError(
+                f"{QUERY_NAME}: ops.hot_book was written by another checkpoint (query {row['query_id']}, not "
+                f"{self._query_id} in {self._checkpoint}); {REBUILD_HINT}"
+            )
+        self._risk = self._gold["portfolio_risk"].read(spark).toPandas()
+        return book.Book(
+            pd.read_parquet(io.BytesIO(row["positions"])),
+            pd.read_parquet(io.BytesIO(row["marks"])),
+            pd.read_parquet(io.BytesIO(row["pnl"])),
+            int(row["batch_id"]),
+        )
+
+
+def create_hot_tables(spark: SparkSession, catalog: Catalog) -> None:
+    """Every table the hot query writes, created if missing."""
+    create_silver_tables(spark, catalog)
+    create_gold_tables(spark, catalog)
+    catalog.table("ops", "hot_book").create_if_missing(spark, BOOK_DDL)
+
+
+def _sources(spark: SparkSession, settings: Settings, source: Source) -> tuple[DataFrame, DataFrame]:
+    """Trade and tick records with bronze's columns: read from Kafka, or from bronze (a rebuild)."""
+    catalog = Catalog(settings)
+    stream = settings.streams.hot
+    if source == "bronze":
+        options = {"maxFilesPerTrigger": str(stream.max_files_per_trigger)} if stream.max_files_per_trigger else {}
+        return tuple(  # type: ignore[return-value]
+            catalog.table("bronze", name).read_stream(spark, options) for name in ("trade_events", "price_ticks")
+        )
+    servers = bootstrap_servers(settings)
+
+    def records(topic: str) -> DataFrame:
+        options = spark_source_options(
+            settings.kafka, servers, max_offsets_per_trigger=stream.max_offsets_per_trigger, topic=topic
+        )
+        return spark.readStream.format("kafka").options(**options).load().transform(to_bronze())
+
+    return records(settings.kafka.topic), records(settings.kafka.prices_topic)
+
+
+def start(
+    spark: SparkSession,
+    settings: Settings,
+    trigger: TriggerConfig | None = None,
+    source: Source = "kafka",
+    scorer: Scorer | None = None,
+) -> StreamingQuery | None:
+    """Start ``hot_risk`` (with availableNow: run it to completion and return None)."""
+    catalog = Catalog(settings)
+    check_inputs(spark, settings, "hot")
+    create_hot_tables(spark, catalog)
+    reference = {
+        name: catalog.table("reference", name).read(spark) for name in ("portfolios", "instruments", "fx_rates")
+    }
+    trade_records, tick_records = _sources(spark, settings, source)
+    classified = trade_records.transform(
+        classify(settings.silver, reference["portfolios"], reference["instruments"], reference["fx_rates"])
+    )
+    checked = tick_records.transform(
+        prices.parse_ticks(settings.silver.tick_max_age, settings.silver.future_skew)
+    ).transform(prices.check_reference(reference["instruments"], reference["fx_rates"]))
+    checkpoint = catalog.checkpoint(QUERY_NAME)
+    sink_options = spark_sink_options(settings.kafka, bootstrap_servers(settings), settings.kafka.alerts_topic)
+    return write_delta(
+        marks.batch_inputs(classified, checked),
+        catalog.table("gold", "portfolio_risk"),
+        query_name=QUERY_NAME,
+        checkpoint=checkpoint,
+        trigger=trigger or settings.streams.hot.trigger,
+        foreach_batch=HotBatchWriter(settings, checkpoint, sink_options, scorer or RuleScorer()),
+    )
+
+
+def run(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> StreamingQuery | None:
+    """The ``riskstream run hot`` entry point: None once availableNow has finished, else the running query."""
+    return start(spark, settings, trigger)
