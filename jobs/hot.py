@@ -31,6 +31,8 @@ refused with a message naming ``riskstream rebuild``.
 from __future__ import annotations
 
 import io
+import os
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -70,6 +72,16 @@ WRITER_THREADS = 4
 REBUILD_HINT = "run `riskstream rebuild silver` (it moves silver, gold and the checkpoints aside) and start again"
 
 Source = Literal["kafka", "bronze"]
+
+KILL_AT_ENV = "RISKSTREAM_HOT_KILL_AT"
+"""Crash tests only: ``<point>:<batch id>`` SIGKILLs the process group right after that point of that batch,
+before Spark records the batch in the checkpoint. Points: ``risk`` (gold.portfolio_risk committed, nothing
+else), ``writes`` (every table but the book committed), ``book`` (everything committed)."""
+
+
+def _crash_point(point: str, batch_id: int) -> None:
+    if os.environ.get(KILL_AT_ENV) == f"{point}:{batch_id}":
+        os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
 def _frame(spark: SparkSession, rows: pd.DataFrame, ddl: str) -> DataFrame:
@@ -150,15 +162,18 @@ class HotBatchWriter:
             risk = pd.concat(parts, ignore_index=True).sort_values("portfolio_id", ignore_index=True)
             self._overwrite(self._gold["portfolio_risk"], _frame(spark, risk, gold.PORTFOLIO_RISK_DDL), batch_id)
             self._risk = risk
+        _crash_point("risk", batch_id)
         writes = self._appends(batch_id, trades, ticks)
         if result is not None:
             writes += self._gold_writes(spark, batch_id, result)
         with ThreadPoolExecutor(max_workers=WRITER_THREADS) as pool:
             for future in [pool.submit(write) for write in writes]:
                 future.result()
+        _crash_point("writes", batch_id)
         if result is not None:
             self._save_book(spark, result.book)
             self._book = result.book
+        _crash_point("book", batch_id)
 
     def _apply(
         self, spark: SparkSession, batch_id: int, trades: pd.DataFrame, ticks: pd.DataFrame
