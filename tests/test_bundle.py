@@ -633,8 +633,8 @@ def test_task_command_lines(bundle: tuple[dict[str, Any], dict[str, dict[str, An
         ("riskstream_risk_stress", "risk_stress", ["risk", "stress", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_snowflake_sync", "sync", ["sync", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_streaming", "bronze", ["run", "bronze", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
-        ("riskstream_streaming", "silver", ["run", "silver", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
-        ("riskstream_streaming", "gold", ["run", "gold", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
+        ("riskstream_streaming", "hot", ["run", "hot", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
+        ("riskstream_streaming", "windows", ["run", "windows", "--trigger", "conf", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_table_maintenance", "maintain", ["maintain", *DEPLOYMENT_ARGUMENTS]),
         ("riskstream_var_backtest", "var_backtest", ["risk", "backtest", *DEPLOYMENT_ARGUMENTS]),
     ]
@@ -671,7 +671,7 @@ def test_the_notebooks_job_names_the_same_deployment_as_the_streaming_job(
     parameters = {item["name"]: item["default"] for item in rendered["riskstream_notebooks"]["parameters"]}
     assert sorted(parameters) == sorted(NOTEBOOK_WIDGETS)
     from_widgets = notebook_settings(lambda name: parameters[name])
-    assert from_widgets == task_settings(rendered_tasks(bundle[0], target)["riskstream_streaming.silver"])
+    assert from_widgets == task_settings(rendered_tasks(bundle[0], target)["riskstream_streaming.hot"])
     notebooks = sorted(task["notebook_task"]["notebook_path"] for task in rendered["riskstream_notebooks"]["tasks"])
     assert notebooks == sorted(f"../notebooks/{path.name}" for path in (REPO / "notebooks").glob("*.py"))
     assert all(task["libraries"] == [{"whl": "../dist/*.whl"}] for task in rendered["riskstream_notebooks"]["tasks"])
@@ -706,12 +706,12 @@ def test_an_extra_target_deploys_and_its_tasks_run(tmp_path: Path) -> None:
         "riskstream_risk_stress.risk_stress",
         "riskstream_snowflake_sync.sync",
         "riskstream_streaming.bronze",
-        "riskstream_streaming.gold",
-        "riskstream_streaming.silver",
+        "riskstream_streaming.hot",
+        "riskstream_streaming.windows",
         "riskstream_table_maintenance.maintain",
         "riskstream_var_backtest.var_backtest",
     ]
-    settings = loaded["riskstream_streaming.silver"]
+    settings = loaded["riskstream_streaming.hot"]
     assert (settings.target, settings.profile, settings.storage.catalog, settings.storage.checkpoint_root) == (
         "staging",
         "prod",
@@ -733,8 +733,8 @@ def test_an_extra_target_deploys_and_its_tasks_run(tmp_path: Path) -> None:
     ("job_key", "task_key"),
     [
         ("riskstream_streaming", "bronze"),
-        ("riskstream_streaming", "silver"),
-        ("riskstream_streaming", "gold"),
+        ("riskstream_streaming", "hot"),
+        ("riskstream_streaming", "windows"),
         ("riskstream_snowflake_sync", "sync"),
         ("riskstream_reference_refresh", "reference_load"),
         ("riskstream_risk_factors", "risk_factors"),

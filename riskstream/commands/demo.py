@@ -204,12 +204,16 @@ def round_sizes(total: int, rounds: int) -> list[int]:
     return [total // rounds + (1 if number < total % rounds else 0) for number in range(rounds)]
 
 
-def _job(name: str) -> Any:
-    """The layer's job module (``jobs.<name>``), with a clear error if this checkout lacks it."""
+PIPELINE = (("bronze", "jobs.bronze", "run"), ("hot", "jobs.hot", "run"), ("windows", "jobs.gold", "run_windows"))
+"""What the demo runs, in flow order: raw landing, the hot query (Kafka -> risk), the window aggregations."""
+
+
+def _job(module: str, function: str) -> Any:
+    """A job's entry point, with a clear error if this checkout lacks it."""
     try:
-        return importlib.import_module(f"jobs.{name}")
-    except ModuleNotFoundError as error:
-        raise PipelineError(f"the {name} job (jobs/{name}.py) is not in this checkout: {error}") from None
+        return getattr(importlib.import_module(module), function)
+    except (ModuleNotFoundError, AttributeError) as error:
+        raise PipelineError(f"the job {module}.{function} is not in this checkout: {error}") from None
 
 
 # ------------------------------------------------------------------------------------------ steps
@@ -276,24 +280,21 @@ def produce_events(
 
 
 def run_pipeline_available_now(spark: SparkSession, settings: Settings, echo: Callable[[str], None]) -> None:
-    """bronze -> silver -> gold, each processing everything available, in flow order."""
+    """bronze, hot and windows, each processing everything available, in flow order."""
     trigger = TriggerConfig(kind="available_now")
-    for name in ("bronze", "silver", "gold"):
+    for name, module, function in PIPELINE:
         began = time.monotonic()
-        _job(name).run(spark, settings, trigger)
+        _job(module, function)(spark, settings, trigger)
         echo(f"{name}: done in {time.monotonic() - began:.1f}s")
 
 
 def start_pipeline(spark: SparkSession, settings: Settings, interval: str) -> list[StreamingQuery]:
-    """bronze, silver and gold as running queries with processingTime triggers."""
+    """bronze, hot and windows as running queries with processingTime triggers."""
     trigger = TriggerConfig(kind="processing_time", interval=interval)
     queries: list[StreamingQuery] = []
     try:
-        for name in ("bronze", "silver", "gold"):
-            job = _job(name)
-            started = (
-                job.start(spark, settings, trigger) if hasattr(job, "start") else job.run(spark, settings, trigger)
-            )
+        for _, module, function in PIPELINE:
+            started = _job(module, function)(spark, settings, trigger)
             queries.extend(started if isinstance(started, list) else [started])
     except BaseException:
         stop_queries(queries)  # leave nothing running when a later layer cannot start
