@@ -1,27 +1,46 @@
 """Latency benchmark: event -> risk while ``riskstream run all`` runs as it does in production.
 
-``python -m benchmarks.latency [--rate 1000] [--tick-rate 50] [--duration 300] [--warmup 60] [--interval "1 second"]``
+``python -m benchmarks.latency [--rate 1000] [--tick-rate 50] [--duration 300] [--warmup 60] [--interval "1 second"]
+[--bronze-interval "10 seconds"] [--windows-interval "30 seconds"]``
 
 In a scratch folder with its own broker (:mod:`benchmarks.harness`): load the simulator's reference
-data, start ``riskstream run all`` as a separate process with processing-time triggers (every
-stream's trigger set to ``--interval``; the conf is written to the scratch folder and passed through
+data (plus the probe's portfolio, below), start ``riskstream run all`` (bronze, the hot query
+``hot_risk``, the two window queries) as a separate process with processing-time triggers (``hot_risk``
+on ``--interval``, the two bronze queries on ``--bronze-interval``, the window queries on
+``--windows-interval``; the conf is written to the scratch folder and passed through
 ``RISKSTREAM_CONF``), produce the simulator's stream (demo fault rates) at a steady ``--rate`` for
 ``--warmup`` + ``--duration`` seconds with ``trade_ts`` on the wall clock, and beside it (a second
-thread) its price and FX ticks at ``--tick-rate`` (the simulator's default, demo tick fault rates,
-``tick_ts`` on the wall clock), wait until the pipeline has drained (or ``--drain`` runs out), stop
-it with SIGTERM, and measure:
+thread) its price and FX ticks at ``--tick-rate`` (demo tick fault rates, ``tick_ts`` on the wall
+clock), wait until the pipeline has drained (or ``--drain`` runs out), stop it with SIGTERM, and
+measure, for what was sent after the warm-up:
 
-* per accepted event, seconds from its Kafka timestamp to its commit in bronze, in silver, in
-  ``gold.positions`` and ``gold.portfolio_risk``, and to the alert record of its batch on the alerts
-  topic, by lineage (:mod:`riskstream.lineage` says how), for events sent after the warm-up;
+* per accepted event and tick, seconds from its Kafka timestamp to its commit in bronze, silver,
+  ``gold.positions`` and ``gold.portfolio_risk``, and (events) to the alert record of its batch on the
+  alerts topic, by lineage through the hot query's commit markers (:func:`riskstream.lineage.measure_hot`);
+* a black-box figure beside it that knows nothing of the pipeline's insides: a probe thread sends one
+  valid NEW trade per second (1 unit of one instrument, on the portfolio :data:`PROBE_PORTFOLIO` that the
+  simulator never trades, loaded with the reference data with limits no probe reaches) and a poller reads
+  ``gold.positions`` every ``--probe-poll`` seconds as any Delta reader could (its log and data files,
+  :class:`PositionPoller`): probe *k* is in once that portfolio's net quantity is *k*, and its latency is
+  the commit timestamp of the first table version showing it minus its Kafka timestamp (from the delivery
+  report). It should agree with the lineage's ``positions`` stage; it does not measure
+  ``gold.portfolio_risk`` (the probe's risk row cannot say how many probes it holds), which the hot
+  query commits just before ``gold.positions``;
 * per query (from its progress reports in ``ops.stream_progress``): batches, rows per batch, batch
-  duration p50 / p95, processing rate while busy and its ratio to the Kafka read ceiling, and per
-  minute processed / input (does it keep up?), backlog and state rows;
-* the run's memory every 5 s (``/proc``: the ``riskstream run`` Python process and its JVM);
-* the Kafka read ceiling: a plain consumer draining the same topic after the run.
+  duration p50 / p95, processing rate while busy and its ratio to the Kafka read ceiling, per minute
+  processed / input (bronze's input: its topic; ``hot_risk``'s: both topics; the window queries':
+  ``silver.trades`` commits), backlog and state rows, and whether it keeps up (:func:`keep_up`);
+* the run's JVM CPU: average cores used over the measured window, from ``/proc/<pid>/stat`` (utime +
+  stime) of the JVM in the ``riskstream run`` process tree, and its memory every 5 s (the benchmark's own
+  JVM, idle while the run is measured, and the local Kafka broker are reported apart);
+* the Kafka read ceiling: a plain consumer draining the trades topic after the run.
 
-It prints the tables and writes the figures to ``out/bench/latency.json``. With ``--duration`` of 10
-minutes or more it adds the soak trend: first against last 5 minutes.
+It prints the tables and a closing line (keeps up, p95 to risk, JVM CPU) and writes the figures to
+``out/bench/latency.json``. With ``--duration`` of 10 minutes or more it adds the soak trend: first
+against last 5 minutes. ``--rate 2000`` and ``--rate 5000`` are the capacity runs.
+
+The probe portfolio holds one instrument, so the hot query raises a concentration alert for it in
+the batches that recompute it (one alert row more beside the simulated book's own breaches).
 """
 
 from __future__ import annotations
@@ -36,11 +55,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
@@ -50,13 +71,26 @@ from rich.table import Table
 
 from benchmarks.figures import duration_parts, keep_up_by_minute, query_batches, trend
 from benchmarks.harness import default_output, scratch_environment, wide_console, write_figures
+from jobs import bronze, gold, hot
 from riskstream import lineage
 from riskstream.config import Settings, parse_settings
-from riskstream.simulator import DEFAULT_TICK_RATE
+from riskstream.simulator import DEFAULT_TICK_RATE, SOURCE_SYSTEM, Instrument, Portfolio, ReferenceData, format_ts
 
 MEMORY_SAMPLE_SECONDS = 5.0
 QUIET_SECONDS = 45.0
 """Drained: no new commit in bronze, silver.trades or gold.positions for this long after producing ended."""
+DEFAULT_BRONZE_INTERVAL = "30 seconds"
+DEFAULT_WINDOWS_INTERVAL = "1 minute"
+"""Off the path to risk: raw landing and the window tables on slow triggers leave the cores to hot_risk."""
+KEEP_UP_SHARE = 0.95
+"""A query keeps up when every judged minute's processed / input is at least this (:func:`keep_up`)."""
+PROBE_PORTFOLIO = "P-PROBE"
+PROBE_LIMIT = 1e12
+"""The probe portfolio's gross, VaR and single-trade limits (base currency): far above anything it holds."""
+PROBE_POLL_SECONDS = 0.5
+AGREEMENT_SECONDS = 0.5
+AGREEMENT_SHARE = 0.2
+"""The probe agrees with the lineage when its p50 and p95 are each within the larger of these of the lineage's."""
 
 
 @dataclass(frozen=True)
@@ -68,34 +102,294 @@ class Options:
     warmup_s: float = 60.0
     drain_s: float = 300.0
     interval: str = "1 second"
-    windows_interval: str = "30 seconds"
-    prices_interval: str | None = None
-    """Trigger of the two price queries; None: ``interval``."""
+    """Trigger of ``hot_risk``."""
+    windows_interval: str = DEFAULT_WINDOWS_INTERVAL
+    bronze_interval: str = DEFAULT_BRONZE_INTERVAL
     seed: int = 7
     portfolios: int = 6
     instruments: int = 30
     progress_out: Path | None = None
+    log_out: Path | None = None
+    """Where to keep the run's whole output, run with ``riskstream -v`` (the hot query's step times)."""
     """Where to keep every progress report of the run (JSON lines), for a closer look afterwards."""
+    probe: bool = True
+    probe_poll_s: float = PROBE_POLL_SECONDS
 
 
 def with_processing_time(
-    settings: Settings, interval: str, windows_interval: str, prices_interval: str | None = None
+    settings: Settings, interval: str, windows_interval: str, bronze_interval: str = DEFAULT_BRONZE_INTERVAL
 ) -> Settings:
-    """``settings`` with bronze, silver and ``gold_positions`` on a processing-time trigger of
-    ``interval``, the two gold window queries on one of ``windows_interval`` and the two price queries
-    on one of ``prices_interval`` (default ``interval``)."""
+    """``settings`` with ``hot_risk`` on a processing-time trigger of ``interval``, both bronze queries on
+    one of ``bronze_interval`` (``streams.prices`` unset: the price ticks' bronze query as the trades') and
+    the two window queries on one of ``windows_interval``. ``streams.silver`` and ``streams.gold`` (the
+    layered path, which ``run all`` does not start) are left as they are."""
     raw = settings.model_dump(by_alias=True, mode="json")
-    for name in ("bronze", "silver", "gold"):
-        raw["streams"][name]["trigger"] = {"kind": "processing_time", "interval": interval}
-    raw["streams"]["gold_windows"] = {
-        **raw["streams"]["gold"],
-        "trigger": {"kind": "processing_time", "interval": windows_interval},
-    }
-    raw["streams"]["prices"] = {
-        **raw["streams"]["silver"],
-        "trigger": {"kind": "processing_time", "interval": prices_interval or interval},
-    }
+    streams = raw["streams"]
+    streams["hot"]["trigger"] = {"kind": "processing_time", "interval": interval}
+    streams["bronze"]["trigger"] = {"kind": "processing_time", "interval": bronze_interval}
+    streams["prices"] = None
+    streams["gold_windows"] = {**streams["gold"], "trigger": {"kind": "processing_time", "interval": windows_interval}}
     return parse_settings(raw, "latency benchmark settings")
+
+
+# ------------------------------------------------------------------------------------- the probe
+
+
+def with_probe_portfolio(reference: ReferenceData) -> ReferenceData:
+    """``reference`` plus :data:`PROBE_PORTFOLIO`: the first portfolio's desk and base currency, limits of
+    :data:`PROBE_LIMIT` and no stress-loss limit."""
+    template = reference.portfolios[0]
+    probe = Portfolio(
+        PROBE_PORTFOLIO,
+        "Latency probe",
+        template.desk,
+        template.base_currency,
+        gross_limit=PROBE_LIMIT,
+        var_limit=PROBE_LIMIT,
+        single_trade_limit=PROBE_LIMIT,
+        stress_loss_limit=None,
+    )
+    return replace(reference, portfolios=(*reference.portfolios, probe))
+
+
+class ProbeReference:
+    """What :func:`riskstream.commands.demo.load_reference_data` needs of a simulator: its reference CSVs,
+    here with the probe portfolio added."""
+
+    def __init__(self, reference: ReferenceData) -> None:
+        self.reference = with_probe_portfolio(reference)
+
+    def write_reference_csv(self, out_dir: Path) -> dict[str, Path]:
+        return self.reference.write_csv(out_dir)
+
+
+def probe_event(number: int, instrument: Instrument, at: datetime, event_id: str) -> dict[str, Any]:
+    """Probe ``number`` (from 1): a valid v1 NEW buying 1 unit of ``instrument`` at its reference price."""
+    return {
+        "schema_version": 1,
+        "event_id": event_id,
+        "event_type": "NEW",
+        "trade_id": f"T-PROBE-{number:06d}",
+        "trade_version": 1,
+        "portfolio_id": PROBE_PORTFOLIO,
+        "instrument_id": instrument.instrument_id,
+        "side": "BUY",
+        "quantity": 1,
+        "price": instrument.reference_price,
+        "currency": instrument.currency,
+        "trade_ts": format_ts(at),
+        "source_system": SOURCE_SYSTEM,
+    }
+
+
+class ProbeSender:
+    """Sends one probe trade per second to the trades topic from a thread until the block ends; ``sent``
+    holds the Kafka timestamp (epoch seconds, from the delivery report) of each delivered probe, in order."""
+
+    def __init__(self, settings: Settings, instrument: Instrument, enabled: bool = True) -> None:
+        self.settings, self.instrument, self.enabled = settings, instrument, enabled
+        self.sent: list[float] = []
+        self.failed = 0
+        self._stop = threading.Event()
+        self._failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._send, name="bench-probe", daemon=True)
+
+    def __enter__(self) -> ProbeSender:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.enabled:
+            self._thread.join()
+        if self._failure and exc[0] is None:
+            raise RuntimeError(f"sending the probes failed: {self._failure[0]}") from self._failure[0]
+
+    def _send(self) -> None:
+        from confluent_kafka import KafkaError, Message, Producer
+
+        from riskstream.kafka_options import librdkafka_producer_config
+        from riskstream.runtime import bootstrap_servers
+
+        try:
+            config = librdkafka_producer_config(
+                self.settings.kafka, bootstrap_servers(self.settings), client_id="riskstream-bench-probe"
+            )
+            producer = Producer(config)
+            reports: list[tuple[KafkaError | None, float]] = []
+
+            def delivered(error: KafkaError | None, message: Message) -> None:
+                reports.append((error, message.timestamp()[1] / 1000.0))
+
+            next_at, number = time.monotonic(), 0
+            while not self._stop.is_set():
+                number += 1
+                reports.clear()
+                event = probe_event(number, self.instrument, datetime.now(UTC), str(uuid.uuid4()))
+                producer.produce(
+                    self.settings.kafka.topic,
+                    key=PROBE_PORTFOLIO.encode(),
+                    value=json.dumps(event, separators=(",", ":")).encode(),
+                    headers=[("schema_version", b"1")],
+                    on_delivery=delivered,
+                )
+                producer.flush(30)
+                if reports and reports[0][0] is None:
+                    self.sent.append(reports[0][1])
+                else:
+                    self.failed += 1
+                next_at += 1.0
+                self._stop.wait(max(0.0, next_at - time.monotonic()))
+        except Exception as error:  # raised in the main thread by __exit__
+            self._failure.append(error)
+
+
+def local_path(location: str) -> Path:
+    """A table location as Spark reports it (``file:/tmp/t``, ``file:///tmp/t`` or ``/tmp/t``) as a local path."""
+    parsed = urlparse(location)
+    if parsed.scheme not in ("", "file"):
+        raise ValueError(f"not a local table location: {location}")
+    return Path(unquote(parsed.path))
+
+
+def apply_commit(files: frozenset[str], lines: Sequence[str]) -> tuple[float | None, frozenset[str]]:
+    """One Delta commit (the JSON lines of ``_delta_log/<version>.json``) applied to a table's data files.
+
+    Returns its commit time (epoch seconds: ``commitInfo.inCommitTimestamp`` where the table has them, else
+    ``commitInfo.timestamp``; None without a ``commitInfo``) and the files after it: ``files`` without its
+    ``remove`` paths, with its ``add`` paths. ``cdc`` files are change data, not table rows. A file with a
+    deletion vector is refused: its rows are not all the table's.
+    """
+    added: set[str] = set()
+    removed: set[str] = set()
+    commit_s: float | None = None
+    for line in lines:
+        if not line.strip():
+            continue
+        action = json.loads(line)
+        if "add" in action:
+            if action["add"].get("deletionVector"):
+                raise ValueError(f"{action['add']['path']} has a deletion vector; this reader does not apply them")
+            added.add(unquote(action["add"]["path"]))
+        elif "remove" in action:
+            removed.add(unquote(action["remove"]["path"]))
+        elif "commitInfo" in action:
+            info = action["commitInfo"]
+            commit_s = float(info.get("inCommitTimestamp") or info["timestamp"]) / 1000.0
+    return commit_s, frozenset((files - removed) | added)
+
+
+class PositionPoller:
+    """Reads the probe's net quantity in ``gold.positions`` every ``poll_s`` seconds from a thread until the
+    block ends, as any Delta reader could: from the table's log and data files, version by version.
+
+    ``observations`` holds one row per table version: ``version``, ``commit_s`` (its commit timestamp),
+    ``seen_s`` (when the poll read it) and ``probes`` (the net quantity). A poll applies every commit
+    written since the last one (:func:`apply_commit`, starting from version 0), so the first version showing
+    each probe is never skipped, and reads the probe's row from the data files each version holds with
+    pyarrow (each file once: data files never change). No Spark: a Spark read costs a few hundred ms of JVM
+    CPU each (``DESCRIBE HISTORY`` ~0.25 s, a ``VERSION AS OF`` read ~0.5 s), close to a core at two polls a
+    second on the two cores the pipeline is measured on. Reads only a local table (the benchmark's).
+    """
+
+    def __init__(self, location: Path, instrument_id: str, poll_s: float, enabled: bool = True) -> None:
+        self.location, self.instrument_id, self.poll_s, self.enabled = location, instrument_id, poll_s, enabled
+        self.observations: list[dict[str, float]] = []
+        self.errors: list[str] = []
+        self._version = -1
+        self._files: frozenset[str] = frozenset()
+        self._probes_in_file: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-probe-poller", daemon=True)
+
+    def __enter__(self) -> PositionPoller:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.enabled:
+            self._thread.join()
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.observations, columns=["version", "commit_s", "seen_s", "probes"])
+
+    def _probes(self, file_name: str) -> int:
+        if file_name not in self._probes_in_file:
+            import pyarrow.parquet as pq
+
+            rows = pq.read_table(
+                self.location / file_name,
+                columns=["net_quantity"],
+                filters=[("portfolio_id", "=", PROBE_PORTFOLIO), ("instrument_id", "=", self.instrument_id)],
+            )
+            self._probes_in_file[file_name] = round(sum(float(value) for value in rows["net_quantity"].to_pylist()))
+        return self._probes_in_file[file_name]
+
+    def poll(self, seen_s: float) -> None:
+        """Apply every commit since the last poll, adding an observation per version seen at ``seen_s``."""
+        try:
+            while (commit := self.location / "_delta_log" / f"{self._version + 1:020d}.json").exists():
+                commit_s, files = apply_commit(self._files, commit.read_text(encoding="utf-8").splitlines())
+                probes = sum(self._probes(file_name) for file_name in files)
+                self.observations.append(
+                    {
+                        "version": self._version + 1,
+                        "commit_s": commit.stat().st_mtime if commit_s is None else commit_s,
+                        "seen_s": seen_s,
+                        "probes": probes,
+                    }
+                )
+                self._version, self._files = self._version + 1, files
+        except (OSError, ValueError, KeyError) as error:  # pyarrow's errors are OSError / ValueError too
+            self.errors.append(str(error).splitlines()[0][:200])
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            self.poll(time.time())
+
+
+def probe_latencies(sent_s: Sequence[float], observations: pd.DataFrame) -> pd.DataFrame:
+    """Per probe *k* (the *k*-th delivered, from 1): its Kafka timestamp (``sent_s``), the commit time and the
+    poll time of the first observed version showing at least *k* probes (``commit_s``, ``seen_s``; NaN if
+    none did), ``latency`` = commit - sent and ``observed`` = seen - sent (seconds)."""
+    ordered = observations.sort_values("version")
+    shown = np.maximum.accumulate(ordered["probes"].to_numpy(dtype=np.int64)) if len(ordered) else np.array([])
+    sent = np.asarray(sent_s, dtype=float)
+    at = np.searchsorted(shown, np.arange(1, len(sent) + 1), side="left")
+    reached = at < len(ordered)
+
+    def picked(column: str) -> np.ndarray:
+        if not len(ordered):
+            return np.full(len(sent), np.nan)
+        values = ordered[column].to_numpy(dtype=float)[np.minimum(at, len(ordered) - 1)]
+        return np.where(reached, values, np.nan)
+
+    commit, seen = picked("commit_s"), picked("seen_s")
+    return pd.DataFrame(
+        {
+            "probe": np.arange(1, len(sent) + 1),
+            "sent_s": sent,
+            "commit_s": commit,
+            "seen_s": seen,
+            "latency": commit - sent,
+            "observed": seen - sent,
+        }
+    )
+
+
+def agreement(probe: dict[str, Any], by_lineage: dict[str, Any]) -> str:
+    """``agree`` when the probe's p50 and p95 are each within the larger of :data:`AGREEMENT_SECONDS` and
+    :data:`AGREEMENT_SHARE` of the lineage's, ``disagree`` otherwise, ``-`` when either has no figure."""
+    if any(figures.get(key) is None for figures in (probe, by_lineage) for key in ("p50", "p95")):
+        return "-"
+    close = all(
+        abs(probe[key] - by_lineage[key]) <= max(AGREEMENT_SECONDS, AGREEMENT_SHARE * by_lineage[key])
+        for key in ("p50", "p95")
+    )
+    return "agree" if close else "disagree"
 
 
 # ------------------------------------------------------------------------------- the run process
@@ -123,16 +417,64 @@ def _command(pid: int) -> str:
     return ""
 
 
-class MemorySampler:
-    """Samples the resident memory of the run process (Python) and its JVM child every few seconds."""
+def jvm_pids(pid: int) -> list[int]:
+    """The JVMs (``java`` processes) in the process tree under ``pid``."""
+    found, pending = [], _children(pid)
+    while pending:
+        child = pending.pop()
+        if _command(child).endswith("java"):
+            found.append(child)
+        pending.extend(_children(child))
+    return found
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+
+def cpu_seconds(stat: str, clock_ticks: int) -> float:
+    """User + system CPU seconds of a process from its ``/proc/<pid>/stat`` line (fields 14 and 15, counted
+    after the parenthesised command, which may hold spaces)."""
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / clock_ticks
+
+
+def _process_cpu_s(pid: int, clock_ticks: int) -> float | None:
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        return cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), clock_ticks)
+    return None
+
+
+def _jvm_cpu_s(pid: int, clock_ticks: int) -> float | None:
+    """CPU seconds of the JVMs under ``pid`` together (None: none runs)."""
+    times = [_process_cpu_s(jvm, clock_ticks) for jvm in jvm_pids(pid)]
+    known = [seconds for seconds in times if seconds is not None]
+    return sum(known) if known else None
+
+
+def average_cores(samples: pd.DataFrame, column: str, start_s: float, end_s: float) -> float | None:
+    """Cores used on average between the first and the last sample taken in ``start_s`` .. ``end_s``: the
+    CPU seconds in ``column`` (cumulative) they differ by over the seconds between them; None with fewer
+    than two samples."""
+    if samples.empty or column not in samples:
+        return None
+    inside = samples[(samples["at_s"] >= start_s) & (samples["at_s"] <= end_s)].dropna(subset=[column])
+    if len(inside) < 2:
+        return None
+    first, last = inside.iloc[0], inside.iloc[-1]
+    return float((last[column] - first[column]) / (last["at_s"] - first["at_s"]))
+
+
+class RunSampler:
+    """Every ``every_s`` seconds: resident memory of the run process (Python) and of its JVM, the cumulative
+    CPU seconds of that JVM (``jvm_cpu_s``) and of each process in ``others`` (``<name>_cpu_s``)."""
+
+    def __init__(
+        self, pid: int, every_s: float = MEMORY_SAMPLE_SECONDS, others: Mapping[str, int] | None = None
+    ) -> None:
+        self.pid, self.every_s, self.others = pid, every_s, dict(others or {})
         self.samples: list[dict[str, float | None]] = []
+        self._clock_ticks = os.sysconf("SC_CLK_TCK")
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="memory-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="run-sampler", daemon=True)
 
-    def __enter__(self) -> MemorySampler:
+    def __enter__(self) -> RunSampler:
         self._thread.start()
         return self
 
@@ -141,21 +483,34 @@ class MemorySampler:
         self._thread.join()
 
     def _loop(self) -> None:
-        while not self._stop.wait(MEMORY_SAMPLE_SECONDS):
-            jvms = [child for child in _children(self.pid) if _command(child).endswith("java")]
-            jvm = sum(_rss_mib(child) or 0.0 for child in jvms) if jvms else None
-            self.samples.append({"at_s": time.time(), "python_mib": _rss_mib(self.pid), "jvm_mib": jvm})
+        while not self._stop.wait(self.every_s):
+            jvms = jvm_pids(self.pid)
+            self.samples.append(
+                {
+                    "at_s": time.time(),
+                    "python_mib": _rss_mib(self.pid),
+                    "jvm_mib": sum(_rss_mib(jvm) or 0.0 for jvm in jvms) if jvms else None,
+                    "jvm_cpu_s": _jvm_cpu_s(self.pid, self._clock_ticks),
+                    **{f"{name}_cpu_s": _process_cpu_s(pid, self._clock_ticks) for name, pid in self.others.items()},
+                }
+            )
 
 
 @contextlib.contextmanager
-def running_pipeline(conf_path: Path, state: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def running_pipeline(
+    conf_path: Path, state: Path, log_path: Path, verbose: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
     """``riskstream run all`` on the benchmark conf, in its own process group; stopped with SIGTERM
     (the command's clean stop) and, if it has not stopped after two minutes, killed by its group id."""
     executable = shutil.which("riskstream", path=str(Path(sys.executable).parent)) or "riskstream"
     env = {**os.environ, "RISKSTREAM_CONF": str(conf_path), "RISKSTREAM_STATE_DIR": str(state)}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [executable, "run", "all"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [executable, *(["-v"] if verbose else []), "run", "all"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             _wait_for_line(process, log_path, "running; Ctrl-C stops them", timeout_s=300)
@@ -185,6 +540,8 @@ def _wait_for_line(process: subprocess.Popen[bytes], log_path: Path, text: str, 
 
 def _log_versions(settings: Settings) -> int:
     """How many commits bronze, silver.trades and gold.positions hold together (local paths)."""
+    if settings.storage.base_path is None:
+        return 0
     base = Path(settings.storage.base_path)
     folders = [base / "bronze" / "trade_events", base / "silver" / "trades", base / "gold" / "positions"]
     return sum(len(list((folder / "_delta_log").glob("*.json"))) for folder in folders if folder.is_dir())
@@ -230,7 +587,8 @@ def kafka_read_ceiling(settings: Settings) -> dict[str, float]:
                 if message.error():
                     continue
                 read += 1
-                if message.offset() + 1 >= ends[message.partition()]:
+                offset = message.offset()
+                if offset is not None and offset + 1 >= ends[message.partition()]:
                     remaining.discard(message.partition())
         seconds = time.monotonic() - began
     finally:
@@ -284,7 +642,7 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
 
     with scratch_environment() as scratch:
         settings = with_processing_time(
-            scratch.settings, options.interval, options.windows_interval, options.prices_interval
+            scratch.settings, options.interval, options.windows_interval, options.bronze_interval
         )
         conf_path = scratch.folder / "latency.yml"
         conf_path.write_text(yaml.safe_dump(settings.model_dump(by_alias=True, mode="json")), encoding="utf-8")
@@ -292,27 +650,42 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
         catalog = Catalog(settings)
         start = datetime.now(UTC)
         simulator = MarketSimulator(options.seed, options.portfolios, options.instruments, start=start)
-        load_reference_data(spark, settings, simulator, lambda message: None, scratch.folder / "reference")
+        reference = ProbeReference(simulator.reference_data())
+        load_reference_data(spark, settings, reference, lambda message: None, scratch.folder / "reference")
+        probe_instrument = reference.reference.instruments[0]
         total = round(options.rate * (options.warmup_s + options.duration_s))
         tick_total = round(options.tick_rate * (options.warmup_s + options.duration_s))
         console.print(
-            f"bench latency: starting `riskstream run all` (triggers {options.interval}, "
-            f"window queries {options.windows_interval}) ..."
+            f"bench latency: starting `riskstream run all` (hot_risk trigger {options.interval}, bronze "
+            f"{options.bronze_interval}, window queries {options.windows_interval}) ..."
         )
         log_path = scratch.folder / "run.log"
         with (
-            running_pipeline(conf_path, scratch.folder / "state", log_path) as process,
-            MemorySampler(process.pid) as memory,
+            running_pipeline(
+                conf_path, scratch.folder / "state", log_path, verbose=options.log_out is not None
+            ) as process,
+            RunSampler(process.pid, others={"bench_jvm": _own_jvm_pid(spark), "broker": scratch.broker.pid}) as sampler,
+            PositionPoller(
+                local_path(lineage.table_location(spark, catalog.table("gold", "positions"))),
+                probe_instrument.instrument_id,
+                options.probe_poll_s,
+                options.probe,
+            ) as poller,
         ):
             now = datetime.now(UTC)
             simulator = MarketSimulator(options.seed, options.portfolios, options.instruments, start=now)
             records = simulator.events(total, rate=options.rate, faults=fault_rates())
             console.print(
                 f"bench latency: producing {total:,} events at {options.rate:,.0f}/s "
-                f"and {tick_total:,} ticks at {options.tick_rate:,.0f}/s ..."
+                f"and {tick_total:,} ticks at {options.tick_rate:,.0f}/s"
+                + (f", one probe trade per second on {PROBE_PORTFOLIO}" if options.probe else "")
+                + " ..."
             )
             produce_started = time.time()
-            with TickProducer(settings, simulator, options, tick_total) as ticks:
+            with (
+                TickProducer(settings, simulator, options, tick_total) as ticks,
+                ProbeSender(settings, probe_instrument, options.probe) as probes,
+            ):
                 report = produce_events(settings, records, total, options.rate)
             produce_ended = time.time()
             console.print(
@@ -320,17 +693,57 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
             )
             drained_s = wait_until_drained(settings, options.drain_s)
         console.print(f"bench latency: stopped the pipeline after draining {drained_s:.0f}s; measuring ...")
-        figures = _measure(
-            spark, settings, catalog, options, produce_started, produce_ended, memory.samples, options.progress_out
+        window = MeasuredWindow(produce_started, produce_started + options.warmup_s, produce_ended)
+        figures = _measure(spark, settings, catalog, options, window, sampler.samples, options.progress_out)
+        figures["probe"] = _probe_figures(
+            probes, poller, window.measured_from_s, figures["latency_s"]["positions"], options
         )
         figures["delivered"] = report.delivered
         figures["ticks_delivered"] = ticks.delivered
         figures["drain_s"] = round(drained_s, 1)
         figures["kafka_ceiling"] = kafka_read_ceiling(settings)
         figures["run_log_tail"] = log_path.read_text(errors="replace").splitlines()[-5:]
+        if options.log_out is not None:
+            shutil.copyfile(log_path, options.log_out)
         _add_ceiling_ratios(figures)
         spark.stop()
     return figures
+
+
+def _own_jvm_pid(spark: Any) -> int:
+    """The pid of this process's Spark driver JVM."""
+    return int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+
+
+@dataclass(frozen=True)
+class MeasuredWindow:
+    produce_started_s: float
+    measured_from_s: float
+    """The end of the warm-up: what was sent from here on is measured."""
+    produce_ended_s: float
+
+
+def keep_up(minutes: pd.DataFrame, query: str, warmup_s: float) -> tuple[float | None, bool | None]:
+    """The lowest processed / input of ``query`` per minute after the warm-up, and whether it is at least
+    :data:`KEEP_UP_SHARE` (None: no minute to judge).
+
+    The run's last minute is left out: its input ends with producing, and a query on a slow trigger (the
+    window queries' 30 seconds) processes its last part after the minute is over.
+    """
+    last_minute = minutes["minute"].max() if len(minutes) else -1
+    own = minutes[(minutes["query"] == query) & (minutes["minute_start_s"] >= warmup_s)]
+    ratios = own[own["minute"] < last_minute]["ratio"].dropna()
+    if ratios.empty:
+        return None, None
+    lowest = float(ratios.min())
+    return lowest, lowest >= KEEP_UP_SHARE
+
+
+def every_query_keeps_up(verdicts: Sequence[bool | None]) -> bool | None:
+    """True when every query keeps up, False when one does not, None when one (or all) could not be judged."""
+    if not verdicts or any(verdict is None for verdict in verdicts):
+        return None if all(verdict is not False for verdict in verdicts) else False
+    return all(verdicts)
 
 
 def _measure(
@@ -338,48 +751,46 @@ def _measure(
     settings: Settings,
     catalog: Any,
     options: Options,
-    produce_started: float,
-    produce_ended: float,
-    memory: list[dict[str, float | None]],
+    window: MeasuredWindow,
+    samples: list[dict[str, float | None]],
     progress_out: Path | None,
 ) -> dict[str, Any]:
-
-    measured_from = produce_started + options.warmup_s
-    times = lineage.measure(spark, settings)
-    after_warmup = times["sent_s"].to_numpy(dtype=float) >= measured_from
-    latency = {stage: lineage.percentiles(times[stage].to_numpy(dtype=float)[after_warmup]) for stage in lineage.STAGES}
+    times = lineage.measure_hot(spark, settings)
+    after_warmup = times["sent_s"].to_numpy(dtype=float) >= window.measured_from_s
+    latency: dict[str, Any] = {
+        stage: lineage.percentiles(times[stage].to_numpy(dtype=float)[after_warmup]) for stage in lineage.STAGES
+    }
     latency["events_after_warmup"] = int(after_warmup.sum())
     latency["not_in_risk"] = int(np.isnan(times["risk"].to_numpy(dtype=float)[after_warmup]).sum())
-    ticks = lineage.measure_ticks(spark, settings)
-    ticks_after = ticks["sent_s"].to_numpy(dtype=float) >= measured_from
+    ticks = lineage.measure_hot_ticks(spark, settings)
+    ticks_after = ticks["sent_s"].to_numpy(dtype=float) >= window.measured_from_s
     tick_latency: dict[str, Any] = {
         stage: lineage.percentiles(ticks[stage].to_numpy(dtype=float)[ticks_after]) for stage in lineage.TICK_STAGES
     }
     tick_latency["ticks_after_warmup"] = int(ticks_after.sum())
     tick_latency["not_in_risk"] = int(np.isnan(ticks["risk"].to_numpy(dtype=float)[ticks_after]).sum())
-    bronze_rows = _bronze_rows(spark, catalog.table("bronze", "trade_events"))
-    bronze_ticks = _bronze_rows(spark, catalog.table("bronze", "price_ticks"))
+    trade_records = _bronze_rows(spark, catalog.table("bronze", "trade_events"))["sent_s"].to_numpy(dtype=float)
+    tick_records = _bronze_rows(spark, catalog.table("bronze", "price_ticks"))["sent_s"].to_numpy(dtype=float)
     progress_rows = catalog.table("ops", "stream_progress").read(spark).select("progress_json").collect()
     progress = [json.loads(row.progress_json) for row in progress_rows]
     if progress_out is not None:
         progress_out.write_text("".join(json.dumps(report) + "\n" for report in progress), encoding="utf-8")
     batches = query_batches(progress)
     parts = duration_parts(progress)
-    arrivals = {
-        "bronze_trade_events": bronze_rows["sent_s"].to_numpy(dtype=float),
-        "silver_trades": bronze_rows["commit_s"].to_numpy(dtype=float),
-        "bronze_price_ticks": bronze_ticks["sent_s"].to_numpy(dtype=float),
-        "silver_prices": bronze_ticks["commit_s"].to_numpy(dtype=float),
-    }
     silver_commits = times["sent_s"].to_numpy(dtype=float) + times["silver"].to_numpy(dtype=float)
-    for query in batches["query"].unique():
-        arrivals.setdefault(str(query), silver_commits)
-    minutes = keep_up_by_minute(produce_started, produce_ended, arrivals, batches)
+    arrivals = {
+        bronze.QUERY_NAME: trade_records,
+        bronze.PRICES_QUERY_NAME: tick_records,
+        hot.QUERY_NAME: np.concatenate([trade_records, tick_records]),
+        gold.QUERY_PORTFOLIO_RISK_1M: silver_commits,
+        gold.QUERY_EXPOSURE_5M: silver_commits,
+    }
+    minutes = keep_up_by_minute(window.produce_started_s, window.produce_ended_s, arrivals, batches)
     per_query = []
     for query, group in batches.groupby("query"):
         with_data = group[group["rows"] > 0]
         busy_s = with_data["duration_s"].sum()
-        after = minutes[(minutes["query"] == query) & (minutes["minute_start_s"] >= options.warmup_s)]
+        lowest, keeps = keep_up(minutes, str(query), options.warmup_s)
         per_query.append(
             {
                 "query": query,
@@ -391,7 +802,8 @@ def _measure(
                 "duration_p95_s": float(group["duration_s"].quantile(0.95)),
                 "duration_max_s": float(group["duration_s"].max()),
                 "busy_rows_per_s": float(with_data["rows"].sum() / busy_s) if busy_s > 0 else None,
-                "min_keep_up_after_warmup": float(after["ratio"].min()) if len(after) else None,
+                "min_keep_up_after_warmup": lowest,
+                "keeps_up": keeps,
                 "parts_p50_ms": {
                     part: float(values.median())
                     for part, values in parts[(parts["query"] == query) & (parts["rows"] > 0)]
@@ -402,27 +814,72 @@ def _measure(
                 "state_rows_max": int(group["state_rows"].max()),
             }
         )
-    memory_frame = pd.DataFrame(memory)
+    sample_frame = pd.DataFrame(samples)
+    measured = (window.measured_from_s, window.produce_ended_s)
     figures: dict[str, Any] = {
         "benchmark": "latency",
-        "produce_started_s": produce_started,
+        "produce_started_s": window.produce_started_s,
         "rate": options.rate,
         "duration_s": options.duration_s,
         "warmup_s": options.warmup_s,
         "interval": options.interval,
+        "bronze_interval": options.bronze_interval,
         "windows_interval": options.windows_interval,
-        "prices_interval": options.prices_interval,
         "uptime": Path("/proc/loadavg").read_text().split()[:3],
         "latency_s": latency,
         "tick_rate": options.tick_rate,
         "tick_latency_s": tick_latency,
         "queries": per_query,
+        "keeps_up": every_query_keeps_up([query["keeps_up"] for query in per_query]),
+        "jvm_cpu_cores": average_cores(sample_frame, "jvm_cpu_s", *measured),
+        "bench_jvm_cpu_cores": average_cores(sample_frame, "bench_jvm_cpu_s", *measured),
+        "broker_cpu_cores": average_cores(sample_frame, "broker_cpu_s", *measured),
         "minutes": minutes.round(3).to_dict(orient="records"),
-        "memory": memory_frame.round(1).to_dict(orient="records"),
+        "memory": sample_frame.round(2).to_dict(orient="records"),
     }
     if options.duration_s >= 600:
-        figures["soak"] = trend(batches, memory_frame, produce_started + options.warmup_s, produce_ended)
+        figures["soak"] = soak_trend(batches, sample_frame, *measured)
     return figures
+
+
+def soak_trend(
+    batches: pd.DataFrame, samples: pd.DataFrame, first_s: float, last_s: float
+) -> dict[str, tuple[float | None, float | None]]:
+    """:func:`benchmarks.figures.trend` (batch duration p50 and state rows per query, JVM and Python memory)
+    with the run's JVM cores, in the first and in the last 5 minutes of ``first_s`` .. ``last_s``."""
+    soak = trend(batches, samples, first_s, last_s)
+    soak["JVM cores"] = (
+        average_cores(samples, "jvm_cpu_s", first_s, first_s + 300.0),
+        average_cores(samples, "jvm_cpu_s", last_s - 300.0, last_s),
+    )
+    return soak
+
+
+def _probe_figures(
+    probes: ProbeSender, poller: PositionPoller, measured_from_s: float, positions: dict[str, Any], options: Options
+) -> dict[str, Any]:
+    """The probes sent after the warm-up: latency to the ``gold.positions`` commit showing them and to the poll
+    that saw them, and whether the first agrees with the lineage's ``positions`` figure."""
+    if not options.probe:
+        return {"enabled": False}
+    each = probe_latencies(probes.sent, poller.frame())
+    after = each[each["sent_s"] >= measured_from_s]
+    commit = lineage.percentiles(after["latency"].to_numpy(dtype=float))
+    return {
+        "enabled": True,
+        "poll_s": options.probe_poll_s,
+        "sent": len(probes.sent),
+        "failed": probes.failed,
+        "after_warmup": len(after),
+        "not_seen": int(after["commit_s"].isna().sum()),
+        "commit_s": commit,
+        "seen_s": lineage.percentiles(after["observed"].to_numpy(dtype=float)),
+        "lineage_positions_s": positions,
+        "agreement": agreement(commit, positions),
+        "versions_read": len(poller.observations),
+        "poll_errors": poller.errors[:5],
+        "poll_error_count": len(poller.errors),
+    }
 
 
 def _bronze_rows(spark: Any, table: Any) -> pd.DataFrame:
@@ -454,13 +911,20 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def _cores(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def print_figures(figures: dict[str, Any], out: Console) -> None:
     latency = figures["latency_s"]
     out.print(
         f"latency: {figures['rate']:,.0f} events/s for {figures['duration_s']:.0f}s after {figures['warmup_s']:.0f}s "
-        f"warm-up, triggers {figures['interval']} (window queries {figures['windows_interval']}, "
-        f"price queries {figures.get('prices_interval') or figures['interval']}); "
-        f"load average at the end {' '.join(figures['uptime'])}"
+        f"warm-up; triggers: hot_risk {figures['interval']}, bronze {figures['bronze_interval']}, window queries "
+        f"{figures['windows_interval']}; load average at the end {' '.join(figures['uptime'])}"
     )
     _print_stage_latency(
         out,
@@ -469,19 +933,19 @@ def print_figures(figures: dict[str, Any], out: Console) -> None:
         lineage.STAGES,
         "events",
     )
+    _print_probe(figures, out)
     _print_tick_latency(figures, out)
     ceiling = figures["kafka_ceiling"]
     queries = Table(title=f"queries (Kafka read ceiling: {ceiling['per_s']:,.0f} records/s, a plain consumer)")
     for column in (
         "query",
-        "batches",
+        "batches (with data)",
         "rows/batch p50",
-        "batch p50 s",
-        "batch p95 s",
-        "batch max s",
+        "batch s p50 / p95 / max",
         "busy rows/s",
         "x ceiling",
         "min processed/input",
+        "keeps up",
         "state rows last (max)",
     ):
         queries.add_column(column, justify="right")
@@ -490,14 +954,13 @@ def print_figures(figures: dict[str, Any], out: Console) -> None:
         keep = query["min_keep_up_after_warmup"]
         queries.add_row(
             query["query"],
-            f"{query['batches']} ({query['data_batches']} with data)",
+            f"{query['batches']} ({query['data_batches']})",
             "-" if query["rows_per_batch_p50"] is None else f"{query['rows_per_batch_p50']:,.0f}",
-            _seconds(query["duration_p50_s"]),
-            _seconds(query["duration_p95_s"]),
-            _seconds(query["duration_max_s"]),
+            " / ".join(_seconds(query[key]) for key in ("duration_p50_s", "duration_p95_s", "duration_max_s")),
             "-" if query["busy_rows_per_s"] is None else f"{query['busy_rows_per_s']:,.0f}",
             "-" if ratio is None else f"{ratio:.2f}",
             "-" if keep is None else f"{keep:.2f}",
+            _yes_no(query["keeps_up"]),
             f"{query['state_rows_last']:,} ({query['state_rows_max']:,})",
         )
     out.print(queries)
@@ -508,16 +971,63 @@ def print_figures(figures: dict[str, Any], out: Console) -> None:
         split.add_column(name, justify="right")
     for query in figures["queries"]:
         own = query["parts_p50_ms"]
-        split.add_row(query["query"], *("-" if own.get(name) is None else f"{own[name]:,.0f}" for name in names))
+        split.add_row(query["query"], *("-" if pd.isna(own.get(name)) else f"{own[name]:,.0f}" for name in names))
     out.print(split)
     _print_minutes(figures, out)
+    out.print(
+        f"JVM CPU: {_cores(figures['jvm_cpu_cores'])} cores (average over the measured window); the benchmark's own "
+        f"JVM: {_cores(figures['bench_jvm_cpu_cores'])} cores; the Kafka broker: "
+        f"{_cores(figures['broker_cpu_cores'])} cores"
+    )
+    out.print(
+        f"keeps up (processed / input >= {KEEP_UP_SHARE} in every minute after warm-up but the last): "
+        + ", ".join(f"{query['query']} {_yes_no(query['keeps_up'])}" for query in figures["queries"])
+    )
     if "soak" in figures:
         soak = Table(title="soak: first against last 5 minutes after warm-up")
         for column in ("figure", "first", "last"):
             soak.add_column(column, justify="right")
         for name, (first, last) in figures["soak"].items():
-            soak.add_row(name, _seconds(first), _seconds(last))
+            shown = _cores if name == "JVM cores" else _seconds
+            soak.add_row(name, shown(first), shown(last))
         out.print(soak)
+    out.print(summary_line(figures))
+
+
+def summary_line(figures: dict[str, Any]) -> str:
+    """E.g. ``at 1,000 events/s: keeps up: yes; p95 Kafka -> gold.portfolio_risk 2.9 s (p50 1.8 s); JVM CPU 1.05
+    cores``."""
+    risk = figures["latency_s"]["risk"]
+    return (
+        f"at {figures['rate']:,.0f} events/s: keeps up: {_yes_no(figures['keeps_up'])}; p95 Kafka -> "
+        f"gold.portfolio_risk {_seconds(risk['p95'])} s (p50 {_seconds(risk['p50'])} s); "
+        f"JVM CPU {_cores(figures['jvm_cpu_cores'])} cores"
+    )
+
+
+def _print_probe(figures: dict[str, Any], out: Console) -> None:
+    probe = figures.get("probe") or {}
+    if not probe.get("enabled"):
+        return
+    table = Table(
+        title=f"black box: probe trades (1/s on {PROBE_PORTFOLIO}, {probe['after_warmup']:,} after warm-up) -> "
+        f"gold.positions, beside the lineage, seconds"
+    )
+    for column in ("figure", "count", "p50", "p95", "max"):
+        table.add_column(column, justify="right")
+    rows = (
+        ("probe: commit showing it", probe["commit_s"]),
+        (f"probe: poll that saw it (every {probe['poll_s']} s)", probe["seen_s"]),
+        ("lineage: positions", probe["lineage_positions_s"]),
+    )
+    for name, row in rows:
+        table.add_row(name, f"{row['count']:,}", *(_seconds(row[key]) for key in ("p50", "p95", "max")))
+    out.print(table)
+    out.print(
+        f"probe and lineage {probe['agreement']} (p50 and p95 each within {AGREEMENT_SECONDS} s or "
+        f"{AGREEMENT_SHARE:.0%}); {probe['not_seen']} probes after warm-up never seen, {probe['failed']} not "
+        f"delivered, {probe['poll_error_count']} failed polls"
+    )
 
 
 def _print_tick_latency(figures: dict[str, Any], out: Console) -> None:
@@ -580,30 +1090,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=300.0, help="seconds measured, after the warm-up")
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds produced before measuring")
     parser.add_argument("--drain", type=float, default=300.0, help="most seconds to wait for the pipeline to catch up")
-    parser.add_argument("--interval", default="1 second", help="trigger of bronze, silver and gold_positions")
-    parser.add_argument("--windows-interval", default="30 seconds", help="trigger of the two gold window queries")
+    parser.add_argument("--interval", default="1 second", help="trigger of hot_risk")
+    parser.add_argument("--bronze-interval", default=DEFAULT_BRONZE_INTERVAL, help="trigger of the two bronze queries")
     parser.add_argument(
-        "--prices-interval", default=None, help="trigger of the two price queries (default: --interval)"
+        "--windows-interval", default=DEFAULT_WINDOWS_INTERVAL, help="trigger of the two window queries"
+    )
+    parser.add_argument("--no-probe", action="store_true", help="send no probe trades and poll nothing")
+    parser.add_argument(
+        "--probe-poll", type=float, default=PROBE_POLL_SECONDS, help="seconds between two reads of the probe's row"
     )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed")
     parser.add_argument("--out", type=Path, default=default_output("latency"), help="where to write the JSON figures")
+    parser.add_argument("--keep-log", type=Path, help="run with -v and keep its output here (per-batch step times)")
     args = parser.parse_args(argv)
-    if args.rate <= 0 or args.duration <= 0 or args.warmup < 0 or args.tick_rate < 0:
-        parser.error("--rate and --duration must be positive, --warmup and --tick-rate at least 0")
+    if args.rate <= 0 or args.duration <= 0 or args.warmup < 0 or args.tick_rate < 0 or args.probe_poll <= 0:
+        parser.error("--rate, --duration and --probe-poll must be positive, --warmup and --tick-rate at least 0")
     # SIGTERM unwinds like Ctrl-C, so the pipeline, the broker and the scratch folder are cleaned up.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     console = wide_console()
     options = Options(
-        args.rate,
-        args.tick_rate,
-        args.duration,
-        args.warmup,
-        args.drain,
-        args.interval,
-        args.windows_interval,
-        args.prices_interval,
-        args.seed,
+        rate=args.rate,
+        tick_rate=args.tick_rate,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        drain_s=args.drain,
+        interval=args.interval,
+        windows_interval=args.windows_interval,
+        bronze_interval=args.bronze_interval,
+        seed=args.seed,
         progress_out=args.out.with_suffix(".progress.jsonl"),
+        log_out=args.keep_log,
+        probe=not args.no_probe,
+        probe_poll_s=args.probe_poll,
     )
     figures = run_latency_benchmark(options, console)
     print_figures(figures, console)

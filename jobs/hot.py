@@ -14,26 +14,31 @@ waiting for bronze, which lands the raw records in queries of its own) and per m
   the small current table), then concurrently from a few driver threads silver.trades /
   silver.prices / silver.quarantine / ops.data_quality (appends), gold.positions and gold.marks
   (overwrites), today's gold.pnl rows (``replaceWhere`` on the trading date), the batch's alerts
-  (``replaceWhere`` on their keys, then the alerts topic); last, the book itself in ``ops.hot_book``.
+  (``replaceWhere`` on their keys, then the alerts topic); last, the book itself, a file beside the
+  checkpoint (:data:`BOOK_FOLDER`).
 
 Exactly once. The checkpoint holds the Kafka offsets and the lifecycle state; the book holds the batch
 id it last applied. After a crash Spark re-runs the one batch it had not committed, with the same
-records and the same lifecycle state, so the book (reloaded from ``ops.hot_book``) gives the same rows
+records and the same lifecycle state, so the book (reloaded from the checkpoint's book folder) gives the same rows
 again: the overwrites write what they wrote before, the appends are skipped where their commit carries
 the batch's marker (:func:`jobs.silver.append_once`), and a batch whose book was already saved is
 skipped whole. Topic delivery of alerts is at-least-once (consumers dedupe on ``alert_id``).
 
-The book is rebuilt from nothing only with a fresh checkpoint on empty gold tables: a book saved by
-another checkpoint, or gold tables without a book (the layered gold job of an earlier release), are
+The book starts from nothing only on empty gold tables: a checkpoint without a book beside gold tables that
+hold positions (written by another checkpoint, or by the layered gold job of an earlier release) is
 refused with a message naming ``riskstream rebuild``.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import signal
+import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Literal
@@ -44,39 +49,97 @@ from pyspark.sql import functions as F
 from jobs.gold import GOLD_TABLES, create_gold_tables
 from jobs.risk_inputs import RiskInputs
 from jobs.silver import _query_id, append_once, batch_marker, classify, create_silver_tables, to_silver_trades
+from riskstream import hadoop_files
 from riskstream.config import Settings, TriggerConfig
 from riskstream.errors import PipelineError
 from riskstream.kafka_options import spark_sink_options, spark_source_options
 from riskstream.prerequisites import check_inputs
 from riskstream.runtime import bootstrap_servers
-from riskstream.sinks import write_delta
+from riskstream.sinks import SCHEDULER_POOL, write_delta
 from riskstream.tables import Catalog, TableRef
 from transformations import book, gold, marks, prices
 from transformations.bronze import to_bronze
 from transformations.parsing import to_quarantine
-from transformations.quality import batch_quality
+from transformations.quality import DATA_QUALITY_DDL, quality_row
 from transformations.schemas import schema
 from transformations.scoring import RuleScorer, Scorer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from pyspark import SparkContext
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
 QUERY_NAME = "hot_risk"
-BOOK_DDL = "query_id string, batch_id long, positions binary, marks binary, pnl binary, written_ts timestamp"
-"""ops.hot_book: one row, the hot query's book after its last batch (frames as Parquet bytes)."""
+BOOK_FOLDER = "book"
+"""Under the query's checkpoint: ``<batch id>.zip``, the book after that batch (positions, marks and P&L as
+Parquet members), written whole or not at all; the newest :data:`BOOKS_KEPT` are kept."""
+BOOKS_KEPT = 3
+BOOK_FRAMES = ("positions", "marks", "pnl")
 WRITER_THREADS = 4
 """Driver threads writing a batch's tables after gold.portfolio_risk: Delta commits overlap."""
 REBUILD_HINT = "run `riskstream rebuild silver` (it moves silver, gold and the checkpoints aside) and start again"
 
 Source = Literal["kafka", "bronze"]
 
+log = logging.getLogger("riskstream.hot")
+
+
+class _StepTimes:
+    """How long each step of a micro-batch took, logged at debug level (``riskstream -v``)."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self.steps: list[tuple[str, float]] = []
+
+    def done(self, step: str) -> None:
+        now = time.monotonic()
+        self.steps.append((step, now - self._last))
+        self._last = now
+
+    def text(self) -> str:
+        return ", ".join(f"{step} {seconds:.2f}s" for step, seconds in self.steps)
+
+
 KILL_AT_ENV = "RISKSTREAM_HOT_KILL_AT"
 """Crash tests only: ``<point>:<batch id>`` SIGKILLs the process group right after that point of that batch,
 before Spark records the batch in the checkpoint. Points: ``risk`` (gold.portfolio_risk committed, nothing
 else), ``writes`` (every table but the book committed), ``book`` (everything committed)."""
+
+
+@dataclass(frozen=True)
+class _Collected:
+    """What the driver takes of a micro-batch: the accepted events and ticks, the rejected rows' reasons."""
+
+    trades: pd.DataFrame
+    ticks: pd.DataFrame
+    rejected_trades: list[list[str]]
+    rejected_ticks: list[list[str]]
+
+
+def _collect(trades: DataFrame, ticks: DataFrame) -> _Collected:
+    accepted = F.size("reason_codes") == 0
+    trade_rows = trades.where(accepted).select(
+        *[F.col(name).cast("double") if name == "price" else name for name in book.TRADE_INPUT_COLUMNS]
+    )
+    return _Collected(
+        trade_rows.toPandas(),
+        ticks.where(accepted).select(*book.TICK_INPUT_COLUMNS).toPandas(),
+        [list(row[0]) for row in trades.where(~accepted).select("reason_codes").collect()],
+        [list(row[0]) for row in ticks.where(~accepted).select("reason_codes").collect()],
+    )
+
+
+def _in_pool(context: SparkContext) -> None:
+    """Run a writer thread's Spark jobs in the hot query's scheduler pool (a new thread starts in the default one)."""
+    context.setLocalProperty(SCHEDULER_POOL, QUERY_NAME)
+
+
+def _timed(write: Callable[[], None]) -> float:
+    started = time.monotonic()
+    write()
+    return time.monotonic() - started
 
 
 def _crash_point(point: str, batch_id: int) -> None:
@@ -120,7 +183,6 @@ class HotBatchWriter:
         self._silver = {name: catalog.table("silver", name) for name in ("trades", "quarantine", "prices")}
         self._gold = {name: catalog.table("gold", name) for name in GOLD_TABLES}
         self._data_quality = catalog.table("ops", "data_quality")
-        self._book_table = catalog.table("ops", "hot_book")
         self._inputs = RiskInputs(settings)
         self._gold_settings = settings.gold
         self._kafka_sink_options = kafka_sink_options
@@ -150,29 +212,45 @@ class HotBatchWriter:
 
     def _write(self, spark: SparkSession, batch_id: int, trades: DataFrame, ticks: DataFrame) -> None:
         assert self._book is not None
-        accepted = F.size("reason_codes") == 0
-        trade_rows = trades.where(accepted).select(
-            *[F.col(name).cast("double") if name == "price" else name for name in book.TRADE_INPUT_COLUMNS]
-        )
-        tick_rows = ticks.where(accepted).select(*book.TICK_INPUT_COLUMNS)
-        result = self._apply(spark, batch_id, trade_rows.toPandas(), tick_rows.toPandas())
+        times = _StepTimes()
+        collected = _collect(trades, ticks)
+        trade_frame, tick_frame = collected.trades, collected.ticks
+        times.done("stream and collect")
+        result = self._apply(spark, batch_id, trade_frame, tick_frame)
+        times.done("book")
         if result is not None and not result.risk.empty:
             kept = self._risk[~self._risk["portfolio_id"].isin(result.risk["portfolio_id"])]
             parts = [frame for frame in (kept, result.risk) if not frame.empty]
             risk = pd.concat(parts, ignore_index=True).sort_values("portfolio_id", ignore_index=True)
             self._overwrite(self._gold["portfolio_risk"], _frame(spark, risk, gold.PORTFOLIO_RISK_DDL), batch_id)
             self._risk = risk
+        times.done("portfolio_risk")
         _crash_point("risk", batch_id)
-        writes = self._appends(batch_id, trades, ticks)
+        writes = self._appends(spark, batch_id, collected, trades, ticks)
         if result is not None:
             writes += self._gold_writes(spark, batch_id, result)
-        with ThreadPoolExecutor(max_workers=WRITER_THREADS) as pool:
-            for future in [pool.submit(write) for write in writes]:
-                future.result()
+        context = spark.sparkContext
+        with ThreadPoolExecutor(max_workers=WRITER_THREADS, initializer=_in_pool, initargs=(context,)) as pool:
+            seconds = dict(
+                zip([name for name, _ in writes], pool.map(_timed, [write for _, write in writes]), strict=True)
+            )
+        log.debug(
+            "%s batch %d writes: %s", QUERY_NAME, batch_id, ", ".join(f"{k} {v:.2f}s" for k, v in seconds.items())
+        )
+        times.done(f"{len(writes)} writes")
         _crash_point("writes", batch_id)
         if result is not None:
             self._save_book(spark, result.book)
             self._book = result.book
+        times.done("book saved")
+        log.debug(
+            "%s batch %d (%d events, %d ticks): %s",
+            QUERY_NAME,
+            batch_id,
+            len(trade_frame),
+            len(tick_frame),
+            times.text(),
+        )
         _crash_point("book", batch_id)
 
     def _apply(
@@ -214,19 +292,28 @@ class HotBatchWriter:
             portfolios.toPandas(),
         )
 
-    def _appends(self, batch_id: int, trades: DataFrame, ticks: DataFrame) -> list[Callable[[], None]]:
-        quarantine = (
-            trades.where(F.size("reason_codes") > 0)
-            .transform(to_quarantine())
-            .unionByName(ticks.transform(prices.to_tick_quarantine()))
-        )
-        outputs = (
-            ("trades", self._silver["trades"], trades.transform(to_silver_trades(self._scorer))),
-            ("prices", self._silver["prices"], ticks.transform(prices.to_silver_prices())),
-            ("quarantine", self._silver["quarantine"], quarantine),
-            ("data_quality", self._data_quality, trades.transform(batch_quality(QUERY_NAME, batch_id))),
-        )
-        return [self._append(name, table, output, batch_id) for name, table, output in outputs]
+    def _appends(
+        self, spark: SparkSession, batch_id: int, collected: _Collected, trades: DataFrame, ticks: DataFrame
+    ) -> list[tuple[str, Callable[[], None]]]:
+        """The batch's appends, leaving out empty ones: a commit costs the same whatever it holds."""
+        outputs: list[tuple[str, TableRef, DataFrame]] = []
+        if len(collected.trades):
+            outputs.append(("trades", self._silver["trades"], trades.transform(to_silver_trades(self._scorer))))
+        if len(collected.ticks):
+            outputs.append(("prices", self._silver["prices"], ticks.transform(prices.to_silver_prices())))
+        if collected.rejected_trades or collected.rejected_ticks:
+            quarantine = (
+                trades.where(F.size("reason_codes") > 0)
+                .transform(to_quarantine())
+                .unionByName(ticks.transform(prices.to_tick_quarantine()))
+            )
+            outputs.append(("quarantine", self._silver["quarantine"], quarantine))
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
+        quality = quality_row(QUERY_NAME, batch_id, collected.trades, collected.rejected_trades, now)
+        if quality is not None:
+            row = _frame(spark, pd.DataFrame([quality]), DATA_QUALITY_DDL)
+            outputs.append(("data_quality", self._data_quality, row))
+        return [(name, self._append(name, table, output, batch_id)) for name, table, output in outputs]
 
     def _append(self, name: str, table: TableRef, output: DataFrame, batch_id: int) -> Callable[[], None]:
         app_id = f"{QUERY_NAME}:{self._query_id}:{name}"
@@ -237,23 +324,25 @@ class HotBatchWriter:
 
         return write
 
-    def _gold_writes(self, spark: SparkSession, batch_id: int, result: book.BatchResult) -> list[Callable[[], None]]:
+    def _gold_writes(
+        self, spark: SparkSession, batch_id: int, result: book.BatchResult
+    ) -> list[tuple[str, Callable[[], None]]]:
         new_book = result.book
         positions = _frame(spark, new_book.positions, gold.POSITIONS_DDL)
         current_marks = _frame(spark, new_book.marks, gold.MARKS_DDL)
-        writes: list[Callable[[], None]] = [
-            partial(self._overwrite, self._gold["positions"], positions, batch_id),
-            partial(self._overwrite, self._gold["marks"], current_marks, batch_id),
+        writes: list[tuple[str, Callable[[], None]]] = [
+            ("positions", partial(self._overwrite, self._gold["positions"], positions, batch_id)),
         ]
+        if result.marks_moved:
+            writes.append(("marks", partial(self._overwrite, self._gold["marks"], current_marks, batch_id)))
         if not result.pnl_rows.empty and result.trading_date is not None:
             day = result.trading_date
             today = _frame(spark, new_book.pnl[new_book.pnl["trading_date"] == day], gold.PNL_DDL)
             day_only = f"trading_date = DATE'{day.isoformat()}'"
-            writes.append(partial(self._overwrite, self._gold["pnl"], today, batch_id, day_only))
+            writes.append(("pnl", partial(self._overwrite, self._gold["pnl"], today, batch_id, day_only)))
         if not result.alerts.empty:
-            writes.append(
-                partial(self._write_alerts, _frame(spark, result.alerts, gold.RISK_ALERTS_DDL), result.alerts, batch_id)
-            )
+            alerts = _frame(spark, result.alerts, gold.RISK_ALERTS_DDL)
+            writes.append(("risk_alerts", partial(self._write_alerts, alerts, result.alerts, batch_id)))
         return writes
 
     def _write_alerts(self, alerts: DataFrame, rows: pd.DataFrame, batch_id: int) -> None:
@@ -269,51 +358,43 @@ class HotBatchWriter:
         table.save(writer)
 
     def _save_book(self, spark: SparkSession, saved: book.Book) -> None:
-        row = pd.DataFrame(
-            [
-                {
-                    "query_id": self._query_id,
-                    "batch_id": saved.batch_id,
-                    "positions": _parquet(saved.positions),
-                    "marks": _parquet(saved.marks),
-                    "pnl": _parquet(saved.pnl),
-                    "written_ts": pd.Timestamp.now(tz="UTC").tz_localize(None),
-                }
-            ]
-        )
-        self._overwrite(self._book_table, _frame(spark, row, BOOK_DDL), saved.batch_id)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name in BOOK_FRAMES:
+                archive.writestr(f"{name}.parquet", _parquet(getattr(saved, name)))
+        folder = f"{self._checkpoint}/{BOOK_FOLDER}"
+        hadoop_files.write_bytes(spark, f"{folder}/{saved.batch_id}.zip", buffer.getvalue())
+        for batch_id in _book_batches(spark, folder)[:-BOOKS_KEPT]:
+            hadoop_files.delete(spark, f"{folder}/{batch_id}.zip")
 
     def _restore(self, spark: SparkSession) -> book.Book:
         """The book after the last batch this checkpoint applied, and gold.portfolio_risk as it stands."""
         self._query_id = _query_id(spark, self._checkpoint)
-        saved = self._book_table.read(spark).collect()
+        folder = f"{self._checkpoint}/{BOOK_FOLDER}"
+        saved = _book_batches(spark, folder)
         if not saved:
             if not self._gold["positions"].read(spark).isEmpty():
                 raise PipelineError(
-                    f"{QUERY_NAME}: gold.positions holds rows but ops.hot_book has no book (gold was built by "
-                    f"the layered gold job); {REBUILD_HINT}"
+                    f"{QUERY_NAME}: gold.positions holds rows that checkpoint {self._checkpoint} did not write "
+                    f"(another checkpoint, or the layered gold job); {REBUILD_HINT}"
                 )
             return book.Book.new()
-        row = saved[0]
-        if row["query_id"] != self._query_id:
-            raise PipelineError(
-                f"{QUERY_NAME}: ops.hot_book was written by another checkpoint (query {row['query_id']}, not "
-                f"{self._query_id} in {self._checkpoint}); {REBUILD_HINT}"
-            )
+        with zipfile.ZipFile(io.BytesIO(hadoop_files.read_bytes(spark, f"{folder}/{saved[-1]}.zip"))) as archive:
+            frames = {name: pd.read_parquet(io.BytesIO(archive.read(f"{name}.parquet"))) for name in BOOK_FRAMES}
         self._risk = self._gold["portfolio_risk"].read(spark).toPandas()
-        return book.Book(
-            pd.read_parquet(io.BytesIO(row["positions"])),
-            pd.read_parquet(io.BytesIO(row["marks"])),
-            pd.read_parquet(io.BytesIO(row["pnl"])),
-            int(row["batch_id"]),
-        )
+        return book.Book(frames["positions"], frames["marks"], frames["pnl"], saved[-1])
+
+
+def _book_batches(spark: SparkSession, folder: str) -> list[int]:
+    """The batch ids of the books saved in ``folder``, oldest first."""
+    names = hadoop_files.list_names(spark, folder)
+    return sorted(int(name.removesuffix(".zip")) for name in names if name.endswith(".zip"))
 
 
 def create_hot_tables(spark: SparkSession, catalog: Catalog) -> None:
     """Every table the hot query writes, created if missing."""
     create_silver_tables(spark, catalog)
     create_gold_tables(spark, catalog)
-    catalog.table("ops", "hot_book").create_if_missing(spark, BOOK_DDL)
 
 
 def _sources(spark: SparkSession, settings: Settings, source: Source) -> tuple[DataFrame, DataFrame]:

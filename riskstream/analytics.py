@@ -655,7 +655,7 @@ def event_to_gold_latencies(spark: SparkSession, settings: Settings) -> Any:
 
     from riskstream import lineage
 
-    risk = lineage.measure(spark, settings, alerts=False)["risk"].to_numpy(dtype=float)
+    risk = lineage.measure_hot(spark, settings, alerts=False)["risk"].to_numpy(dtype=float)
     return risk[np.isfinite(risk)]
 
 

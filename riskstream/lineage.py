@@ -7,15 +7,16 @@ clock in the pipeline:
 * **bronze**, **silver**: the commit time of the Delta version of ``bronze.trade_events`` /
   ``silver.trades`` whose ``add`` action wrote the data file holding the row (read from the table's
   ``_delta_log``; the first version that holds the row as long as no ``OPTIMIZE`` rewrote the file);
-* **positions**, **risk**: the commits of the ``gold_positions`` micro-batch that read the event.
-  That batch is found from the query's checkpoint, not by time: ``offsets/<N>`` holds, per source,
-  the version its input ends at (the query reads ``silver.trades`` and ``silver.prices``, in that
-  order: :data:`GOLD_SOURCES`), so an event in ``silver.trades`` version *v* belongs to the first
-  committed batch whose trades end offset covers *v*. Batch *N*'s ``gold.portfolio_risk`` commit is
-  the first one after batch *N - 1* finished (``commits/<N - 1>`` was written) and its
-  ``gold.positions`` commit the last one before that risk commit. Crediting an event to the first
-  risk commit after silver processed it instead (the demo's earlier figure) is optimistic: that
-  commit may come from a batch that started before silver committed the event;
+* **positions**, **risk**, in the layered structure (``riskstream run silver`` / ``run gold``, :func:`measure`):
+  the commits of the ``gold_positions`` micro-batch that read the event. That batch is found from the
+  query's checkpoint, not by time: ``offsets/<N>`` holds, per source, the version its input ends at
+  (the query reads ``silver.trades`` and ``silver.prices``, in that order: :data:`GOLD_SOURCES`), so an
+  event in ``silver.trades`` version *v* belongs to the first committed batch whose trades end offset
+  covers *v*. Batch *N*'s ``gold.portfolio_risk`` commit is the first one after batch *N - 1* finished
+  (``commits/<N - 1>`` was written) and its ``gold.positions`` commit the last one before that risk
+  commit. Crediting an event to the first risk commit after silver processed it instead (the demo's
+  earlier figure) is optimistic: that commit may come from a batch that started before silver
+  committed the event;
 * **alert**: for an event of a portfolio that the same batch alerted on, the timestamp of the alert's
   record on the alerts topic (the batch of an alert record is the last one whose risk commit came
   before the record).
@@ -24,9 +25,23 @@ A price or FX tick (a ``silver.prices`` row) is credited by the same rule throug
 the first committed batch whose ``silver.prices`` end offset covers the tick's version
 (:func:`tick_times`; its stages are :data:`TICK_STAGES`, no alert: a tick has no portfolio).
 
-The Spark-side readers gather plain tables; :func:`event_times` and :func:`tick_times` join them and
-are pure (pandas), as is :func:`gold_batch` reading one checkpoint offsets file, so tests check them
-on hand-written input.
+**The hot structure** (``riskstream run all``: bronze beside one hot query, ``hot_risk``, that reads Kafka
+and writes silver and gold itself, :mod:`jobs.hot`). Every Delta commit of the hot query carries its
+micro-batch in ``userMetadata`` (:func:`jobs.silver.batch_marker`): ``hot_risk:<query id>:<output>#batch=<N>``
+on its appends (silver.trades, silver.prices, ...) and ``hot_risk:<query id>#batch=<N>`` on its
+overwrites (gold.positions, gold.portfolio_risk, ...). So no checkpoint is needed: an event's batch is the
+marker of the ``silver.trades`` commit that holds its row, and its **positions** and **risk** times are
+the commits of ``gold.positions`` / ``gold.portfolio_risk`` with the same query id and batch (the first
+such commit: a batch re-run after a crash overwrites again with the same marker). **sent**, **bronze**
+and **silver** are as above (bronze lands beside the hot query, not in front of it, so an event's bronze
+time may come after its risk time; an event bronze has not landed has none). **alert**: the first alert
+record of the event's portfolio published after its batch's risk commit and before the next risk commit.
+:func:`hot_event_times` and :func:`hot_tick_times` (ticks: through ``silver.prices``, no alert) are the
+pure part; :func:`measure_hot` and :func:`measure_hot_ticks` read the tables.
+
+The Spark-side readers gather plain tables; :func:`event_times`, :func:`tick_times` and their hot
+counterparts join them and are pure (pandas), as are :func:`gold_batch` reading one checkpoint offsets
+file and :func:`hot_batch` reading one commit's marker, so tests check them on hand-written input.
 """
 
 from __future__ import annotations
@@ -58,6 +73,10 @@ GOLD_SOURCES: tuple[Source, ...] = ("trades", "prices")
 (the order :func:`transformations.marks.batch_inputs` unions them in)."""
 VOID_OFFSET = "-"
 """What an offsets file holds for a source that had no offset yet when the batch was planned."""
+HOT_QUERY = "hot_risk"
+"""The hot query's name, the first part of the writer in its commits' markers (:data:`jobs.hot.QUERY_NAME`)."""
+BATCH_MARKER = "#batch="
+"""What separates the writer from the batch id in a commit's ``userMetadata`` (:func:`jobs.silver.batch_marker`)."""
 
 
 def covered_version(source_offset: dict[str, Any] | None) -> int:
@@ -215,8 +234,18 @@ def _times_through_gold(
     return out, per_batch
 
 
-def _alert_latencies(out: pd.DataFrame, sent: np.ndarray, per_batch: pd.DataFrame, alerts: pd.DataFrame) -> np.ndarray:
-    """Per event: first alert record of its portfolio published by its own gold batch, minus ``sent``."""
+def _alert_latencies(
+    out: pd.DataFrame,
+    sent: np.ndarray,
+    per_batch: pd.DataFrame,
+    alerts: pd.DataFrame,
+    keys: tuple[str, ...] = ("gold_batch",),
+) -> np.ndarray:
+    """Per event: first alert record of its portfolio published by its own batch, minus ``sent``.
+
+    A record belongs to the batch of the last risk commit at or before it; ``keys`` name the batch in
+    ``per_batch`` (with ``risk_s``) and in ``out`` (with ``portfolio_id``).
+    """
     result = np.full(len(out), np.nan)
     with_risk = per_batch.dropna(subset=["risk_s"]).sort_values("risk_s")
     if alerts.empty or with_risk.empty:
@@ -226,22 +255,116 @@ def _alert_latencies(out: pd.DataFrame, sent: np.ndarray, per_batch: pd.DataFram
     at = np.searchsorted(risk_s, published, side="right") - 1
     known = at >= 0
     first_alert = (
-        pd.DataFrame(
-            {
-                "portfolio_id": alerts["portfolio_id"].to_numpy()[known],
-                "gold_batch": with_risk["gold_batch"].to_numpy(dtype=float)[at[known]],
-                "alert_s": published[known],
-            }
-        )
-        .groupby(["portfolio_id", "gold_batch"], as_index=False)["alert_s"]
+        with_risk[list(keys)]
+        .iloc[at[known]]
+        .astype({key: out[key].dtype for key in keys})
+        .assign(portfolio_id=alerts["portfolio_id"].to_numpy()[known], alert_s=published[known])
+        .groupby(["portfolio_id", *keys], as_index=False)["alert_s"]
         .min()
     )
-    joined = (
-        out[["portfolio_id", "gold_batch"]]
-        .astype({"gold_batch": float})
-        .merge(first_alert, on=["portfolio_id", "gold_batch"], how="left")
-    )
+    joined = out[["portfolio_id", *keys]].merge(first_alert, on=["portfolio_id", *keys], how="left")
     return joined["alert_s"].to_numpy(dtype=float) - sent
+
+
+def hot_batch(user_metadata: str | None) -> tuple[str, int] | None:
+    """The (query id, batch id) of a commit the hot query made, from its ``userMetadata``; None for any other.
+
+    ``hot_risk:<query id>:<output>#batch=<N>`` (an append) or ``hot_risk:<query id>#batch=<N>`` (an overwrite).
+    """
+    writer, marker, batch = (user_metadata or "").rpartition(BATCH_MARKER)
+    parts = writer.split(":")
+    if not marker or not batch.isdigit() or parts[0] != HOT_QUERY or len(parts) not in (2, 3) or not parts[1]:
+        return None
+    return parts[1], int(batch)
+
+
+def hot_batch_commits(commits: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per hot batch (``query_id``, ``hot_batch``), the time of its first commit among ``commits``.
+
+    Args:
+        commits: one row per commit of a table: ``commit_s`` (epoch seconds) and ``user_metadata``;
+            commits without a hot marker (CREATE, another writer) are left out.
+        column: the name of the result's time column.
+
+    The first: a batch re-run after a crash overwrites again with the same marker, and its rows were
+    readable from the first commit on.
+    """
+    batches = [hot_batch(metadata) for metadata in commits["user_metadata"]]
+    marked = [batch is not None for batch in batches]
+    found = pd.DataFrame(
+        {
+            "query_id": pd.Series([batch[0] for batch in batches if batch is not None], dtype=object),
+            "hot_batch": np.array([batch[1] for batch in batches if batch is not None], dtype=float),
+            column: commits["commit_s"].to_numpy(dtype=float)[marked],
+        }
+    )
+    return found.groupby(["query_id", "hot_batch"], as_index=False)[column].min()
+
+
+def hot_event_times(
+    events: pd.DataFrame, risk_commits: pd.DataFrame, position_commits: pd.DataFrame, alerts: pd.DataFrame
+) -> pd.DataFrame:
+    """Seconds from sending to each stage, per event, in the hot structure (module doc).
+
+    Args:
+        events: one row per accepted event: ``event_id``, ``portfolio_id``, ``sent_s``, ``bronze_s`` (NaN where
+            bronze has not landed it), ``silver_s`` (epoch seconds) and ``silver_metadata`` (the ``userMetadata``
+            of the ``silver.trades`` commit holding the row).
+        risk_commits, position_commits: every commit of ``gold.portfolio_risk`` / ``gold.positions``:
+            ``commit_s`` and ``user_metadata``.
+        alerts: one row per alert record: ``portfolio_id``, ``published_s``.
+
+    Returns:
+        ``events``' ``event_id``, ``portfolio_id`` and ``sent_s`` with the hot ``query_id`` and ``hot_batch``
+        of its silver commit and one column of seconds per stage in :data:`STAGES` (NaN where the event has
+        not reached the stage, or raised no alert).
+    """
+    out, per_batch = _times_through_hot(events, ("event_id", "portfolio_id"), risk_commits, position_commits)
+    sent = events["sent_s"].to_numpy(dtype=float)
+    out["alert"] = _alert_latencies(out, sent, per_batch, alerts, keys=("query_id", "hot_batch"))
+    return out
+
+
+def hot_tick_times(ticks: pd.DataFrame, risk_commits: pd.DataFrame, position_commits: pd.DataFrame) -> pd.DataFrame:
+    """Seconds from sending to each stage, per accepted tick: :func:`hot_event_times` through ``silver.prices``.
+
+    Args:
+        ticks: one row per accepted tick: ``tick_id``, ``instrument_id``, ``sent_s``, ``bronze_s``, ``silver_s``
+            and ``silver_metadata`` (of the ``silver.prices`` commit holding the row).
+        risk_commits, position_commits: as for :func:`hot_event_times`.
+
+    Returns:
+        ``ticks``' ``tick_id``, ``instrument_id`` and ``sent_s`` with ``query_id``, ``hot_batch`` and one column
+        of seconds per stage in :data:`TICK_STAGES`.
+    """
+    out, _ = _times_through_hot(ticks, ("tick_id", "instrument_id"), risk_commits, position_commits)
+    return out
+
+
+def _times_through_hot(
+    rows: pd.DataFrame, keys: tuple[str, ...], risk_commits: pd.DataFrame, position_commits: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per row: ``keys``, ``sent_s``, ``query_id``, ``hot_batch`` and the seconds to bronze, silver, positions
+    and risk; and per hot batch its ``risk_s`` and ``positions_s``."""
+    batches = [hot_batch(metadata) for metadata in rows["silver_metadata"]]
+    sent = rows["sent_s"].to_numpy(dtype=float)
+    out = pd.DataFrame(
+        {
+            **{key: rows[key].to_numpy() for key in keys},
+            "sent_s": sent,
+            "query_id": pd.Series([None if batch is None else batch[0] for batch in batches], dtype=object),
+            "hot_batch": np.array([np.nan if batch is None else batch[1] for batch in batches], dtype=float),
+        }
+    )
+    per_batch = hot_batch_commits(risk_commits, "risk_s").merge(
+        hot_batch_commits(position_commits, "positions_s"), on=["query_id", "hot_batch"], how="outer"
+    )
+    picked = out[["query_id", "hot_batch"]].merge(per_batch, on=["query_id", "hot_batch"], how="left")
+    out["bronze"] = rows["bronze_s"].to_numpy(dtype=float) - sent
+    out["silver"] = rows["silver_s"].to_numpy(dtype=float) - sent
+    out["positions"] = picked["positions_s"].to_numpy(dtype=float) - sent
+    out["risk"] = picked["risk_s"].to_numpy(dtype=float) - sent
+    return out, per_batch
 
 
 def percentiles(seconds: np.ndarray) -> dict[str, float | int | None]:
@@ -267,8 +390,9 @@ def table_location(spark: SparkSession, table: TableRef) -> str:
 
 
 def commit_log(spark: SparkSession, table: TableRef) -> tuple[pd.DataFrame, DataFrame]:
-    """A table's commits (``version``, ``commit_s``, ``operation``) and a Spark frame of the data
-    files each version added (``file_name``, ``version``, ``commit_s``), from its ``_delta_log``."""
+    """A table's commits (``version``, ``commit_s``, ``operation``, ``user_metadata``) and a Spark frame of
+    the data files each version added (``file_name``, ``version``, ``commit_s``, ``user_metadata``), from
+    its ``_delta_log``."""
     from pyspark.sql import functions as F
 
     log = (
@@ -282,14 +406,17 @@ def commit_log(spark: SparkSession, table: TableRef) -> tuple[pd.DataFrame, Data
             "version",
             (F.col("commitInfo.timestamp") / 1000.0).alias("commit_s"),
             F.col("commitInfo.operation").alias("operation"),
+            F.col("commitInfo.userMetadata").alias("user_metadata"),
         )
         .toPandas()
     )
     commits = commits.sort_values("version", ignore_index=True)
+    columns = ["version", "commit_s", "user_metadata"]
+    by_version = spark.createDataFrame(commits[columns], schema="version long, commit_s double, user_metadata string")
     added = (
         log.where(F.col("add").isNotNull())
         .select(F.element_at(F.split("add.path", "/"), -1).alias("file_name"), "version")
-        .join(spark.createDataFrame(commits[["version", "commit_s"]]), "version")
+        .join(by_version, "version")
     )
     return commits, added
 
@@ -331,7 +458,10 @@ def _with_commits(spark: SparkSession, table: TableRef, alias: str) -> DataFrame
 
 
 def _accepted_rows(spark: SparkSession, silver: TableRef, bronze: TableRef, keys: tuple[str, ...]) -> pd.DataFrame:
-    """Every row of ``silver`` (its ``keys``) with its send time and the commits that wrote it to bronze and silver."""
+    """Every row of ``silver`` (its ``keys``) with its send time, the commits that wrote it to bronze and
+    silver, and the silver commit's version and ``userMetadata`` (``silver_metadata``).
+
+    A row bronze has not landed (the hot query does not wait for bronze) has no ``bronze_s``."""
     from pyspark.sql import functions as F
 
     accepted = _with_commits(spark, silver, "s")
@@ -342,6 +472,7 @@ def _accepted_rows(spark: SparkSession, silver: TableRef, bronze: TableRef, keys
             (F.col("s.source_topic") == F.col("b.topic"))
             & (F.col("s.source_partition") == F.col("b.partition"))
             & (F.col("s.source_offset") == F.col("b.offset")),
+            "left",
         )
         .select(
             *(F.col(f"s.{key}").alias(key) for key in keys),
@@ -349,6 +480,7 @@ def _accepted_rows(spark: SparkSession, silver: TableRef, bronze: TableRef, keys
             F.col("b.commit_s").alias("bronze_s"),
             F.col("s.commit_s").alias("silver_s"),
             F.col("s.version").alias("silver_version"),
+            F.col("s.user_metadata").alias("silver_metadata"),
         )
         .toPandas()
     )
@@ -426,3 +558,26 @@ def measure_ticks(spark: SparkSession, settings: Settings) -> pd.DataFrame:
         risk_commits,
         position_commits,
     )
+
+
+def _hot_gold_commits(spark: SparkSession, catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every commit (``commit_s``, ``user_metadata``) of ``gold.portfolio_risk`` and of ``gold.positions``."""
+    risk_commits, _ = commit_log(spark, catalog.table("gold", "portfolio_risk"))
+    position_commits, _ = commit_log(spark, catalog.table("gold", "positions"))
+    return risk_commits, position_commits
+
+
+def measure_hot(spark: SparkSession, settings: Settings, *, alerts: bool = True) -> pd.DataFrame:
+    """:func:`hot_event_times` of every accepted event, from the tables' commit markers and (with ``alerts``)
+    the alerts topic."""
+    catalog = Catalog(settings)
+    risk_commits, position_commits = _hot_gold_commits(spark, catalog)
+    published = alert_records(spark, settings) if alerts else pd.DataFrame(columns=["portfolio_id", "published_s"])
+    return hot_event_times(accepted_events(spark, catalog), risk_commits, position_commits, published)
+
+
+def measure_hot_ticks(spark: SparkSession, settings: Settings) -> pd.DataFrame:
+    """:func:`hot_tick_times` of every accepted tick, from the tables' commit markers."""
+    catalog = Catalog(settings)
+    risk_commits, position_commits = _hot_gold_commits(spark, catalog)
+    return hot_tick_times(accepted_ticks(spark, catalog), risk_commits, position_commits)

@@ -19,6 +19,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from riskstream import hadoop_files
 from riskstream.errors import PipelineError
 from riskstream.tables import Catalog, TableRef
 
@@ -36,21 +37,8 @@ REBUILD_HINT = (
 )
 
 
-def _hadoop_path(spark: SparkSession, path: str) -> Any:
-    jvm: Any = spark._jvm
-    return jvm.org.apache.hadoop.fs.Path(path)
-
-
-def _filesystem(spark: SparkSession, path: str) -> tuple[Any, Any]:
-    """Hadoop's FileSystem for ``path`` and the path as a Hadoop ``Path`` (local, volumes, cloud storage)."""
-    hadoop_path = _hadoop_path(spark, path)
-    context: Any = spark._jsc
-    return hadoop_path.getFileSystem(context.hadoopConfiguration()), hadoop_path
-
-
 def _exists(spark: SparkSession, path: str) -> bool:
-    filesystem, hadoop_path = _filesystem(spark, path)
-    return bool(filesystem.exists(hadoop_path))
+    return hadoop_files.exists(spark, path)
 
 
 def check_silver_checkpoint(spark: SparkSession, checkpoint: str) -> None:
@@ -77,7 +65,7 @@ def check_positions_checkpoint(spark: SparkSession, checkpoint: str, sources: in
     Since the price stream, the query reads silver.trades and silver.prices (two sources); Spark
     would refuse a checkpoint of one with an internal message. This says what to do instead.
     """
-    filesystem, offsets = _filesystem(spark, f"{checkpoint}/offsets")
+    filesystem, offsets = hadoop_files.filesystem(spark, f"{checkpoint}/offsets")
     if not filesystem.exists(offsets):
         return
     batches = [status.getPath().getName() for status in filesystem.listStatus(offsets)]
@@ -97,7 +85,7 @@ def check_positions_checkpoint(spark: SparkSession, checkpoint: str, sources: in
 
 def write_marker(spark: SparkSession, checkpoint: str, operator: dict[str, Any]) -> None:
     """Write the operator marker into ``checkpoint`` (through Hadoop, like the checkpoint's own files)."""
-    filesystem, hadoop_path = _filesystem(spark, f"{checkpoint}/{MARKER}")
+    filesystem, hadoop_path = hadoop_files.filesystem(spark, f"{checkpoint}/{MARKER}")
     stream = filesystem.create(hadoop_path, True)
     try:
         stream.write(bytearray(json.dumps(operator).encode()))
@@ -116,11 +104,11 @@ def _move_table(spark: SparkSession, table: TableRef, suffix: str) -> str | None
 
 
 def _move_path(spark: SparkSession, path: str, suffix: str) -> str | None:
-    filesystem, source = _filesystem(spark, path)
+    filesystem, source = hadoop_files.filesystem(spark, path)
     if not filesystem.exists(source):
         return None
     target = f"{path.rstrip('/')}{suffix}"
-    if not filesystem.rename(source, _hadoop_path(spark, target)):
+    if not filesystem.rename(source, hadoop_files.hadoop_path(spark, target)):
         raise PipelineError(f"could not move {path} to {target}; nothing else was moved after it")
     return target
 
@@ -129,6 +117,7 @@ def rebuild_targets(settings: Settings) -> tuple[list[TableRef], list[tuple[str,
     """What a silver rebuild moves aside: silver's and gold's tables (and ops.data_quality, which
     silver writes), and the (query name, checkpoint) of silver's and gold's streaming queries."""
     from jobs import gold as gold_job
+    from jobs import hot as hot_job
     from jobs import silver as silver_job
 
     catalog = Catalog(settings)
@@ -137,7 +126,7 @@ def rebuild_targets(settings: Settings) -> tuple[list[TableRef], list[tuple[str,
     tables += [catalog.table("gold", name) for name in gold_job.GOLD_TABLES]
     queries = [silver_job.QUERY_NAME, silver_job.PRICES_QUERY_NAME]
     queries += [gold_job.QUERY_PORTFOLIO_RISK_1M, gold_job.QUERY_EXPOSURE_5M]
-    queries += [gold_job.QUERY_POSITIONS]
+    queries += [gold_job.QUERY_POSITIONS, hot_job.QUERY_NAME]
     return tables, [(query, catalog.checkpoint(query)) for query in queries]
 
 

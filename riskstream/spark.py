@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from riskstream.config import Settings
@@ -70,6 +71,7 @@ def local_conf(settings: Settings) -> dict[str, str]:
         # Each streaming query runs its jobs in a pool of its own (riskstream.sinks), so a small bronze
         # append is not queued behind a window query's shuffle.
         "spark.scheduler.mode": "FAIR",
+        "spark.scheduler.allocation.file": str(FAIR_SCHEDULER_POOLS),
         # As on the Databricks job cluster (resources/streaming.job.yml): a RocksDB state commit writes the
         # batch's changes instead of a checkpoint of the whole store.
         "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
@@ -79,6 +81,10 @@ def local_conf(settings: Settings) -> dict[str, str]:
         del conf["spark.sql.streaming.stateStore.providerClass"]
     conf.update(spark.extra)
     return conf
+
+
+FAIR_SCHEDULER_POOLS = Path(__file__).with_name("fairscheduler.xml")
+"""The pools' weights: the hot query first (the file says why)."""
 
 
 def get_spark(settings: Settings) -> SparkSession:

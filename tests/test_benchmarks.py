@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,11 +29,41 @@ from benchmarks.figures import (
     trend,
     verdict_line,
 )
-from benchmarks.latency import with_processing_time
-from benchmarks.pipeline import STATE_QUERIES, PipelineFigures, StateFigures
+from benchmarks.latency import (
+    PROBE_LIMIT,
+    PROBE_PORTFOLIO,
+    PositionPoller,
+    agreement,
+    apply_commit,
+    average_cores,
+    cpu_seconds,
+    every_query_keeps_up,
+    keep_up,
+    local_path,
+    probe_event,
+    probe_latencies,
+    soak_trend,
+    summary_line,
+    with_probe_portfolio,
+    with_processing_time,
+)
+from benchmarks.pipeline import (
+    STAGES,
+    STATE_QUERIES,
+    PipelineFigures,
+    Replay,
+    RoundFigures,
+    StageFigures,
+    StateFigures,
+    job_times,
+    round_figures,
+    summary_lines,
+)
 from benchmarks.producer import parse_batch_sizes
+from riskstream.commands.run import ALL
 from riskstream.config import Settings, SilverConfig, TriggerConfig
-from riskstream.simulator import RecordKind, SimulatedRecord
+from riskstream.contract import event_errors
+from riskstream.simulator import Instrument, MarketSimulator, Portfolio, RecordKind, SimulatedRecord
 
 
 @pytest.mark.parametrize(
@@ -146,7 +178,7 @@ def test_pipeline_verdicts_per_stateful_query() -> None:
     ]
     figures = PipelineFigures(options={}, settings={}, rounds=[], stages=[], state=state)
     assert figures.verdicts() == {
-        "silver_trades": "silver_trades state rows: 812 → 840 → 836 (bounded)",
+        "hot_risk": "hot_risk state rows: 812 → 840 → 836 (bounded)",
         "gold_portfolio_risk_1m": "gold_portfolio_risk_1m state rows: 7 → 9 → 21 (growing)",
         "gold_exposure_by_asset_class_5m": (
             "gold_exposure_by_asset_class_5m state rows: 30 → 36 → - (no progress report in some round)"
@@ -295,18 +327,372 @@ def test_duration_parts_keep_each_part_of_each_report() -> None:
     pd.testing.assert_frame_equal(duration_parts(reports), expected)
 
 
-def test_the_latency_benchmark_runs_the_critical_path_and_the_window_queries_on_their_own_triggers(
+def test_the_latency_benchmark_runs_the_hot_query_bronze_and_the_window_queries_on_their_own_triggers(
     make_settings: Callable[..., Settings],
 ) -> None:
-    settings = with_processing_time(make_settings(), "1 second", "30 seconds")
-    streams = settings.streams
-    assert [getattr(streams, name).trigger for name in ("bronze", "silver", "gold")] == [
-        TriggerConfig(kind="processing_time", interval="1 second")
-    ] * 3
+    given = make_settings(streams={"prices": {"trigger": {"kind": "processing_time", "interval": "5 seconds"}}})
+    streams = with_processing_time(given, "1 second", "30 seconds").streams
+    assert streams.hot.trigger == TriggerConfig(kind="processing_time", interval="1 second")
+    assert streams.bronze.trigger == TriggerConfig(kind="processing_time", interval="30 seconds")
+    assert streams.prices is None  # bronze_price_ticks runs on streams.bronze
     assert streams.gold_windows is not None
     assert streams.gold_windows.trigger == TriggerConfig(kind="processing_time", interval="30 seconds")
-    assert streams.prices is not None
-    assert streams.prices.trigger == TriggerConfig(kind="processing_time", interval="1 second")
-    slower_prices = with_processing_time(make_settings(), "1 second", "30 seconds", "5 seconds").streams.prices
-    assert slower_prices is not None
-    assert slower_prices.trigger == TriggerConfig(kind="processing_time", interval="5 seconds")
+    # the layered path, which `run all` does not start, keeps its triggers
+    assert (streams.silver, streams.gold) == (given.streams.silver, given.streams.gold)
+    slower_bronze = with_processing_time(given, "2 seconds", "1 minute", "20 seconds").streams
+    assert slower_bronze.hot.trigger == TriggerConfig(kind="processing_time", interval="2 seconds")
+    assert slower_bronze.bronze.trigger == TriggerConfig(kind="processing_time", interval="20 seconds")
+
+
+# ------------------------------------------------------------------------------- the latency probe
+
+
+def test_the_probe_portfolio_is_added_to_the_simulators_reference_data() -> None:
+    reference = MarketSimulator(7, 3, 10).reference_data()
+    first = reference.portfolios[0]
+    probed = with_probe_portfolio(reference)
+    assert probed.portfolios == (
+        *reference.portfolios,
+        Portfolio(PROBE_PORTFOLIO, "Latency probe", first.desk, first.base_currency, 1e12, 1e12, 1e12, None),
+    )
+    assert PROBE_LIMIT == 1e12
+    assert PROBE_PORTFOLIO not in {portfolio.portfolio_id for portfolio in reference.portfolios}
+    assert (probed.instruments, probed.fx_rates, probed.correlations) == (
+        reference.instruments,
+        reference.fx_rates,
+        reference.correlations,
+    )
+
+
+def test_a_probe_is_a_valid_new_trade_of_one_unit() -> None:
+    instrument = Instrument("US0000000017", "Probe Corp", "equity", "tech", "US", "USD", 1.0, 0.02, 101.25)
+    at = datetime(2026, 3, 2, 9, 30, 1, 234567, tzinfo=UTC)
+    event = probe_event(12, instrument, at, "3f1c2a4e-0b7d-4c55-9a51-0d2f4e8b6a10")
+    assert event == {
+        "schema_version": 1,
+        "event_id": "3f1c2a4e-0b7d-4c55-9a51-0d2f4e8b6a10",
+        "event_type": "NEW",
+        "trade_id": "T-PROBE-000012",
+        "trade_version": 1,
+        "portfolio_id": "P-PROBE",
+        "instrument_id": "US0000000017",
+        "side": "BUY",
+        "quantity": 1,
+        "price": 101.25,
+        "currency": "USD",
+        "trade_ts": "2026-03-02T09:30:01.234Z",
+        "source_system": "oms-sim",
+    }
+    assert event_errors(event) == []
+
+
+def test_each_probe_is_timed_by_the_first_version_that_shows_it() -> None:
+    # version 3 shows probe 1; versions 4 and 5 (read on one poll, 4 was skipped) show 2 and 3;
+    # version 6 shows no more; probe 4 was never seen.
+    observations = pd.DataFrame(
+        {
+            "version": [6, 3, 5, 4, 2],
+            "commit_s": [104.5, 101.5, 103.25, 102.5, 100.0],
+            "seen_s": [105.0, 102.0, 103.5, 103.5, 100.5],
+            "probes": [3, 1, 3, 2, 0],
+        }
+    )
+    got = probe_latencies([100.5, 101.0, 102.0, 103.0], observations)
+    expected = pd.DataFrame(
+        {
+            "probe": [1, 2, 3, 4],
+            "sent_s": [100.5, 101.0, 102.0, 103.0],
+            "commit_s": [101.5, 102.5, 103.25, np.nan],
+            "seen_s": [102.0, 103.5, 103.5, np.nan],
+            "latency": [1.0, 1.5, 1.25, np.nan],
+            "observed": [1.5, 2.5, 1.5, np.nan],
+        }
+    )
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_probes_without_observations_have_no_latency() -> None:
+    got = probe_latencies([100.0], pd.DataFrame(columns=["version", "commit_s", "seen_s", "probes"]))
+    assert got["probe"].tolist() == [1]
+    assert np.isnan(got["latency"].iloc[0]) and np.isnan(got["observed"].iloc[0])
+
+
+def test_a_delta_commit_removes_and_adds_data_files() -> None:
+    lines = [
+        '{"commitInfo":{"timestamp":1764547262123,"operation":"WRITE","operationParameters":{"mode":"Overwrite"}}}',
+        '{"remove":{"path":"part-00000-a.snappy.parquet","deletionTimestamp":1764547262100,"dataChange":true}}',
+        '{"add":{"path":"part-00000-b%20c.snappy.parquet","partitionValues":{},"size":10,"dataChange":true}}',
+        '{"cdc":{"path":"_change_data/cdc-00000.snappy.parquet","partitionValues":{},"size":5,"dataChange":false}}',
+        "",
+    ]
+    files = frozenset({"part-00000-a.snappy.parquet", "part-00001-z.snappy.parquet"})
+    assert apply_commit(files, lines) == (
+        1764547262.123,
+        frozenset({"part-00000-b c.snappy.parquet", "part-00001-z.snappy.parquet"}),
+    )
+    in_commit = '{"commitInfo":{"timestamp":1764547262999,"inCommitTimestamp":1764547262500}}'
+    assert apply_commit(frozenset(), [in_commit]) == (1764547262.5, frozenset())
+    assert apply_commit(frozenset(), ['{"protocol":{"minReaderVersion":1}}']) == (None, frozenset())
+
+
+@pytest.mark.parametrize("location", ["file:/tmp/bench/delta/gold/positions", "file:///tmp/bench/delta/gold/positions"])
+def test_a_local_table_location_is_a_path(location: str) -> None:
+    assert local_path(location) == Path("/tmp/bench/delta/gold/positions")
+    assert local_path("/tmp/bench/delta/gold/positions") == Path("/tmp/bench/delta/gold/positions")
+    with pytest.raises(ValueError, match="not a local table location: abfss://gold@account"):
+        local_path("abfss://gold@account.dfs.core.windows.net/positions")
+
+
+def test_a_data_file_with_a_deletion_vector_is_refused() -> None:
+    line = '{"add":{"path":"part-1.parquet","deletionVector":{"storageType":"u","pathOrInlineDv":"x"}}}'
+    with pytest.raises(ValueError, match=r"part-1\.parquet has a deletion vector"):
+        apply_commit(frozenset(), [line])
+
+
+def _positions_file(folder: Path, name: str, rows: list[tuple[str, str, str]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    portfolios, instruments, quantities = zip(*rows, strict=True)
+    table = pa.table(
+        {
+            "portfolio_id": list(portfolios),
+            "instrument_id": list(instruments),
+            "net_quantity": pa.array([Decimal(quantity) for quantity in quantities], pa.decimal128(38, 8)),
+        }
+    )
+    pq.write_table(table, folder / name)
+
+
+def _commit(folder: Path, version: int, *actions: str) -> None:
+    (folder / "_delta_log" / f"{version:020d}.json").write_text("\n".join(actions) + "\n", encoding="utf-8")
+
+
+def test_the_poller_reads_the_probes_net_quantity_of_every_version_from_the_log_and_the_data_files(
+    tmp_path: Path,
+) -> None:
+    # A hand-made Delta table (the real format, written without Spark): created, then overwritten twice.
+    (tmp_path / "_delta_log").mkdir()
+    _commit(tmp_path, 0, '{"commitInfo":{"timestamp":100000,"operation":"CREATE TABLE"}}', '{"protocol":{}}')
+    _positions_file(tmp_path, "a.parquet", [("P-PROBE", "I1", "1"), ("P1", "I1", "5")])
+    _commit(tmp_path, 1, '{"commitInfo":{"timestamp":101500}}', '{"add":{"path":"a.parquet"}}')
+    poller = PositionPoller(tmp_path, "I1", poll_s=0.5)
+    poller.poll(seen_s=101.75)
+    _positions_file(tmp_path, "b.parquet", [("P-PROBE", "I1", "3.00000000"), ("P-PROBE", "I2", "7")])
+    _commit(
+        tmp_path,
+        2,
+        '{"commitInfo":{"timestamp":102250}}',
+        '{"remove":{"path":"a.parquet"}}',
+        '{"add":{"path":"b.parquet"}}',
+    )
+    _commit(tmp_path, 3, '{"commitInfo":{"timestamp":103000}}', '{"add":{"path":"c.parquet"}}')  # file missing
+    poller.poll(seen_s=103.5)
+    expected = pd.DataFrame(
+        {
+            "version": [0, 1, 2],
+            "commit_s": [100.0, 101.5, 102.25],
+            "seen_s": [101.75, 101.75, 103.5],
+            "probes": [0, 1, 3],
+        }
+    )
+    pd.testing.assert_frame_equal(poller.frame(), expected)
+    assert len(poller.errors) == 1 and "c.parquet" in poller.errors[0]  # version 3 is retried at the next poll
+    _positions_file(tmp_path, "c.parquet", [("P-PROBE", "I1", "4")])
+    poller.poll(seen_s=104.0)
+    assert poller.frame()["probes"].tolist() == [0, 1, 3, 7]
+
+
+@pytest.mark.parametrize(
+    ("probe", "by_lineage", "verdict"),
+    [
+        ({"p50": 1.4, "p95": 2.9}, {"p50": 1.5, "p95": 2.6}, "agree"),  # within 0.5 s
+        ({"p50": 4.6, "p95": 11.9}, {"p50": 4.0, "p95": 10.0}, "agree"),  # within 20 %
+        ({"p50": 1.5, "p95": 3.3}, {"p50": 1.5, "p95": 2.6}, "disagree"),  # p95 0.7 s and 27 % off
+        ({"p50": 0.9, "p95": 2.6}, {"p50": 1.5, "p95": 2.6}, "disagree"),  # p50 0.6 s and 40 % off
+        ({"p50": None, "p95": None}, {"p50": 1.5, "p95": 2.6}, "-"),
+    ],
+)
+def test_the_probe_agrees_with_the_lineage_within_half_a_second_or_a_fifth(
+    probe: dict[str, float | None], by_lineage: dict[str, float | None], verdict: str
+) -> None:
+    assert agreement(probe, by_lineage) == verdict
+
+
+def test_cpu_seconds_are_user_plus_system_ticks_after_the_command_name() -> None:
+    # the command holds a space and a parenthesis; utime 1234 and stime 566 clock ticks
+    stat = "4242 (java (main) x) S 4200 4242 4200 0 -1 4194560 9000 0 12 0 1234 566 0 0 20 0 42 0 7777 1 1\n"
+    assert cpu_seconds(stat, 100) == 18.0
+
+
+def test_average_cores_take_the_first_and_last_sample_inside_the_window() -> None:
+    samples = pd.DataFrame(
+        {
+            "at_s": [95.0, 100.0, 105.0, 110.0, 115.0, 125.0],
+            "jvm_cpu_s": [1.0, 2.0, np.nan, 9.5, 14.0, 30.0],
+        }
+    )
+    assert average_cores(samples, "jvm_cpu_s", 100.0, 120.0) == 0.8  # (14 - 2) / (115 - 100)
+    assert average_cores(samples, "jvm_cpu_s", 111.0, 120.0) is None  # one sample
+    assert average_cores(pd.DataFrame(), "jvm_cpu_s", 0.0, 1.0) is None
+
+
+def test_a_query_keeps_up_when_every_minute_after_warmup_but_the_last_processes_95_percent() -> None:
+    minutes = pd.DataFrame(
+        {
+            "query": ["hot"] * 4 + ["windows"] * 4,
+            "minute": [0, 1, 2, 3] * 2,
+            "minute_start_s": [0.0, 60.0, 120.0, 180.0] * 2,
+            # minute 0 is warm-up and minute 3 is cut by the end of producing: neither is judged
+            "ratio": [0.5, 0.97, 1.01, 0.6, 0.3, 0.96, 0.94, 0.5],
+        }
+    )
+    assert keep_up(minutes, "hot", 60.0) == (0.97, True)
+    assert keep_up(minutes, "windows", 60.0) == (0.94, False)
+    assert keep_up(minutes, "bronze", 60.0) == (None, None)
+    assert keep_up(minutes, "hot", 150.0) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "overall"),
+    [
+        ([True, True, True], True),
+        ([True, False, True], False),
+        ([True, None, False], False),  # one that does not keep up is enough
+        ([True, None], None),  # one could not be judged (a run too short)
+        ([], None),
+    ],
+)
+def test_the_run_keeps_up_when_every_query_does(verdicts: list[bool | None], overall: bool | None) -> None:
+    assert every_query_keeps_up(verdicts) is overall
+
+
+def test_the_soak_trend_adds_the_jvm_cores_of_the_first_and_last_five_minutes() -> None:
+    batches = pd.DataFrame(
+        {"query": ["hot_risk"] * 2, "start_s": [10.0, 650.0], "duration_s": [1.5, 2.5], "state_rows": [100, 120]}
+    )
+    samples = pd.DataFrame(
+        {
+            "at_s": [0.0, 300.0, 600.0, 900.0],
+            "jvm_mib": [1000.0, 1100.0, 1150.0, 1200.0],
+            "python_mib": [200.0, 200.0, 210.0, 210.0],
+            "jvm_cpu_s": [0.0, 270.0, 600.0, 930.0],
+        }
+    )
+    assert soak_trend(batches, samples, 0.0, 900.0) == {
+        "hot_risk batch p50 s": (1.5, 2.5),
+        "hot_risk state rows max": (100.0, 120.0),
+        "JVM MiB mean": (1000.0, 1150.0),  # trend's spans leave out their end: [0, 300) and [600, 900)
+        "Python MiB mean": (200.0, 210.0),
+        "JVM cores": (0.9, 1.1),
+    }
+
+
+def test_the_latency_summary_line() -> None:
+    figures = {
+        "rate": 5000.0,
+        "keeps_up": False,
+        "latency_s": {"risk": {"count": 9, "p50": 1.84, "p95": 2.96, "p99": 3.1, "max": 3.2}},
+        "jvm_cpu_cores": 1.047,
+    }
+    assert summary_line(figures) == (
+        "at 5,000 events/s: keeps up: no; p95 Kafka -> gold.portfolio_risk 3.0 s (p50 1.8 s); JVM CPU 1.05 cores"
+    )
+
+
+# ------------------------------------------------------------------------------- the replay benchmark
+
+
+def test_the_replay_runs_the_jobs_of_run_all_in_its_order() -> None:
+    assert tuple(stage.name for stage in STAGES) == ALL
+    assert [stage.name for stage in STAGES if stage.on_path] == ["bronze", "hot"]
+
+
+def test_job_times_come_from_the_run_commands_lines() -> None:
+    lines = [
+        (0.5, "some log line"),
+        (21.0, "run bronze: starting (available_now)"),
+        (30.5, "run bronze: done in 9.4s (4 micro-batches)"),
+        (30.6, "run hot: starting (available_now)"),
+        (52.0, "run hot: done in 21.3s (2 micro-batches)"),
+        (52.1, "run windows: starting (available_now)"),
+        (55.0, "  run windows: done in 2.9s (2 micro-batches)"),  # not at the line's start: not a job line
+    ]
+    assert job_times(lines) == {"bronze": (21.0, 30.5), "hot": (30.6, 52.0), "windows": (52.1, None)}
+
+
+def _replay_progress(name: str, batch: int, rows: int, state_rows: int = 0) -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": f"{name}-id",
+        "runId": f"{name}-run",
+        "batchId": batch,
+        "timestamp": "2026-03-02T09:30:00.000Z",
+        "numInputRows": rows,
+        "durationMs": {"triggerExecution": 1000},
+        "stateOperators": [{"numRowsTotal": state_rows, "memoryUsedBytes": 2048}] if state_rows else [],
+        "eventTime": {"watermark": "2026-03-02T09:20:00.000Z"},
+    }
+
+
+def test_a_rounds_figures_come_from_the_replays_lines_samples_and_progress() -> None:
+    replay = Replay(
+        lines=[
+            (20.0, "run bronze: starting (available_now)"),
+            (30.0, "run bronze: done in 10.0s (2 micro-batches)"),
+            (30.0, "run hot: starting (available_now)"),
+            (45.0, "run hot: done in 15.0s (1 micro-batches)"),
+            (45.0, "run windows: starting (available_now)"),
+            (50.0, "run windows: done in 5.0s (2 micro-batches)"),
+        ],
+        samples=[
+            {"at_s": 1000.0, "python_mib": 150.0, "jvm_mib": None, "jvm_cpu_s": None},
+            {"at_s": 1010.0, "python_mib": 210.0, "jvm_mib": 900.0, "jvm_cpu_s": 4.0},
+            {"at_s": 1050.0, "python_mib": 200.0, "jvm_mib": 1400.04, "jvm_cpu_s": 52.0},
+        ],
+    )
+    progresses = [
+        _replay_progress("bronze_trade_events", 0, 6000),
+        _replay_progress("bronze_price_ticks", 0, 0),
+        _replay_progress("hot_risk", 0, 6000, state_rows=5800),
+        _replay_progress("gold_portfolio_risk_1m", 0, 5700, state_rows=40),
+        _replay_progress("gold_exposure_by_asset_class_5m", 0, 5700, state_rows=12),
+    ]
+    base = RoundFigures(1, 6000, 1.5, "2026-03-02T09:00:00.000Z", "2026-03-02T09:29:59.000Z")
+    figures, stages, state, splits = round_figures(base, replay, progresses)
+    assert figures == RoundFigures(
+        1,
+        6000,
+        1.5,
+        "2026-03-02T09:00:00.000Z",
+        "2026-03-02T09:29:59.000Z",
+        startup_s=20.0,
+        end_to_end_s=45.0,
+        end_to_end_per_s=6000 / 45.0,
+        jvm_cpu_cores=1.2,  # (52 - 4) / (1050 - 1010)
+        python_peak_rss_mib=210.0,
+        jvm_peak_rss_mib=1400.0,
+    )
+    assert stages == [
+        StageFigures(1, "bronze", True, 6000, 1, 10.0, 600.0),
+        StageFigures(1, "hot", True, 6000, 1, 15.0, 400.0),
+        StageFigures(1, "windows", False, 5700, 1, 5.0, 1140.0),
+    ]
+    assert state == [
+        StateFigures(1, "hot_risk", 5800, 2048, "2026-03-02T09:20:00.000Z"),
+        StateFigures(1, "gold_portfolio_risk_1m", 40, 2048, "2026-03-02T09:20:00.000Z"),
+        StateFigures(1, "gold_exposure_by_asset_class_5m", 12, 2048, "2026-03-02T09:20:00.000Z"),
+    ]
+    assert [split.query for _, split in splits] == [
+        "bronze_trade_events",
+        "bronze_price_ticks",
+        "hot_risk",
+        "gold_portfolio_risk_1m",
+        "gold_exposure_by_asset_class_5m",
+    ]
+    pipeline = PipelineFigures({}, {}, [figures], stages, state, kafka_ceiling={"per_s": 40_000.0})
+    assert summary_lines(pipeline) == [
+        "end to end, round 1 (start-up + bronze + hot): 6,000 events in 45.0 s = 133 events/s; plain consumer "
+        "40,000 records/s; end to end / plain consumer 0.3 %",
+        "window queries, round 1 (off the path, after the hot query): 5.0 s",
+    ]

@@ -1,20 +1,21 @@
 """The same records give the same books whatever the micro-batch boundaries (property-based).
 
 Hypothesis generates one event sequence for a few trades of portfolio P-001: NEW / AMEND / CANCEL
-with version gaps, events out of order, late events (hours behind the newest ``trade_ts``, within the
-7-day state TTL), resends of an earlier ``event_id`` and AMEND / CANCEL for a trade not yet opened.
-The sequence is written as bronze rows twice: once as one Delta commit, once split into several
-commits at generated boundaries. Silver reads bronze one commit per micro-batch
-(``max_files_per_trigger: 1``), so the watermark moves between the chunks of the split run, as it
-would between micro-batches of a live stream; gold then reads what silver wrote.
-``silver.trades`` (without ``processed_ts``),
-``silver.quarantine`` (without ``quarantined_ts``) and ``gold.positions`` (without
-``applied_batch_id``) must be identical.
+with version gaps, events out of order, late events (hours behind their Kafka timestamp, within the
+7-day state TTL), resends of an earlier ``event_id`` and AMEND / CANCEL for a trade not yet opened,
+and price ticks of the same instruments. ``trade_ts`` and ``tick_ts`` come from a few minutes only, so
+trades of different trades, and trades and ticks, share instants: "the latest mark" needs its
+tie-break. The records are written as bronze rows twice: once as one Delta commit per table, once
+split into several commits at generated boundaries. The hot query reads bronze (a rebuild's source)
+one commit per table per micro-batch (``max_files_per_trigger: 1``), so the watermark and the book
+move between the chunks of the split run, as between micro-batches of a live stream.
+``silver.trades`` (without ``processed_ts``), ``silver.quarantine`` (without ``quarantined_ts``),
+``silver.prices`` and ``gold.positions``, ``gold.marks`` and ``gold.pnl`` (without ``applied_batch_id``)
+must be identical.
 
 Prices, quantities and multipliers are integers and every trade is in USD for a USD book, so sums
-of doubles are exact whatever their order; ``trade_ts`` values are distinct, so "the latest mark" has
-one answer. Both runs use the real silver and gold jobs on local Spark and Delta; the alerts go to
-the real local broker.
+of doubles are exact whatever their order. Both runs use the real hot query on local Spark and Delta;
+the alerts go to the real local broker.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs import gold as gold_job
-from jobs import silver
+from jobs import hot
 from riskstream import kafka_broker
 from riskstream.config import Settings, parse_settings
 from riskstream.kafka_broker import BrokerInfo
@@ -44,7 +44,7 @@ from transformations.bronze import BRONZE_DDL
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
 EXAMPLES = 3
-"""Each example runs silver and gold positions twice on local Spark."""
+"""Each example runs the hot query twice on local Spark."""
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ARRIVAL = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 """Every record's Kafka timestamp: events more than 10 minutes older are ``arrived_late``."""
@@ -84,19 +84,38 @@ def event_sequences(draw: st.DrawFn) -> list[dict[str, Any]]:
     resends = draw(st.lists(st.integers(0, len(arrived) - 1), max_size=3))
     for index in resends:
         arrived.insert(draw(st.integers(index + 1, len(arrived))), arrived[index])
-    # distinct trade_ts, mostly rising with arrival, some hours behind (late, within the TTL)
-    minutes = draw(st.lists(st.integers(0, 600), min_size=len(events), max_size=len(events), unique=True))
+    # a few instants only, so that trades share them (all hours before their Kafka timestamp: late)
+    minutes = draw(st.lists(st.integers(0, 3), min_size=len(events), max_size=len(events)))
     trade_ts = {event["event_id"]: START + timedelta(minutes=m) for event, m in zip(events, minutes, strict=True)}
     return [{**event, "trade_ts": trade_ts[event["event_id"]].strftime("%Y-%m-%dT%H:%M:%S.000Z")} for event in arrived]
 
 
-def _bronze_rows(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+@st.composite
+def tick_sequences(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Price ticks of the events' instruments at the same few instants, sequences that may tie."""
+    return [
+        {
+            "schema_version": 1,
+            "tick_id": str(uuid.UUID(int=1000 + number)),
+            "tick_type": "PRICE",
+            "instrument_id": draw(st.sampled_from(INSTRUMENTS)),
+            "price": draw(st.integers(1, 300)),
+            "currency": "USD",
+            "tick_ts": (START + timedelta(minutes=draw(st.integers(0, 3)))).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "source": "feed",
+            "sequence": draw(st.integers(1, 2)),
+        }
+        for number in range(draw(st.integers(1, 5)))
+    ]
+
+
+def _bronze_rows(events: list[dict[str, Any]], topic: str = "trades", key: bytes = b"P-001") -> list[tuple[Any, ...]]:
     arrival = ARRIVAL.replace(tzinfo=None)
     return [
         (
-            bytearray(b"P-001"),
+            bytearray(key),
             bytearray(json.dumps(event).encode()),
-            "trades",
+            topic,
             0,
             offset,
             arrival,
@@ -109,36 +128,50 @@ def _bronze_rows(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     ]
 
 
-def _run(spark: SparkSession, base: Path, bootstrap: str, rows: list[tuple[Any, ...]], cuts: list[int]) -> Settings:
-    """Bronze written as one commit per chunk (cut at ``cuts``), then silver and gold (availableNow)."""
-    one_file = {"max_files_per_trigger": 1}
+def _run(
+    spark: SparkSession,
+    base: Path,
+    bootstrap: str,
+    rows: dict[str, list[tuple[Any, ...]]],
+    cuts: dict[str, list[int]],
+) -> Settings:
+    """Each bronze table written as one commit per chunk (cut at ``cuts``), then the hot query from bronze."""
     conf = parse_settings(
-        settings_dict(base, bootstrap, streams={"silver": one_file, "gold": one_file}, kafka={"alerts_topic": "alerts"})
+        settings_dict(
+            base,
+            bootstrap,
+            streams={"hot": {"max_files_per_trigger": 1}},
+            kafka={"alerts_topic": "alerts"},
+            silver={"tick_max_age": "1 day"},
+        )
     )
     catalog = Catalog(conf)
     load_fixture_reference(spark, catalog)
-    bronze = catalog.table("bronze", "trade_events")
-    bounds = [0, *cuts, len(rows)]
-    for start, end in pairwise(bounds):
-        spark.createDataFrame(rows[start:end], BRONZE_DDL).coalesce(1).write.format("delta").mode("append").save(
-            bronze.path
-        )
-    assert silver.run(spark, conf) is None
-    # gold.positions is what the property compares, so only its query runs (the window queries are
-    # covered by tests/test_gold_pipeline.py)
-    assert gold_job.start(spark, conf, queries=(gold_job.QUERY_POSITIONS,)) == []
+    for name, table_rows in rows.items():
+        bronze = catalog.table("bronze", name)
+        bounds = [0, *cuts[name], len(table_rows)]
+        for start, end in pairwise(bounds):
+            chunk = spark.createDataFrame(table_rows[start:end], BRONZE_DDL).coalesce(1)
+            chunk.write.format("delta").mode("append").save(bronze.path)
+    assert hot.start(spark, conf, source="bronze") is None
     return conf
 
 
 def _books(spark: SparkSession, conf: Settings) -> dict[str, DataFrame]:
     catalog = Catalog(conf)
-    trades = catalog.table("silver", "trades").read(spark).drop("processed_ts")
-    quarantine = catalog.table("silver", "quarantine").read(spark).drop("quarantined_ts")
-    positions = catalog.table("gold", "positions").read(spark).drop("applied_batch_id")
+    trades = catalog.table("silver", "trades").read(spark).drop("processed_ts", "ingest_ts")
+    quarantine = catalog.table("silver", "quarantine").read(spark).drop("quarantined_ts", "ingest_ts")
+    prices = catalog.table("silver", "prices").read(spark).drop("processed_ts", "ingest_ts")
+    gold = {
+        name: catalog.table("gold", name).read(spark).drop("applied_batch_id") for name in ("positions", "marks", "pnl")
+    }
     return {
         "silver.trades": trades.orderBy("source_partition", "source_offset"),
-        "silver.quarantine": quarantine.orderBy("source_partition", "source_offset"),
-        "gold.positions": positions.orderBy("portfolio_id", "instrument_id"),
+        "silver.quarantine": quarantine.orderBy("source_topic", "source_partition", "source_offset"),
+        "silver.prices": prices.orderBy("source_partition", "source_offset"),
+        "gold.positions": gold["positions"].orderBy("portfolio_id", "instrument_id"),
+        "gold.marks": gold["marks"].orderBy("mark_type", "id"),
+        "gold.pnl": gold["pnl"].orderBy("portfolio_id", "instrument_id", "trading_date"),
     }
 
 
@@ -162,16 +195,20 @@ def test_micro_batch_boundaries_do_not_change_the_books(
     spark: SparkSession, alerts_broker: str, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
     events = data.draw(event_sequences(), label="events")
+    ticks = data.draw(tick_sequences(), label="ticks")
     cuts = sorted(data.draw(st.sets(st.integers(1, len(events) - 1), min_size=1, max_size=3), label="cuts"))
-    rows = _bronze_rows(events)
+    tick_cuts = sorted(data.draw(st.sets(st.integers(1, max(len(ticks) - 1, 1)), max_size=2), label="tick cuts"))
+    rows = {"trade_events": _bronze_rows(events), "price_ticks": _bronze_rows(ticks, "prices", b"US0378331005")}
+    tick_cuts = [cut for cut in tick_cuts if cut < len(ticks)]
     base = tmp_path_factory.mktemp("determinism")
-    whole_conf = _run(spark, base / "whole", alerts_broker, rows, [])
-    split_conf = _run(spark, base / "split", alerts_broker, rows, cuts)
-    # silver really ran one micro-batch per chunk (ops.data_quality has a row per batch with rows)
+    whole_conf = _run(spark, base / "whole", alerts_broker, rows, {"trade_events": [], "price_ticks": []})
+    split_conf = _run(spark, base / "split", alerts_broker, rows, {"trade_events": cuts, "price_ticks": tick_cuts})
+    # the hot query really ran one micro-batch per chunk (ops.data_quality has a row per batch with trades)
     batches = Catalog(split_conf).table("ops", "data_quality").read(spark).count()
     assert (Catalog(whole_conf).table("ops", "data_quality").read(spark).count(), batches) == (1, len(cuts) + 1)
     whole, split = _books(spark, whole_conf), _books(spark, split_conf)
     for table, expected in whole.items():
         assert_df_equality(split[table], expected, ignore_nullable=True)
     # the sequence exercised what it should: every record is in exactly one silver table
-    assert whole["silver.trades"].count() + whole["silver.quarantine"].count() == len(rows)
+    landed = sum(whole[name].count() for name in ("silver.trades", "silver.quarantine", "silver.prices"))
+    assert landed == len(rows["trade_events"]) + len(rows["price_ticks"])

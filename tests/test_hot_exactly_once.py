@@ -21,6 +21,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,14 @@ KILLS = ("risk:0", "writes:1", "book:2")
 INSTRUMENTS = {"US0378331005": "USD", "DE0007164600": "EUR"}
 """Two instruments of tests/fixtures/reference and their currencies."""
 IDS = list(INSTRUMENTS)
-BASE = (datetime.now(UTC) - timedelta(minutes=2)).replace(second=0, microsecond=0)
-"""The scenario's first minute: recent, so no tick is stale."""
+@cache
+def _base() -> datetime:
+    """The scenario's first minute, taken when the test first asks for it: recent, so no tick is stale."""
+    return (datetime.now(UTC) - timedelta(minutes=2)).replace(second=0, microsecond=0)
 
 
 def _at(seconds: int) -> str:
-    return (BASE + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return (_base() + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _trades() -> list[Record]:

@@ -6,6 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jobs import hot
+from jobs.silver import batch_marker
+from riskstream import lineage
 from riskstream.errors import PipelineError
 from riskstream.lineage import (
     GoldBatch,
@@ -13,6 +16,10 @@ from riskstream.lineage import (
     covered_version,
     event_times,
     gold_batch,
+    hot_batch,
+    hot_batch_commits,
+    hot_event_times,
+    hot_tick_times,
     percentiles,
     source_offsets,
     tick_times,
@@ -224,3 +231,179 @@ def test_percentiles_leave_out_events_that_did_not_reach_the_stage() -> None:
         "max": 4.0,
     }
     assert percentiles(np.array([np.nan])) == {"count": 0, "p50": None, "p95": None, "p99": None, "max": None}
+
+
+# ------------------------------------------------------------------------------ the hot structure
+
+
+@pytest.mark.parametrize(
+    ("user_metadata", "expected"),
+    [
+        ("hot_risk:q1:trades#batch=7", ("q1", 7)),  # an append
+        ("hot_risk:q1#batch=12", ("q1", 12)),  # an overwrite
+        ("silver_trades:q1:trades#batch=7", None),  # the layered silver job
+        ("hot_risk:q1:trades#batch=x", None),
+        ("hot_risk:q1:trades:extra#batch=7", None),
+        ("hot_risk:#batch=7", None),
+        ("hot_risk:q1:trades", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_hot_commit_names_its_query_and_batch_in_its_user_metadata(
+    user_metadata: str | None, expected: tuple[str, int] | None
+) -> None:
+    assert hot_batch(user_metadata) == expected
+
+
+def test_the_hot_markers_read_are_the_ones_the_hot_query_writes() -> None:
+    assert lineage.HOT_QUERY == hot.QUERY_NAME
+    assert hot_batch(batch_marker(f"{hot.QUERY_NAME}:0b6e7c1a-query:trades", 41)) == ("0b6e7c1a-query", 41)
+    assert hot_batch(batch_marker(f"{hot.QUERY_NAME}:0b6e7c1a-query", 41)) == ("0b6e7c1a-query", 41)
+
+
+# Commits of gold.portfolio_risk and gold.positions: the table's creation, a batch of an earlier checkpoint
+# (query q0), batch 5 of q1 committed twice (re-run after a crash: the first counts), batch 6 wrote positions
+# but no risk (only ticks of an instrument no portfolio holds), batch 8 had not committed when the run stopped.
+HOT_RISK_COMMITS = pd.DataFrame(
+    {
+        "commit_s": [90.0, 50.0, 100.0, 111.5, 110.0, 130.0],
+        "user_metadata": [
+            None,
+            "hot_risk:q0#batch=4",
+            "hot_risk:q1#batch=4",
+            "hot_risk:q1#batch=5",
+            "hot_risk:q1#batch=5",
+            "hot_risk:q1#batch=7",
+        ],
+    }
+)
+HOT_POSITION_COMMITS = pd.DataFrame(
+    {
+        "commit_s": [90.0, 50.25, 100.75, 110.5, 120.25, 130.25],
+        "user_metadata": [
+            None,
+            "hot_risk:q0#batch=4",
+            "hot_risk:q1#batch=4",
+            "hot_risk:q1#batch=5",
+            "hot_risk:q1#batch=6",
+            "hot_risk:q1#batch=7",
+        ],
+    }
+)
+
+
+def test_a_hot_batch_is_timed_by_its_first_commit_per_query_id() -> None:
+    expected = pd.DataFrame(
+        {"query_id": ["q0", "q1", "q1", "q1"], "hot_batch": [4.0, 4.0, 5.0, 7.0], "risk_s": [50.0, 100.0, 110.0, 130.0]}
+    )
+    pd.testing.assert_frame_equal(hot_batch_commits(HOT_RISK_COMMITS, "risk_s"), expected)
+
+
+def test_hot_events_are_credited_to_the_gold_commits_of_their_silver_commits_batch() -> None:
+    events = pd.DataFrame(
+        {
+            "event_id": ["e1", "e2", "e3", "e4", "e5", "e6"],
+            "portfolio_id": ["P1", "P2", "P1", "P1", "P3", "P2"],
+            "sent_s": [97.0, 98.0, 107.0, 127.5, 135.0, 120.0],
+            # bronze runs beside the hot query: after silver here, and not yet for e4 and e5
+            "bronze_s": [104.0, 104.0, 114.0, np.nan, np.nan, 122.0],
+            "silver_s": [99.5, 99.5, 109.5, 129.5, 138.25, 121.0],
+            "silver_metadata": [
+                "hot_risk:q1:trades#batch=4",
+                "hot_risk:q1:trades#batch=4",
+                "hot_risk:q1:trades#batch=5",
+                "hot_risk:q1:trades#batch=7",
+                "hot_risk:q1:trades#batch=8",
+                "silver_trades:q9:trades#batch=3",  # written by the layered silver job: no hot batch
+            ],
+        }
+    )
+    alerts = pd.DataFrame(
+        {
+            # P2 at 99 comes after q0's batch 4 risk commit (50) and before q1's (100): q0's, not e2's.
+            # P3 at 131.5 is batch 7's, and e5 is in batch 8.
+            "portfolio_id": ["P1", "P1", "P2", "P1", "P1", "P3"],
+            "published_s": [101.25, 100.75, 99.0, 112.0, 131.0, 131.5],
+        }
+    )
+    got = hot_event_times(events, HOT_RISK_COMMITS, HOT_POSITION_COMMITS, alerts)
+    expected = pd.DataFrame(
+        {
+            "event_id": ["e1", "e2", "e3", "e4", "e5", "e6"],
+            "portfolio_id": ["P1", "P2", "P1", "P1", "P3", "P2"],
+            "sent_s": [97.0, 98.0, 107.0, 127.5, 135.0, 120.0],
+            "query_id": ["q1", "q1", "q1", "q1", "q1", None],
+            "hot_batch": [4.0, 4.0, 5.0, 7.0, 8.0, np.nan],
+            "bronze": [7.0, 6.0, 7.0, np.nan, np.nan, 2.0],
+            "silver": [2.5, 1.5, 2.5, 2.0, 3.25, 1.0],
+            "positions": [3.75, 2.75, 3.5, 2.75, np.nan, np.nan],
+            "risk": [3.0, 2.0, 3.0, 2.5, np.nan, np.nan],
+            "alert": [3.75, np.nan, 5.0, 3.5, np.nan, np.nan],
+        }
+    )
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_hot_ticks_are_credited_to_the_gold_commits_of_their_silver_prices_commits_batch() -> None:
+    ticks = pd.DataFrame(
+        {
+            "tick_id": ["t1", "t2", "t3"],
+            "instrument_id": ["AAPL", "EUR", "MSFT"],
+            "sent_s": [108.0, 118.0, 128.0],
+            "bronze_s": [115.0, 119.0, np.nan],
+            "silver_s": [109.5, 120.0, 129.5],
+            "silver_metadata": [
+                "hot_risk:q1:prices#batch=5",
+                "hot_risk:q1:prices#batch=6",
+                "hot_risk:q1:prices#batch=7",
+            ],
+        }
+    )
+    got = hot_tick_times(ticks, HOT_RISK_COMMITS, HOT_POSITION_COMMITS)
+    expected = pd.DataFrame(
+        {
+            "tick_id": ["t1", "t2", "t3"],
+            "instrument_id": ["AAPL", "EUR", "MSFT"],
+            "sent_s": [108.0, 118.0, 128.0],
+            "query_id": ["q1", "q1", "q1"],
+            "hot_batch": [5.0, 6.0, 7.0],
+            "bronze": [7.0, 1.0, np.nan],
+            "silver": [1.5, 2.0, 1.5],
+            # batch 6 moved a mark no portfolio holds: positions were rewritten, risk was not
+            "positions": [2.5, 2.25, 2.25],
+            "risk": [2.0, np.nan, 2.0],
+        }
+    )
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_hot_events_before_any_risk_commit_have_no_positions_risk_or_alert_time() -> None:
+    """A run stopped before the hot query's first gold commit (demo --follow stopped early): no commit carries
+    a marker yet, and the events silver holds get NaN for the stages after silver."""
+    no_commits = pd.DataFrame({"commit_s": pd.Series(dtype=float), "user_metadata": pd.Series(dtype=object)})
+    rows = pd.DataFrame(
+        {
+            "event_id": ["e-1"],
+            "portfolio_id": ["P-001"],
+            "sent_s": [1.0],
+            "bronze_s": [2.0],
+            "silver_s": [3.5],
+            "silver_metadata": ["hot_risk:q-1:trades#batch=0"],
+        }
+    )
+    out = lineage.hot_event_times(rows, no_commits, no_commits, pd.DataFrame(columns=["portfolio_id", "published_s"]))
+    assert out.to_dict("records") == [
+        {
+            "event_id": "e-1",
+            "portfolio_id": "P-001",
+            "sent_s": 1.0,
+            "query_id": "q-1",
+            "hot_batch": 0.0,
+            "bronze": 1.0,
+            "silver": 2.5,
+            "positions": pytest.approx(float("nan"), nan_ok=True),
+            "risk": pytest.approx(float("nan"), nan_ok=True),
+            "alert": pytest.approx(float("nan"), nan_ok=True),
+        }
+    ]

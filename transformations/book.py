@@ -121,8 +121,10 @@ TRADE_INPUT_COLUMNS = [
     "sector",
     "base_currency",
     "instrument_currency",
+    "arrived_late",
 ]
-"""What the book needs of an accepted lifecycle event (``price`` as a double)."""
+"""What the book needs of an accepted lifecycle event (``price`` as a double; ``arrived_late`` for the
+batch's data-quality row)."""
 TICK_INPUT_COLUMNS = ["tick_id", "tick_type", "instrument_id", "price", "tick_ts", "sequence"]
 """What the book needs of an accepted tick."""
 
@@ -173,6 +175,7 @@ class BatchResult:
     alerts: pd.DataFrame
     """gold.risk_alerts rows raised by the batch."""
     trading_date: date | None
+    marks_moved: bool = True
 
 
 def mark_candidates(trades: pd.DataFrame, ticks: pd.DataFrame) -> pd.DataFrame:
@@ -580,4 +583,5 @@ def apply_batch(
     alerts = portfolio_alerts(risk, trades, batch_event_ts, concentration_limit)
     alerts += single_trade_alerts(trades, reference.portfolios, single_trade_limit_share)
     new_book = Book(positions.reset_index(drop=True), marks, latest_pnl(book.pnl, pnl), batch_id)
-    return BatchResult(new_book, affected, pnl, risk, pd.DataFrame(alerts, columns=ALERT_COLUMNS), trading_date)
+    alert_rows = pd.DataFrame(alerts, columns=ALERT_COLUMNS)
+    return BatchResult(new_book, affected, pnl, risk, alert_rows, trading_date, marks_moved=not moved.empty)

@@ -8,8 +8,12 @@ reason codes are each counted, so ``quarantined_by_reason`` may add up to more t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from pyspark.sql import functions as F
 
 from transformations import Transform
@@ -65,3 +69,32 @@ def batch_quality(query_name: str, batch_id: int, processed_ts: Column | None = 
         )
 
     return transform
+
+
+def quality_row(
+    query_name: str,
+    batch_id: int,
+    accepted: pd.DataFrame,
+    rejected_reasons: Iterable[Iterable[str]],
+    processed_ts: datetime,
+) -> dict[str, Any] | None:
+    """:func:`batch_quality` on the driver, from what the hot query has collected anyway: the batch's
+    accepted rows (``trade_ts``, ``arrived_late``) and each rejected row's reason codes; None for no rows."""
+    reasons = [list(codes) for codes in rejected_reasons]
+    rows_in = len(accepted) + len(reasons)
+    if rows_in == 0:
+        return None
+    counts = Counter(code for codes in reasons for code in codes)
+    times = accepted["trade_ts"] if len(accepted) else pd.Series(dtype="datetime64[ns]")
+    return {
+        "query_name": query_name,
+        "batch_id": batch_id,
+        "processed_ts": processed_ts,
+        "rows_in": rows_in,
+        "accepted": len(accepted),
+        "quarantined": len(reasons),
+        "quarantined_by_reason": dict(sorted(counts.items())),
+        "accepted_late": int(accepted["arrived_late"].fillna(False).astype(bool).sum()) if len(accepted) else 0,
+        "min_trade_ts": times.min() if len(times) else None,
+        "max_trade_ts": times.max() if len(times) else None,
+    }

@@ -35,6 +35,7 @@ def rebuild(
     for what, where in moved:
         console.print(f"rebuild {layer.value}: moved {what} to {where}")
     console.print(
-        f"rebuild {layer.value}: {len(moved)} tables and checkpoints moved aside; now run "
-        f"`riskstream run silver --target {target}` then `riskstream run gold --target {target}`"
+        f"rebuild {layer.value}: {len(moved)} tables and checkpoints moved aside; now `riskstream run all --target "
+        f"{target}` rebuilds silver and gold from the topics (as far as their retention reaches), or `riskstream run "
+        f"silver --target {target}` then `riskstream run gold --target {target}` from bronze (the layered jobs)"
     )

@@ -92,7 +92,8 @@ def run(
     try:
         for name in selected:
             started = time.monotonic()
-            kind = (chosen or getattr(settings.streams, name).trigger).kind
+            stream = settings.streams.gold_windows or settings.streams.gold if name == "windows" else None
+            kind = (chosen or (stream or getattr(settings.streams, name)).trigger).kind
             console.print(f"run {name}: starting ({kind})")
             query = jobs[name](spark, settings, chosen)
             if query is None:
