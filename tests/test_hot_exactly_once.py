@@ -46,6 +46,8 @@ KILLS = ("risk:0", "writes:1", "book:2")
 INSTRUMENTS = {"US0378331005": "USD", "DE0007164600": "EUR"}
 """Two instruments of tests/fixtures/reference and their currencies."""
 IDS = list(INSTRUMENTS)
+
+
 @cache
 def _base() -> datetime:
     """The scenario's first minute, taken when the test first asks for it: recent, so no tick is stale."""
