@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from transformations.risk import PORTFOLIO_RISK_COLUMNS, RiskModel, portfolio_risk_frame
+from transformations.risk import PORTFOLIO_RISK_COLUMNS, RISK_INPUT_COLUMNS, RiskModel, portfolio_risk_frame
 
 TRADE = "trade"
 TICK = "tick"
@@ -421,21 +421,8 @@ def positions_for_risk(positions: pd.DataFrame, reference: Reference) -> pd.Data
     """Positions with the instrument's current ``daily_vol`` and the portfolio's limits."""
     instruments = reference.instruments[["instrument_id", "daily_vol"]]
     limits = reference.portfolios[["portfolio_id", "gross_limit", "var_limit", "stress_loss_limit"]]
-    return positions.merge(instruments, on="instrument_id", how="left").merge(limits, on="portfolio_id", how="left")[
-        [
-            "portfolio_id",
-            "instrument_id",
-            "sector",
-            "asset_class",
-            "base_currency",
-            "instrument_currency",
-            "market_value_base",
-            "daily_vol",
-            "gross_limit",
-            "var_limit",
-            "stress_loss_limit",
-        ]
-    ]
+    joined = positions.merge(instruments, on="instrument_id", how="left").merge(limits, on="portfolio_id", how="left")
+    return joined[list(RISK_INPUT_COLUMNS)]
 
 
 def portfolio_risk(

@@ -33,7 +33,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transformations import Transform
-from transformations.risk import RiskModel, portfolio_risk_frame
+from transformations.risk import RISK_INPUT_COLUMNS, RiskModel, portfolio_risk_frame
 
 PORTFOLIO_RISK_1M_DDL = (
     "portfolio_id string, window_start timestamp, window_end timestamp, trade_count long, amend_count long, "
@@ -280,19 +280,7 @@ def positions_for_risk(instruments: DataFrame, portfolios: DataFrame) -> Transfo
                 "portfolio_id",
                 "left",
             )
-            .select(
-                "portfolio_id",
-                "instrument_id",
-                "sector",
-                "asset_class",
-                "base_currency",
-                "instrument_currency",
-                "market_value_base",
-                "daily_vol",
-                "gross_limit",
-                "var_limit",
-                "stress_loss_limit",
-            )
+            .select(*RISK_INPUT_COLUMNS)
         )
 
     return transform

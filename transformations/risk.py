@@ -293,6 +293,21 @@ def _sector(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
+RISK_INPUT_COLUMNS = (
+    "portfolio_id",
+    "instrument_id",
+    "sector",
+    "asset_class",
+    "base_currency",
+    "instrument_currency",
+    "market_value_base",
+    "daily_vol",
+    "gross_limit",
+    "var_limit",
+    "stress_loss_limit",
+)
+"""The columns :func:`portfolio_risk_frame` reads of each position."""
+
 HISTORICAL_COLUMNS = (
     "hist_var_95_1d",
     "hist_var_99_1d",
