@@ -83,8 +83,8 @@ class Stage:
 
 
 STAGES = (
-    Stage("bronze", bronze.QUERY_NAME, (bronze.QUERY_NAME, bronze.PRICES_QUERY_NAME), on_path=True),
     Stage("hot", hot.QUERY_NAME, (hot.QUERY_NAME,), on_path=True),
+    Stage("bronze", bronze.QUERY_NAME, (bronze.QUERY_NAME, bronze.PRICES_QUERY_NAME), on_path=False),
     Stage(
         "windows",
         gold.QUERY_PORTFOLIO_RISK_1M,
@@ -434,7 +434,7 @@ def summary_lines(figures: PipelineFigures) -> list[str]:
     ratio = figures.end_to_end_to_ceiling()
     windows = next((stage for stage in figures.stages if stage.round == 1 and stage.stage == "windows"), None)
     return [
-        f"end to end, round 1 (start-up + bronze + hot): {first.produced:,} events in "
+        f"end to end, round 1 (start-up + hot): {first.produced:,} events in "
         f"{_number(first.end_to_end_s, 1)} s = {_number(first.end_to_end_per_s)} events/s; plain consumer "
         f"{_number(ceiling)} records/s; end to end / plain consumer "
         f"{_number(None if ratio is None else ratio * 100, 1)} %",

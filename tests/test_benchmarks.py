@@ -605,7 +605,7 @@ def test_the_latency_summary_line() -> None:
 
 def test_the_replay_runs_the_jobs_of_run_all_in_its_order() -> None:
     assert tuple(stage.name for stage in STAGES) == ALL
-    assert [stage.name for stage in STAGES if stage.on_path] == ["bronze", "hot"]
+    assert [stage.name for stage in STAGES if stage.on_path] == ["hot"]
 
 
 def test_job_times_come_from_the_run_commands_lines() -> None:
@@ -638,10 +638,10 @@ def _replay_progress(name: str, batch: int, rows: int, state_rows: int = 0) -> d
 def test_a_rounds_figures_come_from_the_replays_lines_samples_and_progress() -> None:
     replay = Replay(
         lines=[
-            (20.0, "run bronze: starting (available_now)"),
-            (30.0, "run bronze: done in 10.0s (2 micro-batches)"),
-            (30.0, "run hot: starting (available_now)"),
-            (45.0, "run hot: done in 15.0s (1 micro-batches)"),
+            (20.0, "run hot: starting (available_now)"),
+            (35.0, "run hot: done in 15.0s (1 micro-batches)"),
+            (35.0, "run bronze: starting (available_now)"),
+            (45.0, "run bronze: done in 10.0s (2 micro-batches)"),
             (45.0, "run windows: starting (available_now)"),
             (50.0, "run windows: done in 5.0s (2 micro-batches)"),
         ],
@@ -667,15 +667,15 @@ def test_a_rounds_figures_come_from_the_replays_lines_samples_and_progress() -> 
         "2026-03-02T09:00:00.000Z",
         "2026-03-02T09:29:59.000Z",
         startup_s=20.0,
-        end_to_end_s=45.0,
-        end_to_end_per_s=6000 / 45.0,
+        end_to_end_s=35.0,
+        end_to_end_per_s=6000 / 35.0,
         jvm_cpu_cores=1.2,  # (52 - 4) / (1050 - 1010)
         python_peak_rss_mib=210.0,
         jvm_peak_rss_mib=1400.0,
     )
     assert stages == [
-        StageFigures(1, "bronze", True, 6000, 1, 10.0, 600.0),
         StageFigures(1, "hot", True, 6000, 1, 15.0, 400.0),
+        StageFigures(1, "bronze", False, 6000, 1, 10.0, 600.0),
         StageFigures(1, "windows", False, 5700, 1, 5.0, 1140.0),
     ]
     assert state == [
@@ -684,15 +684,15 @@ def test_a_rounds_figures_come_from_the_replays_lines_samples_and_progress() -> 
         StateFigures(1, "gold_exposure_by_asset_class_5m", 12, 2048, "2026-03-02T09:20:00.000Z"),
     ]
     assert [split.query for _, split in splits] == [
+        "hot_risk",
         "bronze_trade_events",
         "bronze_price_ticks",
-        "hot_risk",
         "gold_portfolio_risk_1m",
         "gold_exposure_by_asset_class_5m",
     ]
     pipeline = PipelineFigures({}, {}, [figures], stages, state, kafka_ceiling={"per_s": 40_000.0})
     assert summary_lines(pipeline) == [
-        "end to end, round 1 (start-up + bronze + hot): 6,000 events in 45.0 s = 133 events/s; plain consumer "
-        "40,000 records/s; end to end / plain consumer 0.3 %",
+        "end to end, round 1 (start-up + hot): 6,000 events in 35.0 s = 171 events/s; plain consumer "
+        "40,000 records/s; end to end / plain consumer 0.4 %",
         "window queries, round 1 (off the path, after the hot query): 5.0 s",
     ]

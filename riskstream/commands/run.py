@@ -37,8 +37,10 @@ class Layer(StrEnum):
     all = "all"
 
 
-ALL = ("bronze", "hot", "windows")
-"""What ``run all`` starts: raw landing, the hot query, the window aggregations (off the path to risk)."""
+ALL = ("hot", "bronze", "windows")
+"""What ``run all`` starts, in this order: the hot query (Kafka -> risk) first, then raw landing and the window
+aggregations, both off the path to risk. With availableNow each runs to its end before the next starts, so the
+hot query never waits for bronze."""
 
 
 class TriggerKind(StrEnum):
@@ -51,7 +53,7 @@ def run(
     layer: Annotated[
         Layer,
         typer.Argument(
-            help="Which job to run; `all` runs bronze, hot and windows. silver and gold are the layered path "
+            help="Which job to run; `all` runs hot, bronze and windows. silver and gold are the layered path "
             "(bronze -> silver -> gold), kept for comparison."
         ),
     ],
