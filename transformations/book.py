@@ -31,14 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from transformations.marks import FX_MARK, INSTRUMENT_MARK, TICK, TRADE, TRADE_SEQUENCE
 from transformations.risk import PORTFOLIO_RISK_COLUMNS, RISK_INPUT_COLUMNS, RiskModel, portfolio_risk_frame
-
-TRADE = "trade"
-TICK = "tick"
-INSTRUMENT_MARK = "instrument"
-FX_MARK = "fx"
-TRADE_SEQUENCE = -1
-USD = "USD"
 
 POSITION_KEYS = ["portfolio_id", "instrument_id"]
 MARK_KEYS = ["mark_type", "id"]
