@@ -31,22 +31,22 @@ refused with a message naming ``riskstream rebuild``.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
-import os
-import signal
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
 
 from jobs.gold import GOLD_TABLES, create_gold_tables
+from jobs.hot_flush import KILL_AT_ENV, GoldFlusher, crash_point, frame, quality_frame, quality_rows
 from jobs.risk_inputs import RiskInputs
 from jobs.silver import _query_id, append_once, batch_marker, classify, create_silver_tables, to_silver_trades
 from riskstream import hadoop_files
@@ -60,8 +60,7 @@ from riskstream.tables import Catalog, TableRef
 from transformations import book, gold, marks, prices
 from transformations.bronze import to_bronze
 from transformations.parsing import to_quarantine
-from transformations.quality import DATA_QUALITY_DDL, quality_row
-from transformations.schemas import schema
+from transformations.quality import quality_row
 from transformations.scoring import RuleScorer, Scorer
 
 if TYPE_CHECKING:
@@ -69,7 +68,6 @@ if TYPE_CHECKING:
 
     from pyspark import SparkContext
     from pyspark.sql import DataFrame, SparkSession
-    from pyspark.sql.streaming import StreamingQuery
 
 QUERY_NAME = "hot_risk"
 BOOK_FOLDER = "book"
@@ -77,8 +75,11 @@ BOOK_FOLDER = "book"
 Parquet members), written whole or not at all; the newest :data:`BOOKS_KEPT` are kept."""
 BOOKS_KEPT = 3
 BOOK_FRAMES = ("positions", "marks", "pnl")
+OUTBOX_ALERTS, OUTBOX_QUALITY = "outbox_alerts", "outbox_quality"
+"""Book members beside the frames: the alert and data-quality rows not yet known committed (:mod:`jobs.hot_flush`)."""
 WRITER_THREADS = 4
-"""Driver threads writing a batch's tables after gold.portfolio_risk: Delta commits overlap."""
+"""Driver threads writing a batch's silver appends and alerts after gold.portfolio_risk: Delta commits overlap."""
+__all__ = ["KILL_AT_ENV", "QUERY_NAME", "HotBatchWriter", "HotQuery", "run", "start"]
 REBUILD_HINT = "run `riskstream rebuild silver` (it moves silver, gold and the checkpoints aside) and start again"
 
 Source = Literal["kafka", "bronze"]
@@ -100,12 +101,6 @@ class _StepTimes:
 
     def text(self) -> str:
         return ", ".join(f"{step} {seconds:.2f}s" for step, seconds in self.steps)
-
-
-KILL_AT_ENV = "RISKSTREAM_HOT_KILL_AT"
-"""Crash tests only: ``<point>:<batch id>`` SIGKILLs the process group right after that point of that batch,
-before Spark records the batch in the checkpoint. Points: ``risk`` (gold.portfolio_risk committed, nothing
-else), ``writes`` (every table but the book committed), ``book`` (everything committed)."""
 
 
 @dataclass(frozen=True)
@@ -142,36 +137,10 @@ def _timed(write: Callable[[], None]) -> float:
     return time.monotonic() - started
 
 
-def _crash_point(point: str, batch_id: int) -> None:
-    if os.environ.get(KILL_AT_ENV) == f"{point}:{batch_id}":
-        os.killpg(os.getpgid(0), signal.SIGKILL)
-
-
-def _frame(spark: SparkSession, rows: pd.DataFrame, ddl: str) -> DataFrame:
-    """A driver frame as a Spark DataFrame with exactly the columns and types of ``ddl``."""
-    target = schema(ddl)
-    return spark.createDataFrame(rows[target.fieldNames()], schema=target)
-
-
 def _parquet(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
-
-
-def _sql_literal(value: object) -> str:
-    if isinstance(value, datetime):
-        return f"TIMESTAMP'{pd.Timestamp(value).strftime('%Y-%m-%d %H:%M:%S.%f')}'"
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def alert_keys_predicate(alerts: pd.DataFrame) -> str:
-    """A SQL predicate matching exactly the (portfolio_id, rule, window_start) keys of ``alerts``."""
-    keys = alerts[["portfolio_id", "rule", "window_start"]].drop_duplicates()
-    return " OR ".join(
-        f"(portfolio_id = {_sql_literal(p)} AND rule = {_sql_literal(r)} AND window_start = {_sql_literal(w)})"
-        for p, r, w in keys.itertuples(index=False)
-    )
 
 
 class HotBatchWriter:
@@ -189,6 +158,7 @@ class HotBatchWriter:
         self._scorer = scorer
         self._query_id: str | None = None
         self._book: book.Book | None = None
+        self._flusher: GoldFlusher | None = None
         self._risk = book.empty(list(book.PORTFOLIO_RISK_COLUMNS))
         self._versions: tuple[int, ...] | None = None
         self._reference: book.Reference | None = None
@@ -198,8 +168,10 @@ class HotBatchWriter:
         spark = batch.sparkSession
         if self._book is None:
             self._book = self._restore(spark)
+        assert self._flusher is not None
+        self._flusher.check()
         if batch_id <= self._book.batch_id:
-            return  # re-run after a crash that came after this batch's last write: nothing left to do
+            return  # re-run after a crash that came after this batch's book was saved: nothing left to do
         batch = batch.persist()
         ticks = batch.where(F.col("input") == marks.TICK).select("tick.*").transform(prices.flag_duplicates()).persist()
         try:
@@ -210,8 +182,13 @@ class HotBatchWriter:
             batch.unpersist()
         self._first_of_run = False
 
+    def close(self) -> None:
+        """Write the gold snapshots still pending and stop their thread (the query has stopped)."""
+        if self._flusher is not None:
+            self._flusher.close()
+
     def _write(self, spark: SparkSession, batch_id: int, trades: DataFrame, ticks: DataFrame) -> None:
-        assert self._book is not None
+        assert self._book is not None and self._flusher is not None
         times = _StepTimes()
         collected = _collect(trades, ticks)
         trade_frame, tick_frame = collected.trades, collected.ticks
@@ -220,15 +197,16 @@ class HotBatchWriter:
         times.done("book")
         if result is not None and not result.risk.empty:
             kept = self._risk[~self._risk["portfolio_id"].isin(result.risk["portfolio_id"])]
-            parts = [frame for frame in (kept, result.risk) if not frame.empty]
+            parts = [part for part in (kept, result.risk) if not part.empty]
             risk = pd.concat(parts, ignore_index=True).sort_values("portfolio_id", ignore_index=True)
-            self._overwrite(self._gold["portfolio_risk"], _frame(spark, risk, gold.PORTFOLIO_RISK_DDL), batch_id)
+            self._overwrite(self._gold["portfolio_risk"], frame(spark, risk, gold.PORTFOLIO_RISK_DDL), batch_id)
             self._risk = risk
         times.done("portfolio_risk")
-        _crash_point("risk", batch_id)
-        writes = self._appends(spark, batch_id, collected, trades, ticks)
-        if result is not None:
-            writes += self._gold_writes(spark, batch_id, result)
+        crash_point("risk", batch_id)
+        writes = self._appends(batch_id, collected, trades, ticks)
+        if result is not None and not result.alerts.empty:
+            alerts = frame(spark, result.alerts, gold.RISK_ALERTS_DDL)
+            writes.append(("alerts topic", partial(self._publish_alerts, alerts)))
         context = spark.sparkContext
         with ThreadPoolExecutor(max_workers=WRITER_THREADS, initializer=_in_pool, initargs=(context,)) as pool:
             seconds = dict(
@@ -238,10 +216,8 @@ class HotBatchWriter:
             "%s batch %d writes: %s", QUERY_NAME, batch_id, ", ".join(f"{k} {v:.2f}s" for k, v in seconds.items())
         )
         times.done(f"{len(writes)} writes")
-        _crash_point("writes", batch_id)
-        if result is not None:
-            self._save_book(spark, result.book)
-            self._book = result.book
+        crash_point("writes", batch_id)
+        self._hand_over(spark, batch_id, collected, result)
         times.done("book saved")
         log.debug(
             "%s batch %d (%d events, %d ticks): %s",
@@ -251,7 +227,34 @@ class HotBatchWriter:
             len(tick_frame),
             times.text(),
         )
-        _crash_point("book", batch_id)
+        crash_point("book", batch_id)
+
+    def _hand_over(
+        self, spark: SparkSession, batch_id: int, collected: _Collected, result: book.BatchResult | None
+    ) -> None:
+        """Save the book after this batch with the outbox, then give the gold snapshots to the flusher."""
+        assert self._book is not None and self._flusher is not None
+        new_book = result.book if result is not None else replace(self._book, batch_id=batch_id)
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
+        quality = quality_row(QUERY_NAME, batch_id, collected.trades, collected.rejected_trades, now)
+        alerts = result.alerts if result is not None else book.empty(book.ALERT_COLUMNS)
+        outbox_alerts, outbox_quality = self._flusher.outbox()
+        if not alerts.empty:
+            outbox_alerts = pd.concat([part for part in (outbox_alerts, alerts) if not part.empty], ignore_index=True)
+        if quality is not None:
+            outbox_quality = [*outbox_quality, quality]
+        self._save_book(spark, new_book, outbox_alerts, outbox_quality)
+        self._book = new_book
+        moved = result is not None
+        trading_date = result.trading_date if result is not None and not result.pnl_rows.empty else None
+        self._flusher.submit(
+            new_book,
+            positions=moved,
+            marks=moved and result is not None and result.marks_moved,
+            pnl_dates={trading_date} if trading_date is not None else set(),
+            alerts=alerts,
+            quality=[quality] if quality is not None else [],
+        )
 
     def _apply(
         self, spark: SparkSession, batch_id: int, trades: pd.DataFrame, ticks: pd.DataFrame
@@ -293,9 +296,9 @@ class HotBatchWriter:
         )
 
     def _appends(
-        self, spark: SparkSession, batch_id: int, collected: _Collected, trades: DataFrame, ticks: DataFrame
+        self, batch_id: int, collected: _Collected, trades: DataFrame, ticks: DataFrame
     ) -> list[tuple[str, Callable[[], None]]]:
-        """The batch's appends, leaving out empty ones: a commit costs the same whatever it holds."""
+        """The batch's silver appends, leaving out empty ones: a commit costs the same whatever it holds."""
         outputs: list[tuple[str, TableRef, DataFrame]] = []
         if len(collected.trades):
             outputs.append(("trades", self._silver["trades"], trades.transform(to_silver_trades(self._scorer))))
@@ -308,11 +311,6 @@ class HotBatchWriter:
                 .unionByName(ticks.transform(prices.to_tick_quarantine()))
             )
             outputs.append(("quarantine", self._silver["quarantine"], quarantine))
-        now = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
-        quality = quality_row(QUERY_NAME, batch_id, collected.trades, collected.rejected_trades, now)
-        if quality is not None:
-            row = _frame(spark, pd.DataFrame([quality]), DATA_QUALITY_DDL)
-            outputs.append(("data_quality", self._data_quality, row))
         return [(name, self._append(name, table, output, batch_id)) for name, table, output in outputs]
 
     def _append(self, name: str, table: TableRef, output: DataFrame, batch_id: int) -> Callable[[], None]:
@@ -324,52 +322,37 @@ class HotBatchWriter:
 
         return write
 
-    def _gold_writes(
-        self, spark: SparkSession, batch_id: int, result: book.BatchResult
-    ) -> list[tuple[str, Callable[[], None]]]:
-        new_book = result.book
-        positions = _frame(spark, new_book.positions, gold.POSITIONS_DDL)
-        current_marks = _frame(spark, new_book.marks, gold.MARKS_DDL)
-        writes: list[tuple[str, Callable[[], None]]] = [
-            ("positions", partial(self._overwrite, self._gold["positions"], positions, batch_id)),
-        ]
-        if result.marks_moved:
-            writes.append(("marks", partial(self._overwrite, self._gold["marks"], current_marks, batch_id)))
-        if not result.pnl_rows.empty and result.trading_date is not None:
-            day = result.trading_date
-            today = _frame(spark, new_book.pnl[new_book.pnl["trading_date"] == day], gold.PNL_DDL)
-            day_only = f"trading_date = DATE'{day.isoformat()}'"
-            writes.append(("pnl", partial(self._overwrite, self._gold["pnl"], today, batch_id, day_only)))
-        if not result.alerts.empty:
-            alerts = _frame(spark, result.alerts, gold.RISK_ALERTS_DDL)
-            writes.append(("risk_alerts", partial(self._write_alerts, alerts, result.alerts, batch_id)))
-        return writes
-
-    def _write_alerts(self, alerts: DataFrame, rows: pd.DataFrame, batch_id: int) -> None:
-        """Replace the rows of the batch's alert keys (a later breach in the window updates its row), then publish."""
-        self._overwrite(self._gold["risk_alerts"], alerts, batch_id, alert_keys_predicate(rows))
+    def _publish_alerts(self, alerts: DataFrame) -> None:
+        """The batch's alerts on the alerts topic now; their gold.risk_alerts rows come with the next flush."""
         gold.alert_records(alerts).write.format("kafka").options(**self._kafka_sink_options).save()
 
-    def _overwrite(self, table: TableRef, rows: DataFrame, batch_id: int, replace_where: str | None = None) -> None:
-        writer = rows.coalesce(1).write.format("delta").mode("overwrite")
-        writer = writer.option("userMetadata", batch_marker(f"{QUERY_NAME}:{self._query_id}", batch_id))
-        if replace_where is not None:
-            writer = writer.option("replaceWhere", replace_where)
-        table.save(writer)
+    def _overwrite(self, table: TableRef, rows: DataFrame, batch_id: int) -> None:
+        marker = batch_marker(f"{QUERY_NAME}:{self._query_id}", batch_id)
+        table.save(rows.coalesce(1).write.format("delta").mode("overwrite").option("userMetadata", marker))
 
-    def _save_book(self, spark: SparkSession, saved: book.Book) -> None:
+    def _save_book(
+        self,
+        spark: SparkSession,
+        saved: book.Book,
+        alerts: pd.DataFrame,
+        quality: list[dict[str, object]],
+    ) -> None:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             for name in BOOK_FRAMES:
                 archive.writestr(f"{name}.parquet", _parquet(getattr(saved, name)))
+            archive.writestr(f"{OUTBOX_ALERTS}.parquet", _parquet(alerts))
+            archive.writestr(f"{OUTBOX_QUALITY}.parquet", _parquet(quality_frame(quality)))
         folder = f"{self._checkpoint}/{BOOK_FOLDER}"
         hadoop_files.write_bytes(spark, f"{folder}/{saved.batch_id}.zip", buffer.getvalue())
         for batch_id in _book_batches(spark, folder)[:-BOOKS_KEPT]:
             hadoop_files.delete(spark, f"{folder}/{batch_id}.zip")
 
     def _restore(self, spark: SparkSession) -> book.Book:
-        """The book after the last batch this checkpoint applied, and gold.portfolio_risk as it stands."""
+        """The book after the last batch this checkpoint applied, gold.portfolio_risk as it stands, and the
+        flusher started with the saved book's snapshots and outbox pending."""
         self._query_id = _query_id(spark, self._checkpoint)
+        self._flusher = GoldFlusher(spark, f"{QUERY_NAME}:{self._query_id}", self._gold, self._data_quality)
         folder = f"{self._checkpoint}/{BOOK_FOLDER}"
         saved = _book_batches(spark, folder)
         if not saved:
@@ -380,9 +363,20 @@ class HotBatchWriter:
                 )
             return book.Book.new()
         with zipfile.ZipFile(io.BytesIO(hadoop_files.read_bytes(spark, f"{folder}/{saved[-1]}.zip"))) as archive:
-            frames = {name: pd.read_parquet(io.BytesIO(archive.read(f"{name}.parquet"))) for name in BOOK_FRAMES}
+            members = set(archive.namelist())
+            frames = {
+                name: pd.read_parquet(io.BytesIO(archive.read(f"{name}.parquet")))
+                for name in (*BOOK_FRAMES, OUTBOX_ALERTS, OUTBOX_QUALITY)
+                if f"{name}.parquet" in members
+            }
         self._risk = self._gold["portfolio_risk"].read(spark).toPandas()
-        return book.Book(frames["positions"], frames["marks"], frames["pnl"], saved[-1])
+        restored = book.Book(frames["positions"], frames["marks"], frames["pnl"], saved[-1])
+        self._flusher.restore(
+            restored,
+            frames.get(OUTBOX_ALERTS, book.empty(book.ALERT_COLUMNS)),
+            quality_rows(frames[OUTBOX_QUALITY]) if OUTBOX_QUALITY in frames else [],
+        )
+        return restored
 
 
 def _book_batches(spark: SparkSession, folder: str) -> list[int]:
@@ -440,14 +434,36 @@ def start(
     ).transform(prices.check_reference(reference["instruments"], reference["fx_rates"]))
     checkpoint = catalog.checkpoint(QUERY_NAME)
     sink_options = spark_sink_options(settings.kafka, bootstrap_servers(settings), settings.kafka.alerts_topic)
-    return write_delta(
-        marks.batch_inputs(classified, checked),
-        catalog.table("gold", "portfolio_risk"),
-        query_name=QUERY_NAME,
-        checkpoint=checkpoint,
-        trigger=trigger or settings.streams.hot.trigger,
-        foreach_batch=HotBatchWriter(settings, checkpoint, sink_options, scorer or RuleScorer()),
-    )
+    writer = HotBatchWriter(settings, checkpoint, sink_options, scorer or RuleScorer())
+    try:
+        query = write_delta(
+            marks.batch_inputs(classified, checked),
+            catalog.table("gold", "portfolio_risk"),
+            query_name=QUERY_NAME,
+            checkpoint=checkpoint,
+            trigger=trigger or settings.streams.hot.trigger,
+            foreach_batch=writer,
+        )
+    except BaseException:
+        with contextlib.suppress(Exception):  # the query's own error is the one to report
+            writer.close()
+        raise
+    if query is None:
+        writer.close()
+        return None
+    return HotQuery(query, writer)
+
+
+class HotQuery(StreamingQuery):
+    """The running ``hot_risk`` query; :meth:`stop` also writes the gold snapshots still pending."""
+
+    def __init__(self, query: StreamingQuery, writer: HotBatchWriter) -> None:
+        super().__init__(query._jsq)
+        self._writer = writer
+
+    def stop(self) -> None:
+        super().stop()
+        self._writer.close()
 
 
 def run(spark: SparkSession, settings: Settings, trigger: TriggerConfig | None = None) -> StreamingQuery | None:

@@ -31,8 +31,10 @@ micro-batch in ``userMetadata`` (:func:`jobs.silver.batch_marker`): ``hot_risk:<
 on its appends (silver.trades, silver.prices, ...) and ``hot_risk:<query id>#batch=<N>`` on its
 overwrites (gold.positions, gold.portfolio_risk, ...). So no checkpoint is needed: an event's batch is the
 marker of the ``silver.trades`` commit that holds its row, and its **positions** and **risk** times are
-the commits of ``gold.positions`` / ``gold.portfolio_risk`` with the same query id and batch (the first
-such commit: a batch re-run after a crash overwrites again with the same marker). **sent**, **bronze**
+the first commit of ``gold.portfolio_risk`` with the same query id and batch (written in the batch itself,
+when it moves risk) and the first commit of ``gold.positions`` with the same query id and a batch at or
+after its own (:func:`first_commit_from`: the next flush of the gold snapshots, :mod:`jobs.hot_flush`,
+marked with the newest batch it holds). A batch re-run after a crash overwrites again with the same marker. **sent**, **bronze**
 and **silver** are as above (bronze lands beside the hot query, not in front of it, so an event's bronze
 time may come after its risk time; an event bronze has not landed has none). **alert**: the first alert
 record of the event's portfolio published after its batch's risk commit and before the next risk commit.
@@ -356,15 +358,33 @@ def _times_through_hot(
             "hot_batch": np.array([np.nan if batch is None else batch[1] for batch in batches], dtype=float),
         }
     )
-    per_batch = hot_batch_commits(risk_commits, "risk_s").merge(
-        hot_batch_commits(position_commits, "positions_s"), on=["query_id", "hot_batch"], how="outer"
-    )
-    picked = out[["query_id", "hot_batch"]].merge(per_batch, on=["query_id", "hot_batch"], how="left")
+    risk_batches = hot_batch_commits(risk_commits, "risk_s")
+    position_batches = hot_batch_commits(position_commits, "positions_s")
+    per_batch = risk_batches.merge(position_batches, on=["query_id", "hot_batch"], how="outer")
     out["bronze"] = rows["bronze_s"].to_numpy(dtype=float) - sent
     out["silver"] = rows["silver_s"].to_numpy(dtype=float) - sent
-    out["positions"] = picked["positions_s"].to_numpy(dtype=float) - sent
+    picked = out[["query_id", "hot_batch"]].merge(risk_batches, on=["query_id", "hot_batch"], how="left")
+    out["positions"] = first_commit_from(out, position_batches, "positions_s") - sent
     out["risk"] = picked["risk_s"].to_numpy(dtype=float) - sent
     return out, per_batch
+
+
+def first_commit_from(rows: pd.DataFrame, batches: pd.DataFrame, column: str) -> np.ndarray:
+    """Per row (``query_id``, ``hot_batch``), the earliest ``column`` of ``batches`` with the same query id and a
+    batch at or after the row's: the first commit that reflects it (gold.positions is written once per flush
+    of the gold snapshots, marked with the flush's newest batch)."""
+    result = np.full(len(rows), np.nan)
+    for query_id, commits in batches.dropna(subset=[column]).groupby("query_id"):
+        ordered = commits.sort_values("hot_batch")
+        numbers = ordered["hot_batch"].to_numpy(dtype=float)
+        earliest_from = np.minimum.accumulate(ordered[column].to_numpy(dtype=float)[::-1])[::-1]
+        mine = (rows["query_id"] == query_id).to_numpy() & np.isfinite(rows["hot_batch"].to_numpy(dtype=float))
+        at = np.searchsorted(numbers, rows["hot_batch"].to_numpy(dtype=float)[mine], side="left")
+        found = at < len(numbers)
+        values = np.full(int(mine.sum()), np.nan)
+        values[found] = earliest_from[at[found]]
+        result[mine] = values
+    return result
 
 
 def percentiles(seconds: np.ndarray) -> dict[str, float | int | None]:
