@@ -34,12 +34,13 @@ marker of the ``silver.trades`` commit that holds its row, and its **positions**
 the first commit of ``gold.portfolio_risk`` with the same query id and batch (written in the batch itself,
 when it moves risk) and the first commit of ``gold.positions`` with the same query id and a batch at or
 after its own (:func:`first_commit_from`: the next flush of the gold snapshots, :mod:`jobs.hot_flush`,
-marked with the newest batch it holds). A batch re-run after a crash overwrites again with the same marker. **sent**, **bronze**
-and **silver** are as above (bronze lands beside the hot query, not in front of it, so an event's bronze
-time may come after its risk time; an event bronze has not landed has none). **alert**: the first alert
-record of the event's portfolio published after its batch's risk commit and before the next risk commit.
-:func:`hot_event_times` and :func:`hot_tick_times` (ticks: through ``silver.prices``, no alert) are the
-pure part; :func:`measure_hot` and :func:`measure_hot_ticks` read the tables.
+marked with the newest batch it holds). A batch re-run after a crash overwrites again with the same marker.
+**sent**, **bronze** and **silver** are as above (bronze lands beside the hot query, not in front of it,
+so an event's bronze time may come after its risk time; an event bronze has not landed has none).
+**alert**: the first alert record of the event's portfolio published after its batch's risk commit and
+before the next risk commit. :func:`hot_event_times` and :func:`hot_tick_times` (ticks: through
+``silver.prices``, no alert) are the pure part; :func:`measure_hot` and :func:`measure_hot_ticks` read the
+tables.
 
 The Spark-side readers gather plain tables; :func:`event_times`, :func:`tick_times` and their hot
 counterparts join them and are pure (pandas), as are :func:`gold_batch` reading one checkpoint offsets

@@ -15,6 +15,7 @@ from riskstream.lineage import (
     batch_commit_times,
     covered_version,
     event_times,
+    first_commit_from,
     gold_batch,
     hot_batch,
     hot_batch_commits,
@@ -407,3 +408,23 @@ def test_hot_events_before_any_risk_commit_have_no_positions_risk_or_alert_time(
             "alert": pytest.approx(float("nan"), nan_ok=True),
         }
     ]
+
+
+def test_positions_are_credited_to_the_first_flush_at_or_after_the_batch() -> None:
+    """The gold snapshot flusher writes gold.positions once for several batches, marked with the newest: an
+    event of batch 5 is in the flush marked 6 (the first at or after 5), of another query id in none."""
+    flushes = pd.DataFrame(
+        {
+            "query_id": ["q1", "q1", "q1", "q2"],
+            "hot_batch": [3.0, 6.0, 9.0, 5.0],
+            "positions_s": [10.0, 20.0, 30.0, 15.0],
+        }
+    )
+    rows = pd.DataFrame(
+        {
+            "query_id": ["q1", "q1", "q1", "q1", "q1", "q3", None],
+            "hot_batch": [3.0, 4.0, 6.0, 7.0, 10.0, 5.0, np.nan],
+        }
+    )
+    got = first_commit_from(rows, flushes, "positions_s")
+    np.testing.assert_array_equal(got, [10.0, 20.0, 20.0, 30.0, np.nan, np.nan, np.nan])
