@@ -352,7 +352,9 @@ class HotBatchWriter:
         """The book after the last batch this checkpoint applied, gold.portfolio_risk as it stands, and the
         flusher started with the saved book's snapshots and outbox pending."""
         self._query_id = _query_id(spark, self._checkpoint)
-        self._flusher = GoldFlusher(spark, f"{QUERY_NAME}:{self._query_id}", self._gold, self._data_quality)
+        interval_s = pd.Timedelta(self._gold_settings.snapshot_interval).total_seconds()
+        writer = f"{QUERY_NAME}:{self._query_id}"
+        self._flusher = GoldFlusher(spark, writer, self._gold, self._data_quality, interval_s)
         folder = f"{self._checkpoint}/{BOOK_FOLDER}"
         saved = _book_batches(spark, folder)
         if not saved:

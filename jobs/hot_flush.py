@@ -5,7 +5,7 @@ batch are state the book already holds, so they need not hold the next micro-bat
 and gold.marks (overwrites of the current book), the P&L rows of the trading dates touched
 (``replaceWhere``), gold.risk_alerts (``replaceWhere`` on the alert keys) and the batches' ops.data_quality
 rows (one append). :class:`GoldFlusher` writes them in a thread of its own, at most once every
-:data:`FLUSH_INTERVAL_S`, coalescing every batch handed to it since its last flush: one commit per table
+``gold.snapshot_interval`` (conf), coalescing every batch handed to it since its last flush: one commit per table
 for any number of micro-batches, so the commits per second stay flat however short the batches get.
 
 Nothing is lost to a crash. A batch's snapshot is handed over only after the book holding it is saved
@@ -59,8 +59,6 @@ QUALITY_COLUMNS = [
     "max_trade_ts",
 ]
 """ops.data_quality's columns (:data:`transformations.quality.DATA_QUALITY_DDL`)."""
-FLUSH_INTERVAL_S = 5.0
-"""At least this long between the starts of two flushes (stopping or draining flushes at once)."""
 ALERT_KEY = ["portfolio_id", "rule", "window_start"]
 KILL_AT_ENV = "RISKSTREAM_HOT_KILL_AT"
 """Crash tests only: ``<point>:<batch id>`` SIGKILLs the process group at that point of that batch, before
@@ -132,8 +130,17 @@ class _Pending:
 class GoldFlusher:
     """Writes the hot query's gold snapshots and data-quality rows in a thread of its own (module doc)."""
 
-    def __init__(self, spark: SparkSession, writer: str, tables: dict[str, TableRef], data_quality: TableRef) -> None:
+    def __init__(
+        self,
+        spark: SparkSession,
+        writer: str,
+        tables: dict[str, TableRef],
+        data_quality: TableRef,
+        interval_s: float,
+    ) -> None:
+        """``interval_s``: at least this long between the starts of two flushes (closing flushes at once)."""
         self._spark = spark
+        self._interval_s = interval_s
         self._writer = writer
         self._tables = tables
         self._data_quality = data_quality
@@ -210,7 +217,7 @@ class GoldFlusher:
                     self._condition.wait()
                 if self._pending.empty():
                     return
-                wait = FLUSH_INTERVAL_S - (time.monotonic() - self._last_start)
+                wait = self._interval_s - (time.monotonic() - self._last_start)
                 if wait > 0 and not self._closing:
                     self._condition.wait(wait)
                     continue

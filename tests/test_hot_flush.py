@@ -129,7 +129,7 @@ def _rows(spark: SparkSession, catalog: Catalog, layer: str, name: str, order: l
 
 def _flusher(spark: SparkSession, catalog: Catalog) -> GoldFlusher:
     tables = {name: catalog.table("gold", name) for name in GOLD_TABLES}
-    return GoldFlusher(spark, WRITER, tables, catalog.table("ops", "data_quality"))
+    return GoldFlusher(spark, WRITER, tables, catalog.table("ops", "data_quality"), interval_s=5.0)
 
 
 def test_batches_handed_over_are_written_once_coalesced_and_again_idempotently_after_a_restart(
