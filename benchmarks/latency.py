@@ -4,7 +4,7 @@
 [--bronze-interval "10 seconds"] [--windows-interval "30 seconds"]``
 
 In a scratch folder with its own broker (:mod:`benchmarks.harness`): load the simulator's reference
-data (plus the probe's portfolio, below), start ``riskstream run all`` (bronze, the hot query
+data (plus the probe's portfolio and instrument, below), start ``riskstream run all`` (bronze, the hot query
 ``hot_risk``, the two window queries) as a separate process with processing-time triggers (``hot_risk``
 on ``--interval``, the two bronze queries on ``--bronze-interval``, the window queries on
 ``--windows-interval``; the conf is written to the scratch folder and passed through
@@ -18,14 +18,14 @@ measure, for what was sent after the warm-up:
   ``gold.positions`` and ``gold.portfolio_risk``, and (events) to the alert record of its batch on the
   alerts topic, by lineage through the hot query's commit markers (:func:`riskstream.lineage.measure_hot`);
 * a black-box figure beside it that knows nothing of the pipeline's insides: a probe thread sends one
-  valid NEW trade per second (1 unit of one instrument, on the portfolio :data:`PROBE_PORTFOLIO` that the
-  simulator never trades, loaded with the reference data with limits no probe reaches) and a poller reads
-  ``gold.positions`` every ``--probe-poll`` seconds as any Delta reader could (its log and data files,
-  :class:`PositionPoller`): probe *k* is in once that portfolio's net quantity is *k*, and its latency is
-  the commit timestamp of the first table version showing it minus its Kafka timestamp (from the delivery
-  report). It should agree with the lineage's ``positions`` stage; it does not measure
-  ``gold.portfolio_risk`` (the probe's risk row cannot say how many probes it holds), which the hot
-  query commits just before ``gold.positions``;
+  valid NEW trade per second (BUY 1 unit of the instrument :data:`PROBE_INSTRUMENT` at its reference price,
+  on the portfolio :data:`PROBE_PORTFOLIO`, both loaded with the reference data and never traded or ticked
+  by the simulator; the portfolio's limits are out of any probe's reach) and a poller reads
+  ``gold.portfolio_risk`` every ``--probe-poll`` seconds as any Delta reader could (its log and data files,
+  :class:`RiskPoller`): nothing moves the instrument's mark off its reference price, so after *k* probes
+  that portfolio's ``gross_exposure_base`` is *k* x reference price x multiplier, probe *k* is in once it
+  shows *k*, and its latency is the commit timestamp of the first table version showing it minus its
+  Kafka timestamp (from the delivery report). It should agree with the lineage's ``risk`` stage;
 * per query (from its progress reports in ``ops.stream_progress``): batches, rows per batch, batch
   duration p50 / p95, processing rate while busy and its ratio to the Kafka read ceiling, per minute
   processed / input (bronze's input: its topic; ``hot_risk``'s: both topics; the window queries':
@@ -85,6 +85,8 @@ DEFAULT_WINDOWS_INTERVAL = "1 minute"
 KEEP_UP_SHARE = 0.95
 """A query keeps up when every judged minute's processed / input is at least this (:func:`keep_up`)."""
 PROBE_PORTFOLIO = "P-PROBE"
+PROBE_INSTRUMENT = "XXPROBE00001"
+"""The probe's instrument (ISIN-shaped, country code XX: no simulated id has it); only the probes trade it."""
 PROBE_LIMIT = 1e12
 """The probe portfolio's gross, VaR and single-trade limits (base currency): far above anything it holds."""
 PROBE_POLL_SECONDS = 0.5
@@ -135,9 +137,36 @@ def with_processing_time(
 # ------------------------------------------------------------------------------------- the probe
 
 
+def probe_instrument(reference: ReferenceData) -> Instrument:
+    """The probe's instrument for ``reference`` (without the probe): a copy of its first instrument whose
+    currency is the probe portfolio's base currency (its first portfolio's), with the id
+    :data:`PROBE_INSTRUMENT` and the name "Latency probe".
+
+    In the portfolio's own currency its ``fx_rate_to_base`` is exactly 1 whatever the FX marks, so each
+    probe adds exactly ``reference_price x multiplier`` to the portfolio's ``gross_exposure_base``.
+
+    Raises:
+        ValueError: no instrument of ``reference`` is in that currency.
+    """
+    currency = reference.portfolios[0].base_currency
+    for instrument in reference.instruments:
+        if instrument.currency == currency:
+            return replace(instrument, instrument_id=PROBE_INSTRUMENT, name="Latency probe")
+    raise ValueError(
+        f"no instrument in {currency}, the base currency of the probe portfolio {PROBE_PORTFOLIO} (that of "
+        f"{reference.portfolios[0].portfolio_id}): the probe needs one to copy for {PROBE_INSTRUMENT}"
+    )
+
+
 def with_probe_portfolio(reference: ReferenceData) -> ReferenceData:
-    """``reference`` plus :data:`PROBE_PORTFOLIO`: the first portfolio's desk and base currency, limits of
-    :data:`PROBE_LIMIT` and no stress-loss limit."""
+    """``reference`` plus :data:`PROBE_PORTFOLIO` (the first portfolio's desk and base currency, limits of
+    :data:`PROBE_LIMIT` and no stress-loss limit) and the instrument :data:`PROBE_INSTRUMENT`
+    (:func:`probe_instrument`).
+
+    The instrument gets no price history and no correlation rows: a factor without history is unmodelled
+    (its risk uses its reference ``daily_vol`` and it is listed in the risk row's ``unmodelled_factors``)
+    and the probe portfolio holds no other instrument to correlate it with, and ``gross_exposure_base``,
+    what the probe reads, depends on neither."""
     template = reference.portfolios[0]
     probe = Portfolio(
         PROBE_PORTFOLIO,
@@ -149,15 +178,21 @@ def with_probe_portfolio(reference: ReferenceData) -> ReferenceData:
         single_trade_limit=PROBE_LIMIT,
         stress_loss_limit=None,
     )
-    return replace(reference, portfolios=(*reference.portfolios, probe))
+    return replace(
+        reference,
+        portfolios=(*reference.portfolios, probe),
+        instruments=(*reference.instruments, probe_instrument(reference)),
+    )
 
 
 class ProbeReference:
     """What :func:`riskstream.commands.demo.load_reference_data` needs of a simulator: its reference CSVs,
-    here with the probe portfolio added."""
+    here with the probe portfolio and instrument added (``instrument``). The simulator keeps the reference
+    data it was built from, without them, so it never trades or ticks the probe's instrument."""
 
     def __init__(self, reference: ReferenceData) -> None:
         self.reference = with_probe_portfolio(reference)
+        self.instrument = probe_instrument(reference)
 
     def write_reference_csv(self, out_dir: Path) -> dict[str, Path]:
         return self.reference.write_csv(out_dir)
@@ -280,30 +315,35 @@ def apply_commit(files: frozenset[str], lines: Sequence[str]) -> tuple[float | N
     return commit_s, frozenset((files - removed) | added)
 
 
-class PositionPoller:
-    """Reads the probe's net quantity in ``gold.positions`` every ``poll_s`` seconds from a thread until the
+class RiskPoller:
+    """Reads how many probes ``gold.portfolio_risk`` shows every ``poll_s`` seconds from a thread until the
     block ends, as any Delta reader could: from the table's log and data files, version by version.
 
     ``observations`` holds one row per table version: ``version``, ``commit_s`` (its commit timestamp),
-    ``seen_s`` (when the poll read it) and ``probes`` (the net quantity). A poll applies every commit
-    written since the last one (:func:`apply_commit`, starting from version 0), so the first version showing
-    each probe is never skipped, and reads the probe's row from the data files each version holds with
-    pyarrow (each file once: data files never change). No Spark: a Spark read costs a few hundred ms of JVM
-    CPU each (``DESCRIBE HISTORY`` ~0.25 s, a ``VERSION AS OF`` read ~0.5 s), close to a core at two polls a
-    second on the two cores the pipeline is measured on. Reads only a local table (the benchmark's).
+    ``seen_s`` (when the poll read it) and ``probes``: the :data:`PROBE_PORTFOLIO` row's
+    ``gross_exposure_base`` over the value of one probe, ``instrument``'s ``reference_price x multiplier``,
+    rounded (0 without the row). A poll applies every commit written since the last one
+    (:func:`apply_commit`, starting from version 0), so the first version showing each probe is never
+    skipped, and reads the probe portfolio's row from the data files each version holds with pyarrow (each
+    file once: data files never change; the hot query overwrites the table, so a version removes the last
+    one's file and adds a new one). No Spark: a Spark read costs a few hundred ms of JVM CPU each
+    (``DESCRIBE HISTORY`` ~0.25 s, a ``VERSION AS OF`` read ~0.5 s), close to a core at two polls a second
+    on the two cores the pipeline is measured on. Reads only a local table (the benchmark's).
     """
 
-    def __init__(self, location: Path, instrument_id: str, poll_s: float, enabled: bool = True) -> None:
-        self.location, self.instrument_id, self.poll_s, self.enabled = location, instrument_id, poll_s, enabled
+    def __init__(self, location: Path, instrument: Instrument, poll_s: float, enabled: bool = True) -> None:
+        self.location, self.poll_s, self.enabled = location, poll_s, enabled
+        self.probe_value = instrument.reference_price * instrument.multiplier
+        """``gross_exposure_base`` one probe adds (the instrument is in the portfolio's base currency)."""
         self.observations: list[dict[str, float]] = []
         self.errors: list[str] = []
         self._version = -1
         self._files: frozenset[str] = frozenset()
-        self._probes_in_file: dict[str, int] = {}
+        self._exposure_in_file: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bench-probe-poller", daemon=True)
 
-    def __enter__(self) -> PositionPoller:
+    def __enter__(self) -> RiskPoller:
         if self.enabled:
             self._thread.start()
         return self
@@ -316,24 +356,30 @@ class PositionPoller:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.observations, columns=["version", "commit_s", "seen_s", "probes"])
 
-    def _probes(self, file_name: str) -> int:
-        if file_name not in self._probes_in_file:
+    def _exposure(self, file_name: str) -> float:
+        """The probe portfolio's ``gross_exposure_base`` in one data file (0 without its row)."""
+        if file_name not in self._exposure_in_file:
             import pyarrow.parquet as pq
 
             rows = pq.read_table(
                 self.location / file_name,
-                columns=["net_quantity"],
-                filters=[("portfolio_id", "=", PROBE_PORTFOLIO), ("instrument_id", "=", self.instrument_id)],
+                columns=["gross_exposure_base"],
+                filters=[("portfolio_id", "=", PROBE_PORTFOLIO)],
             )
-            self._probes_in_file[file_name] = round(sum(float(value) for value in rows["net_quantity"].to_pylist()))
-        return self._probes_in_file[file_name]
+            values = rows["gross_exposure_base"].to_pylist()
+            self._exposure_in_file[file_name] = sum(float(value) for value in values if value is not None)
+        return self._exposure_in_file[file_name]
+
+    def _probes(self, files: frozenset[str]) -> int:
+        """How many probes a version holding ``files`` shows."""
+        return round(sum(self._exposure(file_name) for file_name in files) / self.probe_value)
 
     def poll(self, seen_s: float) -> None:
         """Apply every commit since the last poll, adding an observation per version seen at ``seen_s``."""
         try:
             while (commit := self.location / "_delta_log" / f"{self._version + 1:020d}.json").exists():
                 commit_s, files = apply_commit(self._files, commit.read_text(encoding="utf-8").splitlines())
-                probes = sum(self._probes(file_name) for file_name in files)
+                probes = self._probes(files)
                 self.observations.append(
                     {
                         "version": self._version + 1,
@@ -652,7 +698,7 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
         simulator = MarketSimulator(options.seed, options.portfolios, options.instruments, start=start)
         reference = ProbeReference(simulator.reference_data())
         load_reference_data(spark, settings, reference, lambda message: None, scratch.folder / "reference")
-        probe_instrument = reference.reference.instruments[0]
+        probe_instrument = reference.instrument
         total = round(options.rate * (options.warmup_s + options.duration_s))
         tick_total = round(options.tick_rate * (options.warmup_s + options.duration_s))
         console.print(
@@ -665,9 +711,9 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
                 conf_path, scratch.folder / "state", log_path, verbose=options.log_out is not None
             ) as process,
             RunSampler(process.pid, others={"bench_jvm": _own_jvm_pid(spark), "broker": scratch.broker.pid}) as sampler,
-            PositionPoller(
-                local_path(lineage.table_location(spark, catalog.table("gold", "positions"))),
-                probe_instrument.instrument_id,
+            RiskPoller(
+                local_path(lineage.table_location(spark, catalog.table("gold", "portfolio_risk"))),
+                probe_instrument,
                 options.probe_poll_s,
                 options.probe,
             ) as poller,
@@ -695,9 +741,7 @@ def run_latency_benchmark(options: Options, console: Console) -> dict[str, Any]:
         console.print(f"bench latency: stopped the pipeline after draining {drained_s:.0f}s; measuring ...")
         window = MeasuredWindow(produce_started, produce_started + options.warmup_s, produce_ended)
         figures = _measure(spark, settings, catalog, options, window, sampler.samples, options.progress_out)
-        figures["probe"] = _probe_figures(
-            probes, poller, window.measured_from_s, figures["latency_s"]["positions"], options
-        )
+        figures["probe"] = _probe_figures(probes, poller, window.measured_from_s, figures["latency_s"]["risk"], options)
         figures["delivered"] = report.delivered
         figures["ticks_delivered"] = ticks.delivered
         figures["drain_s"] = round(drained_s, 1)
@@ -856,10 +900,10 @@ def soak_trend(
 
 
 def _probe_figures(
-    probes: ProbeSender, poller: PositionPoller, measured_from_s: float, positions: dict[str, Any], options: Options
+    probes: ProbeSender, poller: RiskPoller, measured_from_s: float, risk: dict[str, Any], options: Options
 ) -> dict[str, Any]:
-    """The probes sent after the warm-up: latency to the ``gold.positions`` commit showing them and to the poll
-    that saw them, and whether the first agrees with the lineage's ``positions`` figure."""
+    """The probes sent after the warm-up: latency to the ``gold.portfolio_risk`` commit showing them and to the
+    poll that saw them, and whether the first agrees with the lineage's ``risk`` figure."""
     if not options.probe:
         return {"enabled": False}
     each = probe_latencies(probes.sent, poller.frame())
@@ -874,8 +918,8 @@ def _probe_figures(
         "not_seen": int(after["commit_s"].isna().sum()),
         "commit_s": commit,
         "seen_s": lineage.percentiles(after["observed"].to_numpy(dtype=float)),
-        "lineage_positions_s": positions,
-        "agreement": agreement(commit, positions),
+        "lineage_risk_s": risk,
+        "agreement": agreement(commit, risk),
         "versions_read": len(poller.observations),
         "poll_errors": poller.errors[:5],
         "poll_error_count": len(poller.errors),
@@ -1011,14 +1055,14 @@ def _print_probe(figures: dict[str, Any], out: Console) -> None:
         return
     table = Table(
         title=f"black box: probe trades (1/s on {PROBE_PORTFOLIO}, {probe['after_warmup']:,} after warm-up) -> "
-        f"gold.positions, beside the lineage, seconds"
+        f"gold.portfolio_risk, beside the lineage, seconds"
     )
     for column in ("figure", "count", "p50", "p95", "max"):
         table.add_column(column, justify="right")
     rows = (
         ("probe: commit showing it", probe["commit_s"]),
         (f"probe: poll that saw it (every {probe['poll_s']} s)", probe["seen_s"]),
-        ("lineage: positions", probe["lineage_positions_s"]),
+        ("lineage: risk", probe["lineage_risk_s"]),
     )
     for name, row in rows:
         table.add_row(name, f"{row['count']:,}", *(_seconds(row[key]) for key in ("p50", "p95", "max")))

@@ -254,7 +254,7 @@ class GoldConfig(_Model):
     correlations tables and of ``gold.risk_factors`` (four one-row history reads); a new one rebuilds
     the risk model and recomputes every portfolio's risk with its next batch. Reference data changes
     daily; reading its history in every batch cost each batch those reads."""
-    snapshot_interval: SparkDuration = "5 seconds"
+    snapshot_interval: SparkDuration = "10 seconds"
     """How often the hot query's background flusher writes gold.positions, gold.marks, the day's gold.pnl,
     gold.risk_alerts and ops.data_quality (:mod:`jobs.hot_flush`), one commit per table for every batch
     since the last flush. gold.portfolio_risk and the alerts topic are written in each batch whatever this

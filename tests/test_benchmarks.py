@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,15 @@ from benchmarks.figures import (
     verdict_line,
 )
 from benchmarks.latency import (
+    PROBE_INSTRUMENT,
     PROBE_LIMIT,
     PROBE_PORTFOLIO,
-    PositionPoller,
+    Options,
+    ProbeReference,
+    ProbeSender,
+    RiskPoller,
+    _print_probe,
+    _probe_figures,
     agreement,
     apply_commit,
     average_cores,
@@ -41,6 +48,7 @@ from benchmarks.latency import (
     keep_up,
     local_path,
     probe_event,
+    probe_instrument,
     probe_latencies,
     soak_trend,
     summary_line,
@@ -63,6 +71,7 @@ from benchmarks.producer import parse_batch_sizes
 from riskstream.commands.run import ALL
 from riskstream.config import Settings, SilverConfig, TriggerConfig
 from riskstream.contract import event_errors
+from riskstream.reference import read_reference
 from riskstream.simulator import Instrument, MarketSimulator, Portfolio, RecordKind, SimulatedRecord
 
 
@@ -347,27 +356,85 @@ def test_the_latency_benchmark_runs_the_hot_query_bronze_and_the_window_queries_
 # ------------------------------------------------------------------------------- the latency probe
 
 
-def test_the_probe_portfolio_is_added_to_the_simulators_reference_data() -> None:
+PROBE_CORP = Instrument(
+    PROBE_INSTRUMENT, "Latency probe", "credit", "investment_grade", "CH", "CHF", 10.0, 0.0095, 93.2321
+)
+"""The probe instrument of ``MarketSimulator(7, 3, 10)``: a copy of CH0001000030, its first CHF instrument
+(P-001, the first portfolio, is in CHF)."""
+
+
+def test_the_probe_portfolio_and_instrument_are_added_to_the_simulators_reference_data() -> None:
     reference = MarketSimulator(7, 3, 10).reference_data()
     first = reference.portfolios[0]
+    assert (first.portfolio_id, first.base_currency) == ("P-001", "CHF")
+    assert reference.instruments[3] == Instrument(
+        "CH0001000030", "Investment Grade Bond 4", "credit", "investment_grade", "CH", "CHF", 10.0, 0.0095, 93.2321
+    )
+    assert [instrument.currency for instrument in reference.instruments[:3]] == ["USD", "USD", "JPY"]
     probed = with_probe_portfolio(reference)
     assert probed.portfolios == (
         *reference.portfolios,
         Portfolio(PROBE_PORTFOLIO, "Latency probe", first.desk, first.base_currency, 1e12, 1e12, 1e12, None),
     )
+    assert probed.instruments == (*reference.instruments, PROBE_CORP)
     assert PROBE_LIMIT == 1e12
+    assert PROBE_INSTRUMENT == "XXPROBE00001"
     assert PROBE_PORTFOLIO not in {portfolio.portfolio_id for portfolio in reference.portfolios}
-    assert (probed.instruments, probed.fx_rates, probed.correlations) == (
-        reference.instruments,
+    assert PROBE_INSTRUMENT not in {instrument.instrument_id for instrument in reference.instruments}
+    # no price history, correlation or FX rate of its own: CHF has one, and risk leaves the instrument unmodelled
+    assert (probed.fx_rates, probed.correlations, probed.price_history) == (
         reference.fx_rates,
         reference.correlations,
+        reference.price_history,
     )
+    assert probe_instrument(reference) == PROBE_CORP
+
+
+def test_the_probe_reference_loads_the_probe_and_leaves_the_simulator_without_it() -> None:
+    simulator = MarketSimulator(7, 3, 10)
+    probe_reference = ProbeReference(simulator.reference_data())
+    assert probe_reference.reference == with_probe_portfolio(simulator.reference_data())
+    assert probe_reference.instrument == PROBE_CORP
+    # the simulator trades and ticks only its own reference data, which has neither
+    assert PROBE_INSTRUMENT not in {instrument.instrument_id for instrument in simulator.reference_data().instruments}
+    assert PROBE_PORTFOLIO not in {portfolio.portfolio_id for portfolio in simulator.reference_data().portfolios}
+
+
+def test_the_probe_instrument_passes_the_reference_loaders_checks(tmp_path: Path) -> None:
+    ProbeReference(MarketSimulator(7, 3, 10).reference_data()).write_reference_csv(tmp_path)
+    rows = read_reference(tmp_path)  # reads and checks every file, as `riskstream reference load` does
+    assert rows["instruments"][-1] == (
+        "XXPROBE00001",
+        "Latency probe",
+        "credit",
+        "investment_grade",
+        "CH",
+        "CHF",
+        10.0,
+        0.0095,
+        93.2321,
+    )
+    assert rows["portfolios"][-1] == ("P-PROBE", "Latency probe", "equities", "CHF", 1e12, 1e12, 1e12, None)
+
+
+def test_the_probe_needs_an_instrument_in_the_probe_portfolios_base_currency() -> None:
+    reference = MarketSimulator(7, 3, 10).reference_data()
+    without_chf = replace(
+        reference, instruments=tuple(instrument for instrument in reference.instruments if instrument.currency != "CHF")
+    )
+    message = (
+        "no instrument in CHF, the base currency of the probe portfolio P-PROBE (that of P-001): the probe needs one "
+        "to copy for XXPROBE00001"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        with_probe_portfolio(without_chf)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ProbeReference(without_chf)
 
 
 def test_a_probe_is_a_valid_new_trade_of_one_unit() -> None:
-    instrument = Instrument("US0000000017", "Probe Corp", "equity", "tech", "US", "USD", 1.0, 0.02, 101.25)
     at = datetime(2026, 3, 2, 9, 30, 1, 234567, tzinfo=UTC)
-    event = probe_event(12, instrument, at, "3f1c2a4e-0b7d-4c55-9a51-0d2f4e8b6a10")
+    event = probe_event(12, PROBE_CORP, at, "3f1c2a4e-0b7d-4c55-9a51-0d2f4e8b6a10")
     assert event == {
         "schema_version": 1,
         "event_id": "3f1c2a4e-0b7d-4c55-9a51-0d2f4e8b6a10",
@@ -375,11 +442,11 @@ def test_a_probe_is_a_valid_new_trade_of_one_unit() -> None:
         "trade_id": "T-PROBE-000012",
         "trade_version": 1,
         "portfolio_id": "P-PROBE",
-        "instrument_id": "US0000000017",
+        "instrument_id": "XXPROBE00001",
         "side": "BUY",
         "quantity": 1,
-        "price": 101.25,
-        "currency": "USD",
+        "price": 93.2321,
+        "currency": "CHF",
         "trade_ts": "2026-03-02T09:30:01.234Z",
         "source_system": "oms-sim",
     }
@@ -449,16 +516,19 @@ def test_a_data_file_with_a_deletion_vector_is_refused() -> None:
         apply_commit(frozenset(), [line])
 
 
-def _positions_file(folder: Path, name: str, rows: list[tuple[str, str, str]]) -> None:
+def _risk_file(folder: Path, name: str, rows: list[tuple[str, float]]) -> None:
+    """A gold.portfolio_risk data file with a few of its columns: per portfolio its gross exposure (and, in
+    ``net_exposure_base``, its negative: a column the poller must not read)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    portfolios, instruments, quantities = zip(*rows, strict=True)
+    portfolios, gross = zip(*rows, strict=True)
     table = pa.table(
         {
             "portfolio_id": list(portfolios),
-            "instrument_id": list(instruments),
-            "net_quantity": pa.array([Decimal(quantity) for quantity in quantities], pa.decimal128(38, 8)),
+            "position_count": pa.array([1] * len(rows), pa.int64()),
+            "gross_exposure_base": pa.array(list(gross), pa.float64()),
+            "net_exposure_base": pa.array([-value for value in gross], pa.float64()),
         }
     )
     pq.write_table(table, folder / name)
@@ -468,39 +538,94 @@ def _commit(folder: Path, version: int, *actions: str) -> None:
     (folder / "_delta_log" / f"{version:020d}.json").write_text("\n".join(actions) + "\n", encoding="utf-8")
 
 
-def test_the_poller_reads_the_probes_net_quantity_of_every_version_from_the_log_and_the_data_files(
+def _probes_value(count: int) -> float:
+    """P-PROBE's gross_exposure_base after ``count`` probes, as the book computes it: net quantity x mark (the
+    reference price) x multiplier x fx_rate_to_base (1: the instrument is in the portfolio's base currency)."""
+    return abs(float(count) * PROBE_CORP.reference_price * PROBE_CORP.multiplier * 1.0)
+
+
+def test_the_poller_counts_the_probes_in_the_risk_row_of_every_version_from_the_log_and_the_data_files(
     tmp_path: Path,
 ) -> None:
-    # A hand-made Delta table (the real format, written without Spark): created, then overwritten twice.
+    # A hand-made Delta table (the real format, written without Spark): created, then overwritten as the hot
+    # query does (each version removes the last file and adds one; the change data feed's cdc files are no rows).
     (tmp_path / "_delta_log").mkdir()
     _commit(tmp_path, 0, '{"commitInfo":{"timestamp":100000,"operation":"CREATE TABLE"}}', '{"protocol":{}}')
-    _positions_file(tmp_path, "a.parquet", [("P-PROBE", "I1", "1"), ("P1", "I1", "5")])
-    _commit(tmp_path, 1, '{"commitInfo":{"timestamp":101500}}', '{"add":{"path":"a.parquet"}}')
-    poller = PositionPoller(tmp_path, "I1", poll_s=0.5)
-    poller.poll(seen_s=101.75)
-    _positions_file(tmp_path, "b.parquet", [("P-PROBE", "I1", "3.00000000"), ("P-PROBE", "I2", "7")])
+    _risk_file(tmp_path, "a.parquet", [("P-001", 7_500_000.0), ("P-002", 40_000_000.0)])
+    _commit(tmp_path, 1, '{"commitInfo":{"timestamp":101000}}', '{"add":{"path":"a.parquet"}}')
+    _risk_file(tmp_path, "b.parquet", [("P-001", 7_600_000.0), ("P-002", 40_000_000.0), ("P-PROBE", _probes_value(1))])
     _commit(
         tmp_path,
         2,
-        '{"commitInfo":{"timestamp":102250}}',
+        '{"commitInfo":{"timestamp":101500}}',
         '{"remove":{"path":"a.parquet"}}',
         '{"add":{"path":"b.parquet"}}',
     )
-    _commit(tmp_path, 3, '{"commitInfo":{"timestamp":103000}}', '{"add":{"path":"c.parquet"}}')  # file missing
+    poller = RiskPoller(tmp_path, PROBE_CORP, poll_s=0.5)
+    assert poller.probe_value == 93.2321 * 10.0
+    poller.poll(seen_s=101.75)
+    _risk_file(tmp_path, "c.parquet", [("P-001", 7_700_000.0), ("P-PROBE", _probes_value(3))])
+    (tmp_path / "_change_data").mkdir()
+    _risk_file(tmp_path, "_change_data/cdc-1.parquet", [("P-PROBE", _probes_value(1)), ("P-PROBE", _probes_value(3))])
+    _commit(
+        tmp_path,
+        3,
+        '{"commitInfo":{"timestamp":102250}}',
+        '{"remove":{"path":"b.parquet"}}',
+        '{"add":{"path":"c.parquet"}}',
+        '{"cdc":{"path":"_change_data/cdc-1.parquet"}}',
+    )
+    _commit(  # its file is not there yet
+        tmp_path,
+        4,
+        '{"commitInfo":{"timestamp":103000}}',
+        '{"remove":{"path":"c.parquet"}}',
+        '{"add":{"path":"d.parquet"}}',
+    )
     poller.poll(seen_s=103.5)
     expected = pd.DataFrame(
         {
-            "version": [0, 1, 2],
-            "commit_s": [100.0, 101.5, 102.25],
-            "seen_s": [101.75, 101.75, 103.5],
-            "probes": [0, 1, 3],
+            "version": [0, 1, 2, 3],
+            "commit_s": [100.0, 101.0, 101.5, 102.25],
+            "seen_s": [101.75, 101.75, 101.75, 103.5],
+            "probes": [0, 0, 1, 3],
         }
     )
     pd.testing.assert_frame_equal(poller.frame(), expected)
-    assert len(poller.errors) == 1 and "c.parquet" in poller.errors[0]  # version 3 is retried at the next poll
-    _positions_file(tmp_path, "c.parquet", [("P-PROBE", "I1", "4")])
+    assert len(poller.errors) == 1 and "d.parquet" in poller.errors[0]  # version 4 is retried at the next poll
+    _risk_file(tmp_path, "d.parquet", [("P-001", 7_700_000.0), ("P-002", 39_000_000.0), ("P-PROBE", _probes_value(7))])
     poller.poll(seen_s=104.0)
-    assert poller.frame()["probes"].tolist() == [0, 1, 3, 7]
+    assert poller.frame().iloc[4].to_dict() == {"version": 4, "commit_s": 103.0, "seen_s": 104.0, "probes": 7}
+    assert len(poller.observations) == 5 and len(poller.errors) == 1
+    _risk_file(tmp_path, "e.parquet", [("P-001", 7_800_000.0)])  # a version without the probe's row shows none
+    _commit(
+        tmp_path,
+        5,
+        '{"commitInfo":{"timestamp":104500}}',
+        '{"remove":{"path":"d.parquet"}}',
+        '{"add":{"path":"e.parquet"}}',
+    )
+    poller.poll(seen_s=105.0)
+    assert poller.frame()["probes"].tolist() == [0, 0, 1, 3, 7, 0]
+
+
+def test_the_poller_rounds_the_probes_gross_exposure_to_whole_probes(tmp_path: Path) -> None:
+    (tmp_path / "_delta_log").mkdir()
+    # 2 probes, the value summed one at a time, and 500 probes: float rounding does not change the count
+    _risk_file(tmp_path, "a.parquet", [("P-PROBE", 932.321 + 932.321)])
+    _commit(tmp_path, 0, '{"commitInfo":{"timestamp":100000}}', '{"add":{"path":"a.parquet"}}')
+    _risk_file(tmp_path, "b.parquet", [("P-PROBE", sum([932.321] * 500))])
+    _commit(
+        tmp_path,
+        1,
+        '{"commitInfo":{"timestamp":101000}}',
+        '{"remove":{"path":"a.parquet"}}',
+        '{"add":{"path":"b.parquet"}}',
+    )
+    poller = RiskPoller(tmp_path, PROBE_CORP, poll_s=0.5)
+    poller.poll(seen_s=101.5)
+    assert poller.frame()["probes"].tolist() == [2, 500]
+    assert poller.errors == []
 
 
 @pytest.mark.parametrize(
@@ -517,6 +642,75 @@ def test_the_probe_agrees_with_the_lineage_within_half_a_second_or_a_fifth(
     probe: dict[str, float | None], by_lineage: dict[str, float | None], verdict: str
 ) -> None:
     assert agreement(probe, by_lineage) == verdict
+
+
+def _probe_run(make_settings: Callable[..., Settings], tmp_path: Path) -> tuple[ProbeSender, RiskPoller]:
+    """A finished probe run: 4 probes sent (1 not delivered), 4 table versions read, 1 failed poll."""
+    probes = ProbeSender(make_settings(), PROBE_CORP, enabled=False)
+    probes.sent, probes.failed = [100.0, 101.0, 102.0, 103.0], 1
+    poller = RiskPoller(tmp_path, PROBE_CORP, poll_s=0.5, enabled=False)
+    poller.observations = [
+        {"version": 0, "commit_s": 100.5, "seen_s": 100.5, "probes": 0},
+        {"version": 1, "commit_s": 102.0, "seen_s": 102.5, "probes": 1},
+        {"version": 2, "commit_s": 103.0, "seen_s": 103.5, "probes": 2},
+        {"version": 3, "commit_s": 104.0, "seen_s": 104.5, "probes": 3},
+    ]
+    poller.errors = ["[Errno 2] Failed to open local file 'd.parquet'"]
+    return probes, poller
+
+
+LINEAGE_RISK = {"count": 900, "p50": 1.9, "p95": 2.4, "p99": 2.6, "max": 3.0}
+"""The lineage's ``risk`` stage (``figures["latency_s"]["risk"]``) of :func:`_probe_run`'s run."""
+
+
+def test_the_probe_figures_compare_the_probe_with_the_lineages_risk_stage(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    probes, poller = _probe_run(make_settings, tmp_path)
+    # after the warm-up (from 101.0): probes 2 and 3, each in 2.0 s (seen 2.5 s after), and probe 4, never seen
+    figures = _probe_figures(probes, poller, 101.0, LINEAGE_RISK, Options(probe_poll_s=0.5))
+    assert figures == {
+        "enabled": True,
+        "poll_s": 0.5,
+        "sent": 4,
+        "failed": 1,
+        "after_warmup": 3,
+        "not_seen": 1,
+        "commit_s": {"count": 2, "p50": 2.0, "p95": 2.0, "p99": 2.0, "max": 2.0},
+        "seen_s": {"count": 2, "p50": 2.5, "p95": 2.5, "p99": 2.5, "max": 2.5},
+        "lineage_risk_s": LINEAGE_RISK,
+        "agreement": "agree",
+        "versions_read": 4,
+        "poll_errors": ["[Errno 2] Failed to open local file 'd.parquet'"],
+        "poll_error_count": 1,
+    }
+    assert _probe_figures(probes, poller, 101.0, LINEAGE_RISK, Options(probe=False)) == {"enabled": False}
+
+
+def test_the_probe_table_is_printed_against_gold_portfolio_risk_beside_the_lineages_risk(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    from rich.console import Console
+
+    probes, poller = _probe_run(make_settings, tmp_path)
+    out = Console(width=200, record=True)
+    _print_probe({"probe": _probe_figures(probes, poller, 101.0, LINEAGE_RISK, Options(probe_poll_s=0.5))}, out)
+    assert [line.rstrip() for line in out.export_text().splitlines()] == PRINTED_PROBE
+
+
+PRINTED_PROBE = [
+    "   black box: probe trades (1/s on P-PROBE, 3 after warm-up) ->",  # rich wraps the title to the table
+    "         gold.portfolio_risk, beside the lineage, seconds",
+    "┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━┳━━━━━┳━━━━━┳━━━━━┓",
+    "┃                                figure ┃ count ┃ p50 ┃ p95 ┃ max ┃",
+    "┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━╇━━━━━╇━━━━━╇━━━━━┩",
+    "│              probe: commit showing it │     2 │ 2.0 │ 2.0 │ 2.0 │",
+    "│ probe: poll that saw it (every 0.5 s) │     2 │ 2.5 │ 2.5 │ 2.5 │",
+    "│                         lineage: risk │   900 │ 1.9 │ 2.4 │ 3.0 │",
+    "└───────────────────────────────────────┴───────┴─────┴─────┴─────┘",
+    "probe and lineage agree (p50 and p95 each within 0.5 s or 20%); 1 probes after warm-up never seen, 1 not "
+    "delivered, 1 failed polls",
+]
 
 
 def test_cpu_seconds_are_user_plus_system_ticks_after_the_command_name() -> None:
