@@ -60,7 +60,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlparse
 
 import numpy as np
@@ -217,19 +217,22 @@ def probe_event(number: int, instrument: Instrument, at: datetime, event_id: str
     }
 
 
-class ProbeSender:
-    """Sends one probe trade per second to the trades topic from a thread until the block ends; ``sent``
-    holds the Kafka timestamp (epoch seconds, from the delivery report) of each delivered probe, in order."""
+class BackgroundThread:
+    """A daemon thread running ``_run`` for the length of a ``with`` block (not at all unless ``enabled``).
 
-    def __init__(self, settings: Settings, instrument: Instrument, enabled: bool = True) -> None:
-        self.settings, self.instrument, self.enabled = settings, instrument, enabled
-        self.sent: list[float] = []
-        self.failed = 0
+    Leaving the block sets ``_stop`` and joins the thread; a failure ``_run`` appended to ``_failure`` is
+    raised then (``failure_text`` says what failed), unless the block itself raised.
+    """
+
+    failure_text = "the background thread failed"
+
+    def __init__(self, name: str, enabled: bool = True) -> None:
+        self.enabled = enabled
         self._stop = threading.Event()
         self._failure: list[BaseException] = []
-        self._thread = threading.Thread(target=self._send, name="bench-probe", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def __enter__(self) -> ProbeSender:
+    def __enter__(self) -> Self:
         if self.enabled:
             self._thread.start()
         return self
@@ -239,9 +242,25 @@ class ProbeSender:
         if self.enabled:
             self._thread.join()
         if self._failure and exc[0] is None:
-            raise RuntimeError(f"sending the probes failed: {self._failure[0]}") from self._failure[0]
+            raise RuntimeError(f"{self.failure_text}: {self._failure[0]}") from self._failure[0]
 
-    def _send(self) -> None:
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class ProbeSender(BackgroundThread):
+    """Sends one probe trade per second to the trades topic from a thread until the block ends; ``sent``
+    holds the Kafka timestamp (epoch seconds, from the delivery report) of each delivered probe, in order."""
+
+    failure_text = "sending the probes failed"
+
+    def __init__(self, settings: Settings, instrument: Instrument, enabled: bool = True) -> None:
+        super().__init__("bench-probe", enabled)
+        self.settings, self.instrument = settings, instrument
+        self.sent: list[float] = []
+        self.failed = 0
+
+    def _run(self) -> None:
         from confluent_kafka import KafkaError, Message, Producer
 
         from riskstream.kafka_options import librdkafka_producer_config
@@ -315,7 +334,7 @@ def apply_commit(files: frozenset[str], lines: Sequence[str]) -> tuple[float | N
     return commit_s, frozenset((files - removed) | added)
 
 
-class RiskPoller:
+class RiskPoller(BackgroundThread):
     """Reads how many probes ``gold.portfolio_risk`` shows every ``poll_s`` seconds from a thread until the
     block ends, as any Delta reader could: from the table's log and data files, version by version.
 
@@ -332,7 +351,8 @@ class RiskPoller:
     """
 
     def __init__(self, location: Path, instrument: Instrument, poll_s: float, enabled: bool = True) -> None:
-        self.location, self.poll_s, self.enabled = location, poll_s, enabled
+        super().__init__("bench-probe-poller", enabled)
+        self.location, self.poll_s = location, poll_s
         self.probe_value = instrument.reference_price * instrument.multiplier
         """``gross_exposure_base`` one probe adds (the instrument is in the portfolio's base currency)."""
         self.observations: list[dict[str, float]] = []
@@ -340,18 +360,6 @@ class RiskPoller:
         self._version = -1
         self._files: frozenset[str] = frozenset()
         self._exposure_in_file: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="bench-probe-poller", daemon=True)
-
-    def __enter__(self) -> RiskPoller:
-        if self.enabled:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self.enabled:
-            self._thread.join()
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.observations, columns=["version", "commit_s", "seen_s", "probes"])
@@ -392,7 +400,7 @@ class RiskPoller:
         except (OSError, ValueError, KeyError) as error:  # pyarrow's errors are OSError / ValueError too
             self.errors.append(str(error).splitlines()[0][:200])
 
-    def _loop(self) -> None:
+    def _run(self) -> None:
         while not self._stop.wait(self.poll_s):
             self.poll(time.time())
 
@@ -507,28 +515,19 @@ def average_cores(samples: pd.DataFrame, column: str, start_s: float, end_s: flo
     return float((last[column] - first[column]) / (last["at_s"] - first["at_s"]))
 
 
-class RunSampler:
+class RunSampler(BackgroundThread):
     """Every ``every_s`` seconds: resident memory of the run process (Python) and of its JVM, the cumulative
     CPU seconds of that JVM (``jvm_cpu_s``) and of each process in ``others`` (``<name>_cpu_s``)."""
 
     def __init__(
         self, pid: int, every_s: float = MEMORY_SAMPLE_SECONDS, others: Mapping[str, int] | None = None
     ) -> None:
+        super().__init__("run-sampler")
         self.pid, self.every_s, self.others = pid, every_s, dict(others or {})
         self.samples: list[dict[str, float | None]] = []
         self._clock_ticks = os.sysconf("SC_CLK_TCK")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="run-sampler", daemon=True)
 
-    def __enter__(self) -> RunSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
+    def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             jvms = jvm_pids(self.pid)
             self.samples.append(
@@ -642,28 +641,18 @@ def kafka_read_ceiling(settings: Settings) -> dict[str, float]:
     return {"records": float(read), "expected": float(total), "seconds": seconds, "per_s": read / seconds}
 
 
-class TickProducer:
+class TickProducer(BackgroundThread):
     """Sends the simulator's price and FX ticks to the prices topic from a thread while the trades are
     produced; raises the thread's failure on leaving."""
 
+    failure_text = "producing the ticks failed"
+
     def __init__(self, settings: Settings, simulator: Any, options: Options, total: int) -> None:
+        super().__init__("bench-ticks", enabled=total > 0)
         self.settings, self.simulator, self.options, self.total = settings, simulator, options, total
         self.delivered = 0
-        self._failure: list[BaseException] = []
-        self._thread = threading.Thread(target=self._send, name="bench-ticks", daemon=True)
 
-    def __enter__(self) -> TickProducer:
-        if self.total > 0:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.total > 0:
-            self._thread.join()
-        if self._failure and exc[0] is None:
-            raise RuntimeError(f"producing the ticks failed: {self._failure[0]}") from self._failure[0]
-
-    def _send(self) -> None:
+    def _run(self) -> None:
         from riskstream.commands.demo import produce_events, tick_fault_rates
 
         try:
