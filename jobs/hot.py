@@ -46,7 +46,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from jobs.gold import GOLD_TABLES, create_gold_tables
-from jobs.hot_flush import KILL_AT_ENV, GoldFlusher, crash_point, frame, quality_frame, quality_rows
+from jobs.hot_flush import KILL_AT_ENV, GoldFlusher, crash_point, frame, overwrite, quality_frame, quality_rows
 from jobs.risk_inputs import RiskInputs
 from jobs.silver import _query_id, append_once, batch_marker, classify, create_silver_tables, to_silver_trades
 from riskstream import hadoop_files
@@ -199,7 +199,8 @@ class HotBatchWriter:
             kept = self._risk[~self._risk["portfolio_id"].isin(result.risk["portfolio_id"])]
             parts = [part for part in (kept, result.risk) if not part.empty]
             risk = pd.concat(parts, ignore_index=True).sort_values("portfolio_id", ignore_index=True)
-            self._overwrite(self._gold["portfolio_risk"], frame(spark, risk, gold.PORTFOLIO_RISK_DDL), batch_id)
+            marker = batch_marker(f"{QUERY_NAME}:{self._query_id}", batch_id)
+            overwrite(self._gold["portfolio_risk"], frame(spark, risk, gold.PORTFOLIO_RISK_DDL), marker)
             self._risk = risk
         times.done("portfolio_risk")
         crash_point("risk", batch_id)
@@ -325,10 +326,6 @@ class HotBatchWriter:
     def _publish_alerts(self, alerts: DataFrame) -> None:
         """The batch's alerts on the alerts topic now; their gold.risk_alerts rows come with the next flush."""
         gold.alert_records(alerts).write.format("kafka").options(**self._kafka_sink_options).save()
-
-    def _overwrite(self, table: TableRef, rows: DataFrame, batch_id: int) -> None:
-        marker = batch_marker(f"{QUERY_NAME}:{self._query_id}", batch_id)
-        table.save(rows.coalesce(1).write.format("delta").mode("overwrite").option("userMetadata", marker))
 
     def _save_book(
         self,

@@ -59,6 +59,9 @@ QUALITY_COLUMNS = [
     "max_trade_ts",
 ]
 """ops.data_quality's columns (:data:`transformations.quality.DATA_QUALITY_DDL`)."""
+SNAPSHOT_POOL = "hot_risk_snapshots"
+"""The fair-scheduler pool of the flusher's Spark jobs (riskstream/fairscheduler.xml: one share, as any
+query's, against the hot query's four)."""
 ALERT_KEY = ["portfolio_id", "rule", "window_start"]
 KILL_AT_ENV = "RISKSTREAM_HOT_KILL_AT"
 """Crash tests only: ``<point>:<batch id>`` SIGKILLs the process group at that point of that batch, before
@@ -96,6 +99,15 @@ def alert_keys_predicate(alerts: pd.DataFrame) -> str:
     )
 
 
+def overwrite(table: TableRef, rows: DataFrame, marker: str, replace_where: str | None = None) -> None:
+    """Overwrite ``table`` with ``rows`` (one file; with ``replace_where`` only the rows it matches) in a commit
+    whose ``userMetadata`` is ``marker``."""
+    writer = rows.coalesce(1).write.format("delta").mode("overwrite").option("userMetadata", marker)
+    if replace_where is not None:
+        writer = writer.option("replaceWhere", replace_where)
+    table.save(writer)
+
+
 def dates_predicate(days: set[date]) -> str:
     return "trading_date IN (" + ", ".join(f"DATE'{day.isoformat()}'" for day in sorted(days)) + ")"
 
@@ -117,6 +129,8 @@ class _Pending:
     """What the next flush writes: the newest book handed over and what changed since the last flush."""
 
     book: book.Book | None = None
+    first_batch: int | None = None
+    """The oldest batch handed over since the last flush."""
     positions: bool = False
     marks: bool = False
     pnl_dates: set[date] = field(default_factory=set)
@@ -180,6 +194,8 @@ class GoldFlusher:
             self.check()
             pending = self._pending
             pending.book = new_book
+            if pending.first_batch is None:
+                pending.first_batch = new_book.batch_id
             pending.positions |= positions
             pending.marks |= marks
             pending.pnl_dates |= pnl_dates
@@ -210,7 +226,7 @@ class GoldFlusher:
 
     def _loop(self) -> None:
         context = self._spark.sparkContext
-        context.setLocalProperty(SCHEDULER_POOL, self._writer)
+        context.setLocalProperty(SCHEDULER_POOL, SNAPSHOT_POOL)
         while True:
             with self._condition:
                 while self._pending.empty() and not self._closing:
@@ -259,7 +275,6 @@ class GoldFlusher:
         if taken.quality:
             self._append_quality(taken.quality)
             written.append("data_quality")
-        batches = sorted({int(row["batch_id"]) for row in taken.quality}) or [saved.batch_id]  # type: ignore[call-overload]
         log.debug(
             "%s flush to batch %d (%s): %.2fs",
             self._writer,
@@ -267,13 +282,11 @@ class GoldFlusher:
             ", ".join(written),
             time.monotonic() - started,
         )
-        crash_point("flush", *range(batches[0], saved.batch_id + 1))
+        first = saved.batch_id if taken.first_batch is None else taken.first_batch
+        crash_point("flush", *range(first, saved.batch_id + 1))
 
     def _overwrite(self, name: str, rows: DataFrame, marker: str, replace_where: str | None = None) -> None:
-        writer = rows.coalesce(1).write.format("delta").mode("overwrite").option("userMetadata", marker)
-        if replace_where is not None:
-            writer = writer.option("replaceWhere", replace_where)
-        self._tables[name].save(writer)
+        overwrite(self._tables[name], rows, marker, replace_where)
 
     def _append_quality(self, rows: list[dict[str, object]]) -> None:
         app_id = f"{self._writer}:data_quality"
